@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Language settings shared by every Swift target: Swift 6 mode plus the
+/// upcoming features that tighten it.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "fundq",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fundq", targets: ["fundq"]),
+        .library(name: "Core", targets: ["Core"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian, one system-library target each.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+
+        .target(
+            name: "Core",
+            dependencies: [
+                "CHiredis", "CMariaDB", "CCurl", "CSQLite", "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "fundq",
+            dependencies: [
+                "Core",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Shared helpers for every test target: server launchers, temporary
+        // folders, running the fundq binary as a real child process.
+        .target(
+            name: "FundqTestSupport",
+            dependencies: ["Core"],
+            path: "Tests/FundqTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["Core", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FundqCLITests",
+            dependencies: ["Core", "FundqTestSupport", "fundq"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,73 @@
+public import Foundation
+
+/// A message that could not be processed, kept with the reason: the
+/// `damaged` table (`id, original_date, damaged_date, retry_date,
+/// original_queue, gateway, order_id, gateway_txn_id, error, trace, message`).
+public struct DamagedMessage: Sendable, Equatable {
+    /// Row id.
+    public var id: Int64
+    /// When the message was first enqueued (`source_enqueued_time`), if known.
+    public var originalDate: Date?
+    /// When it was moved here.
+    public var damagedDate: Date
+    /// When the requeue job should put it back; `nil` = never automatically.
+    public var retryDate: Date?
+    /// The queue it came from and goes back to.
+    public var originalQueue: String
+    /// `gateway` of the message, if it had one.
+    public var gateway: String?
+    /// `order_id` of the message, if it had one.
+    public var orderID: String?
+    /// `gateway_txn_id` of the message, if it had one.
+    public var gatewayTxnID: String?
+    /// Why it was damaged.
+    public var error: String
+    /// Where and how: error type, consumer host and process, delivery count.
+    public var trace: String?
+    /// The message exactly as it was in the queue.
+    public var message: [UInt8]
+
+    /// A damaged-message record.
+    public init(id: Int64 = 0, originalDate: Date?, damagedDate: Date, retryDate: Date?, originalQueue: String,
+                gateway: String?, orderID: String?, gatewayTxnID: String?, error: String, trace: String?, message: [UInt8]) {
+        self.id = id
+        self.originalDate = originalDate
+        self.damagedDate = damagedDate
+        self.retryDate = retryDate
+        self.originalQueue = originalQueue
+        self.gateway = gateway
+        self.orderID = orderID
+        self.gatewayTxnID = gatewayTxnID
+        self.error = error
+        self.trace = trace
+        self.message = message
+    }
+
+    /// A record for `message` from `queue` that failed with `error`, with the
+    /// identifying fields read from the message when it is a JSON object.
+    public init(failed message: DeliveredMessage, error: String, trace: String?, retryDate: Date?, now: Date = Date()) {
+        let members = try? message.members()
+        self.init(originalDate: members?.enqueuedTime, damagedDate: now, retryDate: retryDate, originalQueue: message.queue,
+                  gateway: members?["gateway"]?.scalarText, orderID: members?["order_id"]?.scalarText,
+                  gatewayTxnID: members?["gateway_txn_id"]?.scalarText, error: error, trace: trace, message: message.body)
+    }
+
+    /// The message as text.
+    public var messageText: String { String(decoding: message, as: UTF8.self) }
+}
+
+/// Where damaged messages are kept until someone requeues or deletes them.
+public protocol DamagedStore: AnyObject {
+    /// Stores `record` durably; returns its id.
+    func insert(_ record: DamagedMessage) throws -> Int64
+    /// Records, newest first, optionally only from `queue`.
+    func list(queue: String?, limit: Int) throws -> [DamagedMessage]
+    /// The record with `id`.
+    func fetch(id: Int64) throws -> DamagedMessage?
+    /// Deletes the record with `id`; `false` if there was none.
+    func delete(id: Int64) throws -> Bool
+    /// Records whose retry date is at or before `now`, oldest retry first.
+    func due(at now: Date, limit: Int) throws -> [DamagedMessage]
+    /// How many records there are, optionally only from `queue`.
+    func count(queue: String?) throws -> Int
+}

@@ -1,0 +1,43 @@
+public import Foundation
+
+/// Puts damaged messages back on their queue: the requeue job.
+///
+/// Each message is appended to its queue first and deleted from the store
+/// after, so a crash in between leaves it in both places (delivered again,
+/// which idempotent consumers absorb) and never in neither.
+public struct DamagedRequeuer {
+    /// Where messages go back to.
+    public let queue: any MessageQueue
+    /// Where they come from.
+    public let damaged: any DamagedStore
+
+    /// A requeuer between `damaged` and `queue`.
+    public init(queue: any MessageQueue, damaged: any DamagedStore) {
+        self.queue = queue
+        self.damaged = damaged
+    }
+
+    /// Requeues the record with `id`; `false` if there is none.
+    public func requeue(id: Int64) throws -> Bool {
+        guard let record = try damaged.fetch(id: id) else { return false }
+        try requeue(record)
+        return true
+    }
+
+    /// Requeues every record whose retry date has passed; returns how many.
+    public func requeueDue(at now: Date = Date(), batchSize: Int = 500) throws -> Int {
+        var total = 0
+        while true {
+            let due = try damaged.due(at: now, limit: batchSize)
+            for record in due { try requeue(record) }
+            total += due.count
+            if due.count < batchSize { return total }
+        }
+    }
+
+    private func requeue(_ record: DamagedMessage) throws {
+        try QueueName.validate(record.originalQueue)
+        try queue.append([record.message], to: record.originalQueue)
+        _ = try damaged.delete(id: record.id)
+    }
+}

@@ -1,0 +1,84 @@
+public import Foundation
+
+/// A queue backend: durable FIFO lists of messages with leased delivery.
+///
+/// Backends implement the primitives; ``QueueProducer`` (validated `push`)
+/// and ``QueueConsumer`` (`popAtomic`) build the contract on top of them.
+/// Implementations are classes owning one connection, used by one task at a
+/// time.
+public protocol MessageQueue: AnyObject {
+    /// Where the queues live, with any password masked.
+    var location: String { get }
+
+    /// Appends `bodies` to the tail of `queue` as one atomic step, durably:
+    /// when this returns, every body is stored; when it throws, none is.
+    func append(_ bodies: [[UInt8]], to queue: String) throws
+
+    /// Hands out up to `limit` of the oldest available messages of `queue`,
+    /// each leased for `lease`: until the lease expires nobody else receives
+    /// it. Messages whose lease expired (their consumer died) are handed out
+    /// again, first, with an incremented delivery count. Claim and lease are
+    /// one atomic step. Returns an empty array when nothing is available.
+    func claim(from queue: String, limit: Int, lease: Duration) throws -> [DeliveredMessage]
+
+    /// Removes the messages behind `receipts` from `queue`. Returns how many
+    /// were removed; a receipt whose lease was taken over by another
+    /// consumer after it expired is not removed.
+    func acknowledge(_ receipts: [DeliveryReceipt], in queue: String) throws -> Int
+
+    /// Gives leased messages back for immediate redelivery, without counting
+    /// the delivery (used on graceful shutdown).
+    func release(_ receipts: [DeliveryReceipt], in queue: String) throws
+
+    /// The message the next claim would hand out, without claiming it.
+    func peek(_ queue: String) throws -> [UInt8]?
+
+    /// Counts and ages for `queue`.
+    func stats(_ queue: String) throws -> QueueStats
+
+    /// Names of the queues that hold messages (waiting or in flight).
+    func queueNames() throws -> [String]
+
+    /// Deletes `queue` and its bookkeeping, messages included. For
+    /// benchmarks and tests on scratch queues; no command exposes it.
+    func removeAll(_ queue: String) throws
+}
+
+/// Counts for one queue.
+public struct QueueStats: Sendable, Codable, Equatable {
+    /// The queue's name.
+    public var queue: String
+    /// Messages ready to be handed out (including expired leases).
+    public var waiting: Int
+    /// Messages handed out whose lease is still running.
+    public var inFlight: Int
+    /// `source_enqueued_time` of the oldest message, when known.
+    public var oldestEnqueuedAt: Date?
+
+    /// Counts for `queue`.
+    public init(queue: String, waiting: Int, inFlight: Int, oldestEnqueuedAt: Date?) {
+        self.queue = queue
+        self.waiting = waiting
+        self.inFlight = inFlight
+        self.oldestEnqueuedAt = oldestEnqueuedAt
+    }
+
+    /// Seconds since the oldest message was enqueued, at `now`.
+    public func oldestAge(at now: Date = Date()) -> TimeInterval? {
+        oldestEnqueuedAt.map { max(0, now.timeIntervalSince($0)) }
+    }
+}
+
+extension Duration {
+    /// This duration in whole milliseconds (at least 1).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// This duration in seconds.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Queues in the embedded SQLite file: table `queue_message`, one row per
+/// message, ordered by id. Claiming sets a lease (`lease_until`) inside a
+/// `BEGIN IMMEDIATE` transaction, so several processes can share the file
+/// and no message is ever handed to two live consumers.
+public final class SQLiteQueue: MessageQueue {
+    /// The connection used for every statement.
+    public let database: SQLiteDatabase
+
+    /// A queue backend on `database` (its schema must be migrated).
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    public var location: String { "sqlite:\(database.path)" }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    public func append(_ bodies: [[UInt8]], to queue: String) throws {
+        guard !bodies.isEmpty else { return }
+        let now = SQLiteQueue.now()
+        try database.transaction {
+            let insert = try database.prepare("INSERT INTO queue_message (queue, body, enqueued_at) VALUES (?, ?, ?)")
+            for body in bodies {
+                try insert.bind(.text(queue), .blob(body), .real(now)).run()
+                insert.reset()
+            }
+        }
+    }
+
+    public func claim(from queue: String, limit: Int, lease: Duration) throws -> [DeliveredMessage] {
+        let now = SQLiteQueue.now()
+        let claimed = try database.transaction {
+            try database.prepare("""
+                UPDATE queue_message SET lease_until = ?, deliveries = deliveries + 1
+                WHERE id IN (SELECT id FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT ?)
+                RETURNING id, deliveries, body
+                """)
+                .bind(.real(now + lease.seconds), .text(queue), .real(now), .int(max(1, limit)))
+                .rows { row in
+                    (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? [])
+                }
+        }
+        return claimed.sorted { $0.id < $1.id }.map {
+            DeliveredMessage(queue: queue, body: $0.body, receipt: DeliveryReceipt(id: String($0.id), delivery: $0.delivery))
+        }
+    }
+
+    public func acknowledge(_ receipts: [DeliveryReceipt], in queue: String) throws -> Int {
+        guard !receipts.isEmpty else { return 0 }
+        return try database.transaction {
+            var removed = 0
+            let delete = try database.prepare("DELETE FROM queue_message WHERE id = ? AND queue = ? AND deliveries = ?")
+            for receipt in receipts {
+                guard let id = Int64(receipt.id) else { continue }
+                try delete.bind(.integer(id), .text(queue), .int(receipt.delivery)).run()
+                removed += database.changes
+                delete.reset()
+            }
+            return removed
+        }
+    }
+
+    public func release(_ receipts: [DeliveryReceipt], in queue: String) throws {
+        guard !receipts.isEmpty else { return }
+        try database.transaction {
+            let update = try database.prepare(
+                "UPDATE queue_message SET lease_until = 0, deliveries = deliveries - 1 WHERE id = ? AND queue = ? AND deliveries = ?")
+            for receipt in receipts {
+                guard let id = Int64(receipt.id) else { continue }
+                try update.bind(.integer(id), .text(queue), .int(receipt.delivery)).run()
+                update.reset()
+            }
+        }
+    }
+
+    public func peek(_ queue: String) throws -> [UInt8]? {
+        let stmt = try database.prepare(
+            "SELECT body FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT 1")
+            .bind(.text(queue), .real(SQLiteQueue.now()))
+        return try stmt.step() ? stmt.bytes(0) : nil
+    }
+
+    public func stats(_ queue: String) throws -> QueueStats {
+        let stmt = try database.prepare("""
+            SELECT COALESCE(SUM(lease_until <= ?1), 0), COALESCE(SUM(lease_until > ?1), 0), MIN(enqueued_at)
+            FROM queue_message WHERE queue = ?2
+            """).bind(.real(SQLiteQueue.now()), .text(queue))
+        _ = try stmt.step()
+        var oldest: Date? = nil
+        let waiting = Int(stmt.int(0) ?? 0)
+        let inFlight = Int(stmt.int(1) ?? 0)
+        if let t = stmt.double(2) { oldest = Date(timeIntervalSince1970: t) }
+        // Prefer the producer's own enqueue time when the message carries one.
+        let head = try database.prepare("SELECT body FROM queue_message WHERE queue = ? ORDER BY id LIMIT 1").bind(.text(queue))
+        if try head.step(), let body = head.bytes(0),
+           let stamped = (try? MessageValidator(maximumBytes: .max).validate(body))?.enqueuedTime {
+            oldest = min(oldest ?? stamped, stamped)
+        }
+        return QueueStats(queue: queue, waiting: waiting, inFlight: inFlight, oldestEnqueuedAt: oldest)
+    }
+
+    public func queueNames() throws -> [String] {
+        try database.prepare("SELECT DISTINCT queue FROM queue_message ORDER BY queue").rows { $0.text(0) ?? "" }
+    }
+
+    public func removeAll(_ queue: String) throws {
+        try database.prepare("DELETE FROM queue_message WHERE queue = ?").bind(.text(queue)).run()
+    }
+}

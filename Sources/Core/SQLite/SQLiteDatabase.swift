@@ -1,0 +1,217 @@
+internal import CSQLite
+import Foundation
+
+/// One connection to a SQLite file. Owns the `sqlite3*` handle and its
+/// prepared statements; use it from one task at a time (it is deliberately
+/// not `Sendable`).
+public final class SQLiteDatabase {
+    /// The file this connection is open on.
+    public let path: String
+    private var handle: OpaquePointer?
+    private var statements: [String: SQLiteStatement] = [:]
+    private var transactionDepth = 0
+
+    /// Opens (creating if needed) the database at `path` in WAL mode with
+    /// `synchronous=FULL`, so a committed write survives a crash of the
+    /// process or of the machine, and several processes can share the file.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 30_000) throws(SQLiteError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close(db)
+            throw SQLiteError(code: rc, message: message, context: "opening \(path)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 0)
+        try execute("PRAGMA journal_mode=WAL", context: "switching \(path) to WAL mode")
+        try execute("PRAGMA synchronous=FULL", context: "setting synchronous=FULL on \(path)")
+        try execute("PRAGMA foreign_keys=ON", context: "enabling foreign keys on \(path)")
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ rc: Int32, _ context: String) -> SQLiteError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+        return SQLiteError(code: rc & 0xff, message: message, context: context)
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String, context: String? = nil) throws(SQLiteError) {
+        var errmsg: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &errmsg)
+        if rc != SQLITE_OK {
+            let message = errmsg.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(errmsg)
+            throw SQLiteError(code: rc & 0xff, message: message, context: context ?? "executing \(sql.prefix(60))")
+        }
+    }
+
+    /// A prepared statement for `sql`, cached on this connection and reset
+    /// for reuse.
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else {
+            throw error(rc, "preparing \(sql.prefix(80))")
+        }
+        let statement = SQLiteStatement(stmt, database: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT` (taking the write lock
+    /// up front, so concurrent writers wait instead of failing half-way);
+    /// rolls back if `body` throws. Nested calls join the outer transaction.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 {
+            return try body()
+        }
+        try execute("BEGIN IMMEDIATE", context: "starting a transaction on \(path)")
+        transactionDepth += 1
+        defer { transactionDepth -= 1 }
+        do {
+            let result = try body()
+            try execute("COMMIT", context: "committing a transaction on \(path)")
+            return result
+        } catch {
+            try? execute("ROLLBACK", context: "rolling back on \(path)")
+            throw error
+        }
+    }
+
+    /// Rows changed by the last statement.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Row id of the last insert.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+}
+
+/// A prepared statement owned by a ``SQLiteDatabase``.
+public final class SQLiteStatement {
+    private let stmt: OpaquePointer
+    private unowned let database: SQLiteDatabase
+    private let sql: String
+
+    init(_ stmt: OpaquePointer, database: SQLiteDatabase, sql: String) {
+        self.stmt = stmt
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    /// Binds parameters by position (1-based, in order).
+    @discardableResult
+    public func bind(_ values: SQLiteValue...) throws(SQLiteError) -> SQLiteStatement {
+        for (offset, value) in values.enumerated() {
+            try bind(value, at: Int32(offset + 1))
+        }
+        return self
+    }
+
+    /// Binds one parameter (1-based).
+    public func bind(_ value: SQLiteValue, at position: Int32) throws(SQLiteError) {
+        let rc: Int32
+        switch value {
+        case .null: rc = sqlite3_bind_null(stmt, position)
+        case .integer(let v): rc = sqlite3_bind_int64(stmt, position, v)
+        case .real(let v): rc = sqlite3_bind_double(stmt, position, v)
+        case .text(let v):
+            rc = v.utf8CString.withUnsafeBufferPointer { buf in
+                fundq_sqlite_bind_text(stmt, position, buf.baseAddress, Int32(buf.count - 1))
+            }
+        case .blob(let v):
+            rc = v.withUnsafeBytes { raw in
+                fundq_sqlite_bind_blob(stmt, position, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count))
+            }
+        }
+        guard rc == SQLITE_OK else { throw database.error(rc, "binding parameter \(position) of \(sql.prefix(60))") }
+    }
+
+    /// Steps once: `true` when a row is available.
+    public func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(stmt)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let err = database.error(rc, "running \(sql.prefix(80))")
+            sqlite3_reset(stmt)
+            throw err
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run() throws(SQLiteError) {
+        while try step() {}
+    }
+
+    /// Runs the statement and maps every row.
+    public func rows<T>(_ map: (SQLiteStatement) throws -> T) throws -> [T] {
+        var out: [T] = []
+        while try step() { out.append(try map(self)) }
+        return out
+    }
+
+    /// Column `i` (0-based) as an integer; `nil` for NULL.
+    public func int(_ i: Int32) -> Int64? {
+        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : sqlite3_column_int64(stmt, i)
+    }
+
+    /// Column `i` as a double; `nil` for NULL.
+    public func double(_ i: Int32) -> Double? {
+        sqlite3_column_type(stmt, i) == SQLITE_NULL ? nil : sqlite3_column_double(stmt, i)
+    }
+
+    /// Column `i` as text; `nil` for NULL.
+    public func text(_ i: Int32) -> String? {
+        guard sqlite3_column_type(stmt, i) != SQLITE_NULL, let p = sqlite3_column_text(stmt, i) else { return nil }
+        let n = Int(sqlite3_column_bytes(stmt, i))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+
+    /// Column `i` as bytes; `nil` for NULL.
+    public func bytes(_ i: Int32) -> [UInt8]? {
+        guard sqlite3_column_type(stmt, i) != SQLITE_NULL else { return nil }
+        let n = Int(sqlite3_column_bytes(stmt, i))
+        guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+/// A value bound to a SQLite statement parameter.
+public enum SQLiteValue: Sendable {
+    /// SQL NULL.
+    case null
+    /// A 64-bit integer.
+    case integer(Int64)
+    /// A double.
+    case real(Double)
+    /// UTF-8 text.
+    case text(String)
+    /// Raw bytes.
+    case blob([UInt8])
+
+    /// `.text(v)`, or NULL when `v` is nil.
+    public static func text(_ v: String?) -> SQLiteValue { v.map { .text($0) } ?? .null }
+    /// `.real(v)`, or NULL when `v` is nil.
+    public static func real(_ v: Double?) -> SQLiteValue { v.map { .real($0) } ?? .null }
+    /// `.integer(v)` from an `Int`.
+    public static func int(_ v: Int) -> SQLiteValue { .integer(Int64(v)) }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `fundq damaged …`: inspect, requeue and delete damaged messages.
+struct DamagedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "damaged",
+        abstract: "Inspect, requeue and delete messages that could not be processed.",
+        subcommands: [DamagedListCommand.self, DamagedShowCommand.self, DamagedRequeueCommand.self, DamagedDeleteCommand.self]
+    )
+
+    /// A damaged record as JSON.
+    static func json(_ r: DamagedMessage, withMessage: Bool) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .number(String(r.id)), "original_queue": .string(r.originalQueue),
+            "original_date": Output.date(r.originalDate), "damaged_date": Output.date(r.damagedDate),
+            "retry_date": Output.date(r.retryDate), "gateway": r.gateway.map(JSONValue.string) ?? .null,
+            "order_id": r.orderID.map(JSONValue.string) ?? .null, "gateway_txn_id": r.gatewayTxnID.map(JSONValue.string) ?? .null,
+            "error": .string(r.error),
+        ]
+        if withMessage {
+            o["trace"] = r.trace.map(JSONValue.string) ?? .null
+            o["message"] = Output.messageValue(r.message)
+        }
+        return .object(o)
+    }
+}
+
+struct DamagedListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List damaged messages, newest first.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Only messages from this queue.")
+    var queue: String?
+
+    @Option(help: "At most this many rows.")
+    var limit = 100
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let stores = try storage.open()
+        let records = try stores.damaged.list(queue: queue, limit: limit)
+        if json {
+            try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false) }))
+            return
+        }
+        try Output.line(Output.table(
+            ["ID", "QUEUE", "DAMAGED", "RETRY", "GATEWAY", "ORDER", "ERROR"],
+            records.map { r in
+                [String(r.id), r.originalQueue, Output.iso(r.damagedDate), r.retryDate.map(Output.iso) ?? "-",
+                 r.gateway ?? "-", r.orderID ?? "-", String(r.error.prefix(100))]
+            }))
+    }
+}
+
+struct DamagedShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one damaged message with its error and trace.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The damaged message's id.")
+    var id: Int64
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let stores = try storage.open()
+        guard let r = try stores.damaged.fetch(id: id) else {
+            throw ConfigurationError("no damaged message with id \(id)")
+        }
+        if json {
+            try Output.json(DamagedCommand.json(r, withMessage: true))
+            return
+        }
+        try Output.line("""
+            id:             \(r.id)
+            original queue: \(r.originalQueue)
+            original date:  \(r.originalDate.map(Output.iso) ?? "-")
+            damaged date:   \(Output.iso(r.damagedDate))
+            retry date:     \(r.retryDate.map(Output.iso) ?? "-")
+            gateway:        \(r.gateway ?? "-")
+            order id:       \(r.orderID ?? "-")
+            gateway txn id: \(r.gatewayTxnID ?? "-")
+            error:          \(r.error)
+            trace:          \(r.trace ?? "-")
+            message:        \(r.messageText)
+            """)
+    }
+}
+
+struct DamagedRequeueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "requeue",
+        abstract: "Put damaged messages back on their queue: one by id, or every one whose retry date has passed.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The damaged message's id.")
+    var id: Int64?
+
+    @Flag(help: "Requeue every message whose retry date has passed.")
+    var due = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (id != nil) != due else { throw ValidationError("give either an id or --due") }
+    }
+
+    func run() throws {
+        let stores = try storage.open()
+        let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
+        let count: Int
+        if let id {
+            guard try requeuer.requeue(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
+            count = 1
+        } else {
+            count = try requeuer.requeueDue()
+        }
+        if json {
+            try Output.json(.object(["requeued": Output.number(count)]))
+        } else {
+            Output.note("requeued \(count) message\(count == 1 ? "" : "s")")
+        }
+    }
+}
+
+struct DamagedDeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one damaged message for good.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The damaged message's id.")
+    var id: Int64
+
+    func run() throws {
+        let stores = try storage.open()
+        guard try stores.damaged.delete(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
+        Output.note("deleted damaged message \(id)")
+    }
+}

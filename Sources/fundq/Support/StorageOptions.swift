@@ -1,0 +1,24 @@
+import ArgumentParser
+import Core
+
+/// Where the stores are: shared by every command that opens them.
+struct StorageOptions: ParsableArguments {
+    @Option(name: .customLong("queue-url"), help: ArgumentHelp("Redis for the queues: redis://[:PASSWORD@]HOST:PORT[/DB] (env FUNDQ_QUEUE_URL). Default: the embedded SQLite file.", valueName: "url"))
+    var queueURL: String?
+
+    @Option(name: .customLong("db-url"), help: ArgumentHelp("Database for the stores: mysql://USER:PASS@HOST:PORT/DB (env FUNDQ_DB_URL). Default: the embedded SQLite file.", valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder of the embedded SQLite file (env FUNDQ_DATA_DIR, default ./var).", valueName: "dir"))
+    var dataDirectory: String?
+
+    /// The resolved configuration (flags, then environment, then defaults).
+    var configuration: StorageConfiguration {
+        StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: dataDirectory)
+    }
+
+    /// Opens the stores.
+    func open() throws -> Storage {
+        try Storage(configuration)
+    }
+}
