@@ -55,8 +55,7 @@ public final class SQLiteDamagedStore: DamagedStore {
     }
 
     public func count(queue: String?) throws -> Int {
-        let stmt = try database.prepare("SELECT COUNT(*) FROM damaged WHERE (?1 IS NULL OR original_queue = ?1)").bind(.text(queue))
-        _ = try stmt.step()
-        return Int(stmt.int(0) ?? 0)
+        try database.prepare("SELECT COUNT(*) FROM damaged WHERE (?1 IS NULL OR original_queue = ?1)")
+            .bind(.text(queue)).firstRow { Int($0.int(0) ?? 0) } ?? 0
     }
 }

@@ -76,29 +76,26 @@ public final class SQLiteQueue: MessageQueue {
     }
 
     public func peek(_ queue: String) throws -> [UInt8]? {
-        let stmt = try database.prepare(
-            "SELECT body FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT 1")
+        try database.prepare("SELECT body FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT 1")
             .bind(.text(queue), .real(SQLiteQueue.now()))
-        return try stmt.step() ? stmt.bytes(0) : nil
+            .firstRow { $0.bytes(0) ?? [] }
     }
 
     public func stats(_ queue: String) throws -> QueueStats {
-        let stmt = try database.prepare("""
+        let counts = try database.prepare("""
             SELECT COALESCE(SUM(lease_until <= ?1), 0), COALESCE(SUM(lease_until > ?1), 0), MIN(enqueued_at)
             FROM queue_message WHERE queue = ?2
             """).bind(.real(SQLiteQueue.now()), .text(queue))
-        _ = try stmt.step()
-        var oldest: Date? = nil
-        let waiting = Int(stmt.int(0) ?? 0)
-        let inFlight = Int(stmt.int(1) ?? 0)
-        if let t = stmt.double(2) { oldest = Date(timeIntervalSince1970: t) }
+            .firstRow { (waiting: Int($0.int(0) ?? 0), inFlight: Int($0.int(1) ?? 0), oldest: $0.double(2)) }
+        var oldest = counts?.oldest.map(Date.init(timeIntervalSince1970:))
         // Prefer the producer's own enqueue time when the message carries one.
-        let head = try database.prepare("SELECT body FROM queue_message WHERE queue = ? ORDER BY id LIMIT 1").bind(.text(queue))
-        if try head.step(), let body = head.bytes(0),
+        let head = try database.prepare("SELECT body FROM queue_message WHERE queue = ? ORDER BY id LIMIT 1")
+            .bind(.text(queue)).firstRow { $0.bytes(0) }
+        if let body = head ?? nil,
            let stamped = (try? MessageValidator(maximumBytes: .max).validate(body))?.enqueuedTime {
             oldest = min(oldest ?? stamped, stamped)
         }
-        return QueueStats(queue: queue, waiting: waiting, inFlight: inFlight, oldestEnqueuedAt: oldest)
+        return QueueStats(queue: queue, waiting: counts?.waiting ?? 0, inFlight: counts?.inFlight ?? 0, oldestEnqueuedAt: oldest)
     }
 
     public func queueNames() throws -> [String] {

@@ -157,16 +157,26 @@ public final class SQLiteStatement {
         }
     }
 
-    /// Runs a statement that returns no rows.
+    /// Runs a statement that returns no rows, then resets it.
     public func run() throws(SQLiteError) {
+        defer { sqlite3_reset(stmt) }
         while try step() {}
     }
 
-    /// Runs the statement and maps every row.
+    /// Runs the statement, maps every row, then resets it.
     public func rows<T>(_ map: (SQLiteStatement) throws -> T) throws -> [T] {
+        defer { sqlite3_reset(stmt) }
         var out: [T] = []
         while try step() { out.append(try map(self)) }
         return out
+    }
+
+    /// Maps the first row (or returns `nil` when there is none), then resets
+    /// the statement. A statement left mid-way keeps a read transaction open,
+    /// which would make the connection's next write fail with SQLITE_BUSY.
+    public func firstRow<T>(_ map: (SQLiteStatement) throws -> T) throws -> T? {
+        defer { sqlite3_reset(stmt) }
+        return try step() ? try map(self) : nil
     }
 
     /// Column `i` (0-based) as an integer; `nil` for NULL.

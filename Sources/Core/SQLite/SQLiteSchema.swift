@@ -59,8 +59,6 @@ public enum SQLiteSchema {
 
     /// The highest migration applied to `database`.
     public static func installedVersion(_ database: SQLiteDatabase) throws -> Int {
-        let stmt = try database.prepare("SELECT COALESCE(MAX(version), 0) FROM fundq_schema")
-        _ = try stmt.step()
-        return Int(stmt.int(0) ?? 0)
+        try database.prepare("SELECT COALESCE(MAX(version), 0) FROM fundq_schema").firstRow { Int($0.int(0) ?? 0) } ?? 0
     }
 }

@@ -1,0 +1,81 @@
+import Core
+import Testing
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    let parser = JSONParser()
+
+    @Test func parsesObjectsKeepingNumberLiterals() throws {
+        let value = try parser.parse(#"{"gross": 10.00, "order_id": 12345678901234567890, "ok": true, "n": null, "a": [1, "x"]}"#)
+        let o = try #require(value.objectValue)
+        #expect(o["gross"] == .number("10.00"))
+        #expect(o["order_id"] == .number("12345678901234567890"))
+        #expect(o["ok"] == .bool(true))
+        #expect(o["n"] == .null)
+        #expect(o["a"] == .array([.number("1"), .string("x")]))
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let value = try parser.parse(#"{"s": "a\"b\\c\/d\n\u00e9\ud83d\ude00"}"#)
+        #expect(value.objectValue?["s"] == .string("a\"b\\c/d\né😀"))
+    }
+
+    @Test func keepsNonASCIIText() throws {
+        let value = try parser.parse(#"{"name": "Zoë Ünal 日本"}"#)
+        #expect(value.objectValue?["name"] == .string("Zoë Ünal 日本"))
+    }
+
+    @Test(arguments: [
+        (#"{"a": 1,}"#, 1, 9, "expected an object key"),
+        (#"{"a" 1}"#, 1, 6, "expected ':'"),
+        ("{\n  \"a\": tru\n}", 2, 8, "invalid literal"),
+        (#"{"a": 01}"#, 1, 8, "leading zero"),
+        (#"{"a": 1} x"#, 1, 10, "after the end of the document"),
+        (#"{"a": "x"#, 1, 7, "unterminated string"),
+        (#"{"a": 1, "a": 2}"#, 1, 10, "duplicate object key \"a\""),
+        (#"{"a": "\ud800"}"#, 1, 8, "lone high surrogate"),
+        (#"{"a": "\q"}"#, 1, 8, "invalid escape"),
+        ("", 1, 1, "empty document"),
+    ])
+    func reportsErrorsWithPosition(input: String, line: Int, column: Int, reason: String) {
+        do {
+            _ = try parser.parse(input)
+            Issue.record("parsed invalid JSON: \(input)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.column == column, "\(error)")
+            #expect(error.reason.contains(reason), "\(error)")
+        }
+    }
+
+    @Test func rejectsInvalidUTF8WithItsOffset() {
+        var bytes = Array(#"{"name": "ab"#.utf8)
+        bytes += [0xC3, 0x28]  // 0xC3 must be followed by a continuation byte
+        bytes += Array(#""}"#.utf8)
+        #expect(throws: JSONParseError.self) { try parser.parse(bytes) }
+        do { _ = try parser.parse(bytes) } catch {
+            #expect(error.offset == 12)
+            #expect(error.reason.contains("UTF-8"))
+        }
+        // Overlong encoding and a lone continuation byte.
+        #expect(throws: JSONParseError.self) { try parser.parse(Array("\"".utf8) + [0xC0, 0xAF] + Array("\"".utf8)) }
+        #expect(throws: JSONParseError.self) { try parser.parse(Array("\"".utf8) + [0x80] + Array("\"".utf8)) }
+    }
+
+    @Test func refusesDeepNestingInsteadOfOverflowingTheStack() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        do {
+            _ = try parser.parse(deep)
+            Issue.record("accepted 100,000 levels of nesting")
+        } catch {
+            #expect(error.reason.contains("nesting deeper than 64"))
+        }
+        #expect((try? parser.parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64))) != nil)
+    }
+
+    @Test func serializesDeterministically() throws {
+        let value = try parser.parse(#"{"b": [1, {"z": null}], "a": "x\n\u0001"}"#)
+        #expect(value.serialized() == #"{"a":"x\n\u0001","b":[1,{"z":null}]}"#)
+        #expect(try parser.parse(value.serialized()) == value)
+    }
+}
