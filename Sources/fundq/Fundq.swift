@@ -27,28 +27,22 @@ struct Fundq: ParsableCommand {
             handler.logLevel = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
-        let command: any ParsableCommand
         do {
-            command = try parseAsRoot()
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                exit(withError: error)
-            }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(2)
-        }
-        do {
-            var mutable = command
-            try mutable.run()
-        } catch let error as ValidationError {
-            FileHandle.standardError.write(Data("fundq: \(error.message)\n".utf8))
-            Foundation.exit(2)
+            var command = try parseAsRoot()
+            try command.run()
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)
         } catch {
-            FileHandle.standardError.write(Data("fundq: \(error)\n".utf8))
-            Foundation.exit(1)
+            switch exitCode(for: error) {
+            case .success:
+                exit(withError: error)  // --help, --version
+            case .validationFailure:
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            default:
+                FileHandle.standardError.write(Data("fundq: \(error)\n".utf8))
+                Foundation.exit(1)
+            }
         }
     }
 }

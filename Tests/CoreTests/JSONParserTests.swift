@@ -48,6 +48,25 @@ struct JSONParserTests {
         }
     }
 
+    @Test(arguments: [
+        #"{"a": 1,}"#, #"{"a" 1}"#, "{\n  \"a\": tru\n}", #"{"a": 01}"#, #"{"a": 1} x"#, #"{"a": "x"#,
+        #"{"a": 1, "a": 2}"#, #"{"a": {"b": 1, "b": 2}}"#, #"{"a": "\ud800"}"#, #"{"a": "\q"}"#, "", #"{"a": [1, 2,]}"#,
+    ])
+    func theFastValidatorRejectsExactlyWhatTheParserRejects(input: String) {
+        var parseError: JSONParseError? = nil
+        var skimError: JSONParseError? = nil
+        do { _ = try parser.parse(input) } catch { parseError = error }
+        do { _ = try parser.objectKeys(Array(input.utf8)) } catch { skimError = error }
+        #expect(parseError != nil)
+        #expect(parseError == skimError)
+    }
+
+    @Test func theFastValidatorReturnsTopLevelKeysOnly() throws {
+        #expect(try parser.objectKeys(Array(#"{"a": {"x": 1}, "b": [{"y": 2}], "c": "s\n"}"#.utf8)) == ["a", "b", "c"])
+        #expect(try parser.objectKeys(Array("{}".utf8)) == [])
+        #expect(try parser.objectKeys(Array("[1]".utf8)) == nil)
+    }
+
     @Test func rejectsInvalidUTF8WithItsOffset() {
         var bytes = Array(#"{"name": "ab"#.utf8)
         bytes += [0xC3, 0x28]  // 0xC3 must be followed by a continuation byte

@@ -7,8 +7,8 @@ struct MessageTests {
     @Test func envelopeIsSplicedInWithoutTouchingTheProducersBytes() throws {
         let body = Array(#"{"gross": 10.00, "order_id": 12345678901234567890}  "#.utf8)
         let envelope = MessageEnvelope(sourceName: "form", sourceType: "listener", sourceHost: "web1", sourceRunID: 42, sourceVersion: "9.9")
-        let members = try MessageValidator().validate(body)
-        let stamped = envelope.stamp(body, members: members, enqueuedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        let keys = try MessageValidator().keys(body)
+        let stamped = envelope.stamp(body, existingKeys: keys, enqueuedAt: Date(timeIntervalSince1970: 1_700_000_000))
         let text = String(decoding: stamped, as: UTF8.self)
         #expect(text.hasPrefix(#"{"gross": 10.00, "order_id": 12345678901234567890,"source_name":"form""#))
         let parsed = try MessageValidator().validate(stamped)
@@ -22,7 +22,7 @@ struct MessageTests {
 
     @Test func existingEnvelopeFieldsAreKept() throws {
         let body = Array(#"{"source_name":"old-form","source_enqueued_time":123}"#.utf8)
-        let stamped = MessageEnvelope(sourceName: "fundq").stamp(body, members: try MessageValidator().validate(body), enqueuedAt: Date())
+        let stamped = MessageEnvelope(sourceName: "fundq").stamp(body, existingKeys: try MessageValidator().keys(body), enqueuedAt: Date())
         let parsed = try MessageValidator().validate(stamped)
         #expect(parsed["source_name"] == .string("old-form"))
         #expect(parsed["source_enqueued_time"] == .number("123"))
@@ -30,7 +30,7 @@ struct MessageTests {
     }
 
     @Test func emptyObjectGetsAValidEnvelope() throws {
-        let stamped = MessageEnvelope().stamp(Array("{}".utf8), members: [:], enqueuedAt: Date())
+        let stamped = MessageEnvelope().stamp(Array("{}".utf8), existingKeys: [], enqueuedAt: Date())
         let parsed = try MessageValidator().validate(stamped)
         #expect(Set(parsed.keys) == Set(MessageEnvelope.fieldNames))
     }

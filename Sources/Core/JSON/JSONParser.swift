@@ -26,6 +26,28 @@ public struct JSONParser: Sendable {
     public func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8))
     }
+
+    /// Validates one document as strictly as ``parse(_:)-swift.method`` but
+    /// builds no values: returns the top-level object's keys, or `nil` when
+    /// the document is valid JSON but not an object. This is the hot path
+    /// of `push`, which only needs to know the message is a valid object
+    /// and which envelope fields it already has.
+    public func objectKeys(_ bytes: [UInt8]) throws(JSONParseError) -> Set<String>? {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> Set<String>? in
+            var cursor = Cursor(bytes: buffer, maximumDepth: maximumDepth)
+            cursor.materialize = false
+            cursor.skipWhitespace()
+            if cursor.index == buffer.count { throw cursor.error("empty document") }
+            let isObject = buffer[cursor.index] == UInt8(ascii: "{")
+            let value = try cursor.parseValue()
+            cursor.skipWhitespace()
+            if cursor.index != buffer.count {
+                throw cursor.error("unexpected \(cursor.describeCurrent()) after the end of the document")
+            }
+            _ = value
+            return isObject ? Set(cursor.topLevelKeys) : nil
+        }
+    }
 }
 
 private struct Cursor {
@@ -33,6 +55,12 @@ private struct Cursor {
     let maximumDepth: Int
     var index = 0
     var depth = 0
+    /// When false, values below the top level are validated but not built
+    /// (strings and numbers come back empty, arrays empty, objects with
+    /// their keys and null values).
+    var materialize = true
+    /// Without `materialize`: the keys of the top-level object.
+    var topLevelKeys: [String] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
         self.bytes = bytes
@@ -82,7 +110,7 @@ private struct Cursor {
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "\""): return .string(try parseString(build: materialize))
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
         case UInt8(ascii: "n"): try expectLiteral("null"); return .null
@@ -107,7 +135,50 @@ private struct Cursor {
         if depth > maximumDepth { throw error("nesting deeper than \(maximumDepth) levels") }
     }
 
+    /// Validates an object without building it: keys are checked for
+    /// duplicates with a linear scan (messages have a few dozen keys, and
+    /// hashing every key costs more than comparing them).
+    mutating func skimObject() throws(JSONParseError) -> JSONValue {
+        try enter()
+        index += 1
+        var keys: [String] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .null
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error("unexpected \(describeCurrent()), expected an object key in double quotes")
+            }
+            let keyStart = index
+            let key = try parseString(build: true)
+            if keys.count < 64 ? keys.contains(key) : Set(keys).contains(key) {
+                throw error("duplicate object key \"\(key)\"", at: keyStart)
+            }
+            keys.append(key)
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                throw error("unexpected \(describeCurrent()), expected ':' after object key")
+            }
+            index += 1
+            skipWhitespace()
+            _ = try parseValue()
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; break }
+            throw error("unexpected \(describeCurrent()), expected ',' or '}'")
+        }
+        if depth == 1 { topLevelKeys = keys }
+        depth -= 1
+        return .null
+    }
+
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        if !materialize { return try skimObject() }
         try enter()
         index += 1
         var members: [String: JSONValue] = [:]
@@ -123,7 +194,7 @@ private struct Cursor {
                 throw error("unexpected \(describeCurrent()), expected an object key in double quotes")
             }
             let keyStart = index
-            let key = try parseString()
+            let key = try parseString(build: true)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 throw error("unexpected \(describeCurrent()), expected ':' after object key")
@@ -131,7 +202,7 @@ private struct Cursor {
             index += 1
             skipWhitespace()
             let value = try parseValue()
-            if members.updateValue(value, forKey: key) != nil {
+            if members.updateValue(materialize ? value : .null, forKey: key) != nil {
                 throw error("duplicate object key \"\(key)\"", at: keyStart)
             }
             skipWhitespace()
@@ -156,7 +227,8 @@ private struct Cursor {
         }
         while true {
             skipWhitespace()
-            items.append(try parseValue())
+            let item = try parseValue()
+            if materialize { items.append(item) }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input, expected ',' or ']'") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -193,7 +265,7 @@ private struct Cursor {
             }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return materialize ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self) : ""
     }
 
     mutating func hexQuad() throws(JSONParseError) -> UInt32 {
@@ -215,7 +287,8 @@ private struct Cursor {
     }
 
     /// Parses a string starting at the opening quote; validates UTF-8 as it goes.
-    mutating func parseString() throws(JSONParseError) -> String {
+    mutating func parseString(build: Bool) throws(JSONParseError) -> String {
+        if !build { try skipString(); return "" }
         index += 1
         let start = index
         var scalars: String.UnicodeScalarView? = nil  // only built when escapes appear
@@ -273,6 +346,26 @@ private struct Cursor {
                 }
                 plainEnd = index
                 continue
+            }
+            if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) in string must be escaped") }
+            if b < 0x80 { index += 1; continue }
+            try skipMultiByteScalar()
+        }
+    }
+
+    /// Validates a string starting at the opening quote without building it.
+    mutating func skipString() throws(JSONParseError) {
+        let start = index
+        index += 1
+        while true {
+            guard index < bytes.count else { throw error("unterminated string", at: start) }
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") { index += 1; return }
+            if b == UInt8(ascii: "\\") {
+                // Escapes are rare: validate them with the building path.
+                index = start
+                _ = try parseString(build: true)
+                return
             }
             if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) in string must be escaped") }
             if b < 0x80 { index += 1; continue }

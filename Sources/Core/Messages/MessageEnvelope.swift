@@ -32,17 +32,17 @@ public struct MessageEnvelope: Sendable {
         self.sourceVersion = sourceVersion
     }
 
-    /// Returns `body` (a validated JSON object whose top-level members are
-    /// `members`) with the envelope fields it does not already have added.
+    /// Returns `body` (a validated JSON object whose top-level keys are
+    /// `existingKeys`) with the envelope fields it does not already have added.
     /// The producer's own bytes are kept as they are: fields are spliced in
     /// before the closing brace, so amounts and ids are never re-encoded.
     /// Fields already present are kept, so a forwarded or requeued message
     /// keeps its original provenance.
-    public func stamp(_ body: [UInt8], members: [String: JSONValue], enqueuedAt: Date) -> [UInt8] {
+    public func stamp(_ body: [UInt8], existingKeys: Set<String>, enqueuedAt: Date) -> [UInt8] {
         var addition = ""
         func add(_ key: String, _ literal: String) {
-            guard members[key] == nil else { return }
-            if !addition.isEmpty || !members.isEmpty { addition += "," }
+            guard !existingKeys.contains(key) else { return }
+            if !addition.isEmpty || !existingKeys.isEmpty { addition += "," }
             JSONValue.writeString(key, to: &addition)
             addition += ":" + literal
         }

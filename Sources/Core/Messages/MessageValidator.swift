@@ -11,6 +11,22 @@ public struct MessageValidator: Sendable {
         self.parser = parser
     }
 
+    /// The top-level keys of `body`, after checking it exactly as
+    /// ``validate(_:)`` does, without building its values (the fast path).
+    public func keys(_ body: [UInt8]) throws(MessageError) -> Set<String> {
+        guard body.count <= maximumBytes else {
+            throw MessageError(.tooLarge(size: body.count, limit: maximumBytes))
+        }
+        let keys: Set<String>?
+        do {
+            keys = try parser.objectKeys(body)
+        } catch {
+            throw MessageError(.invalidJSON(error))
+        }
+        guard let keys else { _ = try validate(body); return [] }  // not an object: let validate name what it is
+        return keys
+    }
+
     /// The top-level members of `body`, or an error saying why it is not an
     /// acceptable message (too large, invalid UTF-8 or JSON with its
     /// position, or a JSON value that is not an object).

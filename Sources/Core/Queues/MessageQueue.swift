@@ -26,6 +26,12 @@ public protocol MessageQueue: AnyObject {
     /// consumer after it expired is not removed.
     func acknowledge(_ receipts: [DeliveryReceipt], in queue: String) throws -> Int
 
+    /// Acknowledges `receipts`, then claims, in one round trip where the
+    /// backend allows (a consumer loop sends each message's acknowledgement
+    /// together with the next claim).
+    func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
+        -> (acknowledged: Int, claimed: [DeliveredMessage])
+
     /// Gives leased messages back for immediate redelivery, without counting
     /// the delivery (used on graceful shutdown).
     func release(_ receipts: [DeliveryReceipt], in queue: String) throws
@@ -42,6 +48,16 @@ public protocol MessageQueue: AnyObject {
     /// Deletes `queue` and its bookkeeping, messages included. For
     /// benchmarks and tests on scratch queues; no command exposes it.
     func removeAll(_ queue: String) throws
+}
+
+extension MessageQueue {
+    /// Acknowledges, then claims: two steps. Backends with a cheaper way
+    /// (one script on Redis) provide their own.
+    public func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
+        -> (acknowledged: Int, claimed: [DeliveredMessage]) {
+        let acknowledged = try acknowledge(receipts, in: queue)
+        return (acknowledged, try claim(from: queue, limit: limit, lease: lease))
+    }
 }
 
 /// Counts for one queue.

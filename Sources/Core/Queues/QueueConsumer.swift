@@ -13,13 +13,29 @@ public struct ConsumerPolicy: Sendable {
     /// Whether a body that is not a JSON object goes straight to the damaged
     /// store with the parse error, without reaching the handler.
     public var requiresJSONObject: Bool
+    /// When acknowledgements are sent.
+    public var acknowledgement: AcknowledgementTiming
 
     /// A policy; the defaults suit the donation consumers.
-    public init(lease: Duration = .seconds(60), maximumDeliveries: Int = 5, requiresJSONObject: Bool = true) {
+    public init(lease: Duration = .seconds(60), maximumDeliveries: Int = 5, requiresJSONObject: Bool = true,
+                acknowledgement: AcknowledgementTiming = .immediately) {
         self.lease = lease
         self.maximumDeliveries = maximumDeliveries
         self.requiresJSONObject = requiresJSONObject
+        self.acknowledgement = acknowledgement
     }
+}
+
+/// When a consumer tells the backend that messages are done.
+public enum AcknowledgementTiming: Sendable {
+    /// At the end of each `popAtomic` call: one extra round trip per call.
+    case immediately
+    /// Together with the next claim (one round trip per message in a
+    /// consumer loop), or at ``QueueConsumer/flush()``. The message is still
+    /// removed only after its handler succeeded; if the process dies before
+    /// the next claim, the message is redelivered after its lease (at least
+    /// once, as always). For tight loops that call `flush()` when they stop.
+    case withNextClaim
 }
 
 /// An error a handler throws when the failure is temporary: the message
@@ -49,7 +65,8 @@ public struct ConsumerStop: Error, Sendable, CustomStringConvertible {
 public struct PopSummary: Sendable, Equatable {
     /// Messages handed to the handler or judged (0 when the queue was empty).
     public var claimed = 0
-    /// Handled successfully and removed from the queue.
+    /// Handled successfully (removed from the queue at once, or with the
+    /// next claim under ``AcknowledgementTiming/withNextClaim``).
     public var acknowledged = 0
     /// Moved to the damaged store (handler threw, bad body, too many deliveries).
     public var damaged = 0
@@ -86,6 +103,8 @@ public final class QueueConsumer {
     public var policy: ConsumerPolicy
     /// Where decisions are logged.
     public var logger: Logger
+    /// Acknowledgements waiting for the next claim, per queue.
+    private var pending: [String: [DeliveryReceipt]] = [:]
     private let host = ProcessInfo.processInfo.hostName
     private let pid = ProcessInfo.processInfo.processIdentifier
 
@@ -112,8 +131,21 @@ public final class QueueConsumer {
     /// at the end, in one round trip.
     public func popAtomic(from queueName: String, maximum: Int, handler: (DeliveredMessage) throws -> Void) throws -> PopSummary {
         try QueueName.validate(queueName)
-        let messages = try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
         var summary = PopSummary()
+        let carried = pending.removeValue(forKey: queueName) ?? []
+        let messages: [DeliveredMessage]
+        if carried.isEmpty {
+            messages = try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
+        } else {
+            do {
+                let result = try queue.acknowledgeAndClaim(carried, in: queueName, limit: maximum, lease: policy.lease)
+                noteLeaseLost(carried.count - result.acknowledged, queueName, &summary)
+                messages = result.claimed
+            } catch {
+                pending[queueName] = carried  // not acknowledged: try again next time
+                throw error
+            }
+        }
         summary.claimed = messages.count
         guard !messages.isEmpty else { return summary }
         var finished: [DeliveryReceipt] = []
@@ -145,7 +177,7 @@ public final class QueueConsumer {
             }
             if policy.requiresJSONObject {
                 do {
-                    _ = try message.members()
+                    _ = try MessageValidator(maximumBytes: .max).keys(message.body)
                 } catch let invalid {
                     do {
                         try damage(message, error: invalid.description, errorType: "MessageError", retryDate: nil)
@@ -170,14 +202,43 @@ public final class QueueConsumer {
                 summary.damaged += 1
             }
         }
-        let removed = try queue.acknowledge(finished, in: queueName)
-        if removed < finished.count {
-            summary.leaseLost += finished.count - removed
-            summary.acknowledged -= min(summary.acknowledged, finished.count - removed)
-            logger.warning("lease expired before acknowledgement; another consumer holds the message now",
-                           metadata: ["queue": "\(queueName)", "count": "\(finished.count - removed)"])
+        switch policy.acknowledgement {
+        case .immediately:
+            let removed = try queue.acknowledge(finished, in: queueName)
+            noteLeaseLost(finished.count - removed, queueName, &summary)
+        case .withNextClaim:
+            pending[queueName] = finished
         }
         return summary
+    }
+
+    /// Sends the acknowledgements still waiting for a next claim. Returns
+    /// how many were refused because their lease had been taken over.
+    @discardableResult
+    public func flush() throws -> Int {
+        var refused = 0
+        for (queueName, receipts) in pending {
+            let removed = try queue.acknowledge(receipts, in: queueName)
+            pending[queueName] = nil
+            var summary = PopSummary()
+            noteLeaseLost(receipts.count - removed, queueName, &summary)
+            refused += summary.leaseLost
+        }
+        return refused
+    }
+
+    deinit {
+        do { try flush() } catch {
+            logger.error("could not send the last acknowledgements; those messages will be redelivered after their lease",
+                         metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func noteLeaseLost(_ count: Int, _ queueName: String, _ summary: inout PopSummary) {
+        guard count > 0 else { return }
+        summary.leaseLost += count
+        logger.warning("lease expired before acknowledgement; another consumer holds the message now",
+                       metadata: ["queue": "\(queueName)", "count": "\(count)"])
     }
 
     private func damage(_ message: DeliveredMessage, error: String, errorType: String, retryDate: Date?) throws {

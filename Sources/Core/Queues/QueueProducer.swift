@@ -22,8 +22,8 @@ public struct QueueProducer {
 
     /// Validates and stamps one message without pushing it.
     public func prepare(_ body: [UInt8], now: Date = Date()) throws(MessageError) -> [UInt8] {
-        let members = try validator.validate(body)
-        return envelope.stamp(body, members: members, enqueuedAt: now)
+        let keys = try validator.keys(body)
+        return envelope.stamp(body, existingKeys: keys, enqueuedAt: now)
     }
 
     /// Pushes one message to `queueName`. Returns once it is durable.

@@ -63,14 +63,34 @@ public final class RedisQueue: MessageQueue {
     }
 
     public func claim(from queue: String, limit: Int, lease: Duration) throws -> [DeliveredMessage] {
+        try acknowledgeAndClaim([], in: queue, limit: limit, lease: lease).claimed
+    }
+
+    /// One script, one round trip: acknowledges `receipts`, then claims.
+    public func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
+        -> (acknowledged: Int, claimed: [DeliveredMessage]) {
         let keys = Keys(queue)
-        let reply = try connection.evaluate(
-            RedisQueueScripts.claim,
-            keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
-            arguments: [Array(String(lease.wholeMilliseconds).utf8), Array(String(max(1, limit)).utf8)],
-            context: "claiming from \(queue)")
-        guard case .array(let items) = reply, items.count % 3 == 0 else {
-            throw RedisError(kind: .unexpectedReply("claim returned \(reply)"), endpoint: connection.url.endpoint, context: "claiming from \(queue)")
+        let context = "claiming from \(queue)"
+        let leaseArguments = [Array(String(lease.wholeMilliseconds).utf8), Array(String(max(1, limit)).utf8)]
+        var acknowledged = 0
+        let items: [RedisReply]
+        if receipts.isEmpty {
+            let reply = try connection.evaluate(
+                RedisQueueScripts.claim, keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
+                arguments: leaseArguments, context: context)
+            guard case .array(let array) = reply, array.count % 3 == 0 else {
+                throw RedisError(kind: .unexpectedReply("claim returned \(reply)"), endpoint: connection.url.endpoint, context: context)
+            }
+            items = array
+        } else {
+            let reply = try connection.evaluate(
+                RedisQueueScripts.acknowledgeAndClaim, keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
+                arguments: leaseArguments + receiptArguments(receipts), context: context)
+            guard case .array(let array) = reply, array.count % 3 == 1, let removed = array[0].integer else {
+                throw RedisError(kind: .unexpectedReply("ack-and-claim returned \(reply)"), endpoint: connection.url.endpoint, context: context)
+            }
+            acknowledged = Int(removed)
+            items = Array(array.dropFirst())
         }
         var out: [DeliveredMessage] = []
         out.reserveCapacity(items.count / 3)
@@ -82,7 +102,7 @@ public final class RedisQueue: MessageQueue {
             out.append(DeliveredMessage(queue: queue, body: body, receipt: DeliveryReceipt(id: id, delivery: Int(delivery))))
             i += 3
         }
-        return out
+        return (acknowledged, out)
     }
 
     private func receiptArguments(_ receipts: [DeliveryReceipt]) -> [[UInt8]] {

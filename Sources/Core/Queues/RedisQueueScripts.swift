@@ -15,15 +15,34 @@
 ///
 /// Time comes from the server (`TIME`), so consumers' clocks do not matter.
 enum RedisQueueScripts {
-    /// KEYS: list, inflight, leases, redeliveries, seq. ARGV: lease ms, limit.
-    /// Returns {id1, delivery1, body1, id2, …}: expired leases first (they are
+    /// Lua that removes the acknowledged messages whose receipts are the
+    /// ARGV pairs (id, delivery) from `first` on, counting them in `removed`.
+    /// A receipt whose message was redelivered since (another consumer holds
+    /// it now) is refused.
+    static func acknowledgeLua(inflight: Int, leases: Int, redeliveries: Int, first: String) -> String {
+        """
+        local removed = 0
+        for i = \(first), #ARGV, 2 do
+          local id = ARGV[i]
+          local extra = tonumber(redis.call('HGET', KEYS[\(redeliveries)], id) or '0')
+          if extra + 1 == tonumber(ARGV[i + 1]) and redis.call('HDEL', KEYS[\(inflight)], id) == 1 then
+            redis.call('ZREM', KEYS[\(leases)], id)
+            redis.call('HDEL', KEYS[\(redeliveries)], id)
+            removed = removed + 1
+          end
+        end
+        """
+    }
+
+    /// Lua that claims up to ARGV[2] messages leased for ARGV[1] ms into
+    /// `out` as {id, delivery, body} triples: expired leases first (they are
     /// older than anything still in the list), then the head of the list.
-    static let claim = RedisScript(name: "fundq-claim", source: """
+    /// KEYS: 1 list, 2 inflight, 3 leases, 4 redeliveries, 5 seq.
+    static let claimLua = """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local deadline = now + tonumber(ARGV[1])
         local want = tonumber(ARGV[2])
-        local out = {}
         local got = 0
         local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, want)
         for _, id in ipairs(expired) do
@@ -60,25 +79,25 @@ enum RedisQueueScripts {
             redis.call('ZADD', KEYS[3], unpack(z))
           end
         end
-        return out
-        """)
+        """
+
+    /// KEYS: list, inflight, leases, redeliveries, seq. ARGV: lease ms,
+    /// limit. Returns {id1, delivery1, body1, id2, …}.
+    static let claim = RedisScript(name: "fundq-claim", source: "local out = {}\n" + claimLua + "\nreturn out\n")
+
+    /// KEYS: list, inflight, leases, redeliveries, seq. ARGV: lease ms,
+    /// limit, then receipts (id, delivery) to acknowledge first. Returns
+    /// {acknowledged, id1, delivery1, body1, …}: the previous messages'
+    /// acknowledgement and the next claim in one round trip.
+    static let acknowledgeAndClaim = RedisScript(
+        name: "fundq-ack-claim",
+        source: acknowledgeLua(inflight: 2, leases: 3, redeliveries: 4, first: "3") + "\nlocal out = {removed}\n" + claimLua + "\nreturn out\n")
 
     /// KEYS: inflight, leases, redeliveries. ARGV: id1, delivery1, id2, ….
-    /// Removes each message whose current delivery is the one acknowledged;
-    /// returns how many were removed.
-    static let acknowledge = RedisScript(name: "fundq-ack", source: """
-        local removed = 0
-        for i = 1, #ARGV, 2 do
-          local id = ARGV[i]
-          local extra = tonumber(redis.call('HGET', KEYS[3], id) or '0')
-          if extra + 1 == tonumber(ARGV[i + 1]) and redis.call('HDEL', KEYS[1], id) == 1 then
-            redis.call('ZREM', KEYS[2], id)
-            redis.call('HDEL', KEYS[3], id)
-            removed = removed + 1
-          end
-        end
-        return removed
-        """)
+    /// Returns how many were removed.
+    static let acknowledge = RedisScript(
+        name: "fundq-ack",
+        source: acknowledgeLua(inflight: 1, leases: 2, redeliveries: 3, first: "1") + "\nreturn removed\n")
 
     /// KEYS: inflight, leases, redeliveries. ARGV: id1, delivery1, ….
     /// Makes each still-held message available at once, uncounted.

@@ -62,6 +62,14 @@ public final class SQLiteQueue: MessageQueue {
         }
     }
 
+    /// Acknowledges and claims in one transaction (one commit, one fsync).
+    public func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
+        -> (acknowledged: Int, claimed: [DeliveredMessage]) {
+        try database.transaction {
+            (try acknowledge(receipts, in: queue), try claim(from: queue, limit: limit, lease: lease))
+        }
+    }
+
     public func release(_ receipts: [DeliveryReceipt], in queue: String) throws {
         guard !receipts.isEmpty else { return }
         try database.transaction {

@@ -49,6 +49,8 @@ struct BenchQueueCommand: ParsableCommand {
         let queueName = "fundq-bench-\(ProcessInfo.processInfo.processIdentifier)"
         let producer = QueueProducer(queue: stores.queue)
         let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged)
+        let loopConsumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
+                                         policy: ConsumerPolicy(acknowledgement: .withNextClaim))
         let bodies = (0..<messages).map(Self.sampleMessage)
         let clock = ContinuousClock()
         var phases: [Phase] = []
@@ -91,8 +93,13 @@ struct BenchQueueCommand: ParsableCommand {
         try phase("push (single)") { samples in
             for body in bodies { try samples.measure { try producer.push(body, to: queueName) } }
         }
-        try phase("popAtomic (single: claim + ack)") { samples in
-            for _ in 0..<messages { try samples.measure { _ = try consumer.popAtomic(from: queueName) { _ in } } }
+        let half = messages / 2
+        try phase("popAtomic (single, ack then claim: 2 round trips)") { samples in
+            for _ in 0..<half { try samples.measure { _ = try consumer.popAtomic(from: queueName) { _ in } } }
+        }
+        try phase("popAtomic (single, ack with next claim: 1 round trip)") { samples in
+            for _ in half..<messages { try samples.measure { _ = try loopConsumer.popAtomic(from: queueName) { _ in } } }
+            try loopConsumer.flush()
         }
         try phase("push (batch of \(batch))") { samples in
             var start = 0
@@ -102,13 +109,14 @@ struct BenchQueueCommand: ParsableCommand {
                 start += chunk.count
             }
         }
-        try phase("popAtomic (batch of \(batch))") { samples in
+        try phase("popAtomic (batch of \(batch), ack with next claim)") { samples in
             while true {
                 let start = clock.now
-                let summary = try consumer.popAtomic(from: queueName, maximum: batch) { _ in }
+                let summary = try loopConsumer.popAtomic(from: queueName, maximum: batch) { _ in }
                 if summary.claimed == 0 { break }
                 samples.record(clock.now - start, operations: summary.claimed)
             }
+            try loopConsumer.flush()
         }
         try report(phases: phases, baselineName: baselineName, location: stores.queue.location)
     }

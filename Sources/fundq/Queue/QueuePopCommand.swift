@@ -61,7 +61,8 @@ struct QueuePopCommand: ParsableCommand {
         let stores = try storage.open()
         let consumer = QueueConsumer(
             queue: stores.queue, damaged: stores.damaged,
-            policy: ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), maximumDeliveries: maxDeliveries),
+            policy: ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), maximumDeliveries: maxDeliveries,
+                                   acknowledgement: .withNextClaim),
             logger: Logger(label: "fundq.queue.pop"))
         let handler: (DeliveredMessage) throws -> Void
         if let exec {
@@ -80,9 +81,14 @@ struct QueuePopCommand: ParsableCommand {
             do {
                 summary = try consumer.popAtomic(from: queue, maximum: want, handler: handler)
             } catch let stopped as ConsumerStop {
+                try consumer.flush()
                 Output.note("fundq: stopped: \(stopped.reason)")
                 report(total)
                 throw ExitCode(1)
+            } catch {
+                // Handled messages must not wait for their lease to expire.
+                try? consumer.flush()
+                throw error
             }
             total.add(summary)
             if summary.claimed > 0 {
@@ -95,6 +101,7 @@ struct QueuePopCommand: ParsableCommand {
             Thread.sleep(forTimeInterval: pause)
             pause = min(pause * 2, 1.0)
         }
+        total.leaseLost += try consumer.flush()
         report(total)
     }
 

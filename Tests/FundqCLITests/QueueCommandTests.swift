@@ -1,0 +1,146 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Testing
+
+/// End-to-end tests of the command line: the real binary, real backends.
+@Suite("fundq queue and damaged commands")
+struct QueueCommandTests {
+    @Test(arguments: QueueBackendKind.allCases)
+    func pushPeekStatsPopRoundTrip(kind: QueueBackendKind) throws {
+        let f = try QueueFixture(kind)
+        let q = f.queueName
+        var r = try FundqProcess.run(["queue", "push", q, "--json"] + f.flags, stdin: #"{"gateway":"paypal","gross":"5.00"}"#)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "{\"pushed\":1,\"queue\":\"\(q)\"}\n")
+        r = try FundqProcess.run(["queue", "push", q, "--lines"] + f.flags, stdin: "{\"n\":2}\n\n{\"n\":3}\r\n")
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("pushed 2 messages to \(q)"))
+
+        r = try FundqProcess.run(["queue", "peek", q, "--json"] + f.flags)
+        let peeked = try JSONParser().parse(r.stdout).objectValue?["message"]?.objectValue
+        #expect(peeked?["gross"] == .string("5.00"))
+        #expect(peeked?["source_name"] == .string("fundq"))
+
+        r = try FundqProcess.run(["queue", "stats", q, "--json"] + f.flags)
+        guard case .array(let rows) = try JSONParser().parse(r.stdout), let row = rows.first?.objectValue else {
+            Issue.record("stats --json printed \(r.stdout)")
+            return
+        }
+        #expect(row["waiting"] == .number("3"))
+        #expect(row["in_flight"] == .number("0"))
+        #expect(row["damaged"] == .number("0"))
+
+        r = try FundqProcess.run(["queue", "pop", q, "--limit", "2"] + f.flags)
+        #expect(r.status == 0)
+        #expect(r.lines.count == 2)
+        #expect(r.lines[0].hasPrefix(#"{"gateway":"paypal","gross":"5.00","source_name":"fundq""#))
+        #expect(r.lines[1].hasPrefix(#"{"n":2,"#))
+        #expect(r.stderr.contains("popped 2 messages from \(q): 2 acknowledged, 0 damaged"))
+        r = try FundqProcess.run(["queue", "pop", q] + f.flags)
+        #expect(r.lines.count == 1)
+        r = try FundqProcess.run(["queue", "pop", q] + f.flags)
+        #expect(r.status == 0)
+        #expect(r.lines.isEmpty)
+    }
+
+    @Test(arguments: QueueBackendKind.allCases)
+    func execAcknowledgesOnlyOnExitZeroAndDamagesWithTheCommandsError(kind: QueueBackendKind) throws {
+        let f = try QueueFixture(kind)
+        let q = f.queueName
+        let input = (1...4).map { #"{"n":\#($0),"gateway":"globalcollect","order_id":"o\#($0)"}"# }.joined(separator: "\n")
+        #expect(try FundqProcess.run(["queue", "push", q, "--lines"] + f.flags, stdin: input).status == 0)
+        let handled = f.directory.file("handled")
+        // n=2 fails for good, n=3 fails temporarily (exit 75), others succeed.
+        let script = """
+            body=$(cat); case "$body" in *'"n":2'*) echo "no such donor" >&2; exit 3;; *'"n":3'*) echo "CRM down" >&2; exit 75;; esac; \
+            echo "$body" >> \(handled)
+            """
+        let r = try FundqProcess.run(["queue", "pop", q, "--exec", script, "--retry-after", "0"] + f.flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("popped 4 messages from \(q): 2 acknowledged, 2 damaged"))
+        let handledLines = try String(contentsOfFile: handled, encoding: .utf8).split(separator: "\n")
+        #expect(handledLines.count == 2)
+
+        let list = try FundqProcess.run(["damaged", "list", "--queue", q, "--json"] + f.flags)
+        guard case .array(let rows) = try JSONParser().parse(list.stdout) else {
+            Issue.record("damaged list --json printed \(list.stdout)")
+            return
+        }
+        let byOrder = Dictionary(uniqueKeysWithValues: rows.compactMap(\.objectValue).map { ($0["order_id"]?.scalarText ?? "", $0) })
+        #expect(byOrder["o2"]?["error"]?.scalarText?.contains("exited with status 3: no such donor") == true)
+        #expect(byOrder["o2"]?["retry_date"] == .null)
+        #expect(byOrder["o3"]?["error"]?.scalarText?.contains("CRM down") == true)
+        #expect(byOrder["o3"]?["retry_date"] != .null)
+
+        // The requeue job puts back only the due one.
+        let requeue = try FundqProcess.run(["damaged", "requeue", "--due", "--json"] + f.flags)
+        #expect(requeue.stdout == "{\"requeued\":1}\n")
+        let again = try FundqProcess.run(["queue", "pop", q] + f.flags)
+        #expect(again.lines.count == 1)
+        #expect(again.lines.first?.contains(#""n":3"#) == true)
+
+        // show, then requeue by id and delete.
+        let id = try #require(byOrder["o2"]?["id"]?.scalarText)
+        let show = try FundqProcess.run(["damaged", "show", id] + f.flags)
+        #expect(show.stdout.contains("order id:       o2"))
+        #expect(show.stdout.contains("trace:          ExecHandler.CommandFailed") || show.stdout.contains("CommandFailed"))
+        #expect(try FundqProcess.run(["damaged", "delete", id] + f.flags).status == 0)
+        let missing = try FundqProcess.run(["damaged", "show", id] + f.flags)
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "fundq: no damaged message with id \(id)\n")
+    }
+
+    @Test func malformedInputIsRefusedWithWhatAndWhereAndExitOne() throws {
+        let f = try QueueFixture(.sqlite)
+        let q = f.queueName
+        var r = try FundqProcess.run(["queue", "push", q] + f.flags, stdin: "{\"gross\": 5,\n \"currency\" \"EUR\"}")
+        #expect(r.status == 1)
+        #expect(r.stderr == "fundq: standard input: message is not valid JSON: invalid JSON at line 2, column 13 (byte 25): unexpected '\"', expected ':' after object key\n")
+        r = try FundqProcess.run(["queue", "push", q, "--lines"] + f.flags, stdin: "{\"a\":1}\n[1]\n")
+        #expect(r.status == 1)
+        #expect(r.stderr == "fundq: line 2 of standard input: message must be a JSON object, found an array\n")
+        let big = "{\"x\":\"" + String(repeating: "a", count: 2 << 20) + "\"}"
+        r = try FundqProcess.run(["queue", "push", q] + f.flags, stdin: big)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("over the limit of 1048576 bytes"))
+        r = try FundqProcess.run(["queue", "stats", q, "--json"] + f.flags)
+        #expect(r.stdout.contains("\"waiting\":0"))
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        for args in [["queue", "pop"], ["queue", "push", "bad name"], ["queue", "pop", "q", "--batch", "0"], ["nonsense"],
+                     ["damaged", "requeue"]] {
+            let r = try FundqProcess.run(args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(!r.stderr.isEmpty)
+        }
+        #expect(try FundqProcess.run(["--help"]).status == 0)
+    }
+
+    @Test func unreachableRedisIsAClearOperationalError() throws {
+        let port = try FreePort.find()
+        let r = try FundqProcess.run(["queue", "push", "donations", "--queue-url", "redis://127.0.0.1:\(port)"], stdin: "{}")
+        #expect(r.status == 1)
+        #expect(r.stderr == "fundq: cannot reach Redis at 127.0.0.1:\(port): connection refused (while pushing to donations)\n")
+        let bad = try FundqProcess.run(["queue", "stats", "--queue-url", "redis://:hunter2@127.0.0.1:notaport"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("invalid port"))
+        #expect(!bad.stderr.contains("hunter2"))
+    }
+
+    @Test func demoAccountsForEveryDonation() throws {
+        let dir = try TemporaryDirectory()
+        let r = try FundqProcess.run(["demo", "--data-dir", dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("accounting: 300 submitted = 12 refused + 282 booked + 6 damaged; 0 left in the queue: balanced"))
+    }
+
+    @Test func versionNamesTheLinkedCLibraries() throws {
+        let r = try FundqProcess.run(["version"])
+        #expect(r.status == 0)
+        for library in ["hiredis", "MariaDB Connector/C", "libcurl", "SQLite", "librdkafka"] {
+            #expect(r.stdout.contains(library))
+        }
+    }
+}
