@@ -31,18 +31,30 @@ public final class SQLiteQueue: MessageQueue {
 
     public func claim(from queue: String, limit: Int, lease: Duration) throws -> [DeliveredMessage] {
         let now = SQLiteQueue.now()
+        let until = now + lease.seconds
+        // Two index range scans on (queue, lease_until, id): first messages
+        // whose lease expired (their consumer died; they are the oldest),
+        // then never-claimed ones (lease_until = 0) in id order. One
+        // `lease_until <= now ORDER BY id` would sort every waiting row.
         let claimed = try database.transaction {
-            try database.prepare("""
-                UPDATE queue_message SET lease_until = ?, deliveries = deliveries + 1
-                WHERE id IN (SELECT id FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT ?)
+            let expired = try database.prepare("""
+                UPDATE queue_message SET lease_until = ?1, deliveries = deliveries + 1
+                WHERE id IN (SELECT id FROM queue_message WHERE queue = ?2 AND lease_until > 0 AND lease_until <= ?3 ORDER BY id LIMIT ?4)
                 RETURNING id, deliveries, body
                 """)
-                .bind(.real(now + lease.seconds), .text(queue), .real(now), .int(max(1, limit)))
-                .rows { row in
-                    (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? [])
-                }
+                .bind(.real(until), .text(queue), .real(now), .int(max(1, limit)))
+                .rows { row in (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? []) }
+            guard expired.count < limit else { return expired }
+            let fresh = try database.prepare("""
+                UPDATE queue_message SET lease_until = ?1, deliveries = deliveries + 1
+                WHERE id IN (SELECT id FROM queue_message WHERE queue = ?2 AND lease_until = 0 ORDER BY id LIMIT ?3)
+                RETURNING id, deliveries, body
+                """)
+                .bind(.real(until), .text(queue), .int(max(1, limit) - expired.count))
+                .rows { row in (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? []) }
+            return expired.sorted { $0.id < $1.id } + fresh.sorted { $0.id < $1.id }
         }
-        return claimed.sorted { $0.id < $1.id }.map {
+        return claimed.map {
             DeliveredMessage(queue: queue, body: $0.body, receipt: DeliveryReceipt(id: String($0.id), delivery: $0.delivery))
         }
     }
@@ -84,9 +96,12 @@ public final class SQLiteQueue: MessageQueue {
     }
 
     public func peek(_ queue: String) throws -> [UInt8]? {
-        try database.prepare("SELECT body FROM queue_message WHERE queue = ? AND lease_until <= ? ORDER BY id LIMIT 1")
-            .bind(.text(queue), .real(SQLiteQueue.now()))
-            .firstRow { $0.bytes(0) ?? [] }
+        let expired = try database.prepare(
+            "SELECT body FROM queue_message WHERE queue = ? AND lease_until > 0 AND lease_until <= ? ORDER BY id LIMIT 1")
+            .bind(.text(queue), .real(SQLiteQueue.now())).firstRow { $0.bytes(0) ?? [] }
+        if let expired { return expired }
+        return try database.prepare("SELECT body FROM queue_message WHERE queue = ? AND lease_until = 0 ORDER BY id LIMIT 1")
+            .bind(.text(queue)).firstRow { $0.bytes(0) ?? [] }
     }
 
     public func stats(_ queue: String) throws -> QueueStats {

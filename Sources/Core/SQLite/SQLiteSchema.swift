@@ -14,7 +14,7 @@ public enum SQLiteSchema {
           deliveries INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX queue_message_by_queue ON queue_message(queue, id);
-        CREATE INDEX queue_message_by_lease ON queue_message(queue, lease_until);
+        CREATE INDEX queue_message_by_lease ON queue_message(queue, lease_until, id);
         CREATE TABLE damaged (
           id INTEGER PRIMARY KEY AUTOINCREMENT,
           original_date REAL,
