@@ -22,9 +22,10 @@ for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sl
 # -d 800: about the size of the benchmark's donation message once stamped.
 rb=$(redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 1 -d 800 -n "$messages" -t rpush --csv | awk -F'"' '/RPUSH/ {print $4}')
 "$fundq" bench queue --queue-url "redis://127.0.0.1:$port" --messages "$messages" --json > "$work/redis.json"
+"$fundq" bench queue --queue-url "redis://127.0.0.1:$port" --messages "$messages" --batch 500 --json > "$work/redis-500.json"
 "$fundq" bench queue --data-dir "$work/sqlite" --messages "$messages" --json > "$work/sqlite.json"
 
-python3 - "$rb" "$work/redis.json" "$work/sqlite.json" <<'PY'
+python3 - "$rb" "$work/redis.json" "$work/redis-500.json" "$work/sqlite.json" <<'PY'
 import json, sys
 rb = float(sys.argv[1])
 print(f"redis-benchmark -c 1 -P 1 -d 800 -t rpush: {rb:.0f} requests/s\n")
@@ -33,6 +34,8 @@ print("|---|---|---:|---:|---:|---:|---:|")
 for path in sys.argv[2:]:
     r = json.load(open(path))
     for p in r["phases"]:
+        if path.endswith("-500.json") and "batch" not in p["name"]:
+            continue
         ratio = p["ratio_to_baseline"]
         print(f"| {r['backend']} | {p['name']} | {float(p['messages_per_second']):.0f} | {float(p['p50_ms']):.3f} | "
               f"{float(p['p99_ms']):.3f} | {float(ratio):.2f}× | {float(p['messages_per_second'])/rb:.2f}× |")

@@ -33,8 +33,9 @@ struct RedisOutageTests {
         // Every acknowledged message is there after the restart, exactly once.
         let consumerQueue = RedisQueue(url: url)
         let directory = try TemporaryDirectory()
-        let damaged = SQLiteDamagedStore(database: try SQLiteDatabase(path: directory.file("d.sqlite")))
-        try SQLiteSchema.migrate(damaged.database)
+        let database = try SQLiteDatabase(path: directory.file("d.sqlite"))
+        try SchemaMigrator.migrate(database)
+        let damaged = SQLDamagedStore(connection: database)
         let consumer = QueueConsumer(queue: consumerQueue, damaged: damaged)
         var delivered: [String] = []
         while try consumer.popAtomic(from: queueName, maximum: 100, handler: { m in
@@ -50,9 +51,9 @@ struct RedisOutageTests {
         try QueueProducer(queue: RedisQueue(url: url)).push(contentsOf: (0..<10).map { Array(#"{"n":\#($0)}"#.utf8) }, to: queueName)
         let directory = try TemporaryDirectory()
         let db = try SQLiteDatabase(path: directory.file("d.sqlite"))
-        try SQLiteSchema.migrate(db)
+        try SchemaMigrator.migrate(db)
         let queue = RedisQueue(url: url)
-        let consumer = QueueConsumer(queue: queue, damaged: SQLiteDamagedStore(database: db),
+        let consumer = QueueConsumer(queue: queue, damaged: SQLDamagedStore(connection: db),
                                      policy: ConsumerPolicy(lease: .milliseconds(300)))
         var handled = 0
         // Redis dies while the handler holds a batch: the acknowledgement fails loudly.

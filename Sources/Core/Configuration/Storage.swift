@@ -35,34 +35,56 @@ public final class Storage {
     public let queue: any MessageQueue
     /// The damaged store.
     public let damaged: any DamagedStore
+    /// The database holding the stores (the embedded file or MariaDB).
+    public let database: any SQLConnection
     /// The embedded database, when any store uses it.
     public let sqlite: SQLiteDatabase?
 
-    /// Opens what `configuration` names, creating and migrating the
-    /// embedded file when it is used.
+    /// Opens what `configuration` names. The embedded file is created and
+    /// migrated on open; a MariaDB schema older than this build is refused
+    /// (run `fundq db migrate`).
     public init(_ configuration: StorageConfiguration) throws {
         var sqlite: SQLiteDatabase? = nil
         func embedded() throws -> SQLiteDatabase {
             if let sqlite { return sqlite }
-            do {
-                try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-            } catch {
-                throw ConfigurationError("cannot create the data directory \(configuration.dataDirectory): \(error.localizedDescription)")
-            }
-            let db = try SQLiteDatabase(path: configuration.sqlitePath)
-            try SQLiteSchema.migrate(db)
+            let db = try Storage.openEmbedded(configuration)
             sqlite = db
             return db
         }
         if let url = configuration.databaseURL {
-            throw ConfigurationError("database URL '\(url)' is not supported yet: the MariaDB stores arrive with the pending database; leave --db-url unset to use the embedded SQLite file")
+            let mariadb = MariaDBConnection(url: try DatabaseURL(parsing: url))
+            try SchemaMigrator.check(mariadb)
+            database = mariadb
+        } else {
+            database = try embedded()
         }
-        damaged = SQLiteDamagedStore(database: try embedded())
+        damaged = SQLDamagedStore(connection: database)
         if let url = configuration.queueURL {
             queue = RedisQueue(url: try RedisURL(parsing: url))
         } else {
             queue = SQLiteQueue(database: try embedded())
         }
         self.sqlite = sqlite
+    }
+
+    /// Opens (creating and migrating) the embedded SQLite file.
+    public static func openEmbedded(_ configuration: StorageConfiguration) throws -> SQLiteDatabase {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigurationError("cannot create the data directory \(configuration.dataDirectory): \(error.localizedDescription)")
+        }
+        let db = try SQLiteDatabase(path: configuration.sqlitePath)
+        try SchemaMigrator.migrate(db)
+        return db
+    }
+
+    /// Opens the configured database without checking its schema (for
+    /// `fundq db migrate`).
+    public static func openDatabase(_ configuration: StorageConfiguration) throws -> any SQLConnection {
+        if let url = configuration.databaseURL {
+            return MariaDBConnection(url: try DatabaseURL(parsing: url))
+        }
+        return try openEmbedded(configuration)
     }
 }

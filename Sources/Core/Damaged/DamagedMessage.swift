@@ -47,9 +47,12 @@ public struct DamagedMessage: Sendable, Equatable {
     /// identifying fields read from the message when it is a JSON object.
     public init(failed message: DeliveredMessage, error: String, trace: String?, retryDate: Date?, now: Date = Date()) {
         let members = try? message.members()
+        // Index copies only (the whole message is kept): cut to the column
+        // size, so a garbage id can never make the damaged insert fail.
+        func field(_ name: String) -> String? { members?[name]?.scalarText.map { String($0.prefix(255)) } }
         self.init(originalDate: members?.enqueuedTime, damagedDate: now, retryDate: retryDate, originalQueue: message.queue,
-                  gateway: members?["gateway"]?.scalarText, orderID: members?["order_id"]?.scalarText,
-                  gatewayTxnID: members?["gateway_txn_id"]?.scalarText, error: error, trace: trace, message: message.body)
+                  gateway: field("gateway"), orderID: field("order_id"), gatewayTxnID: field("gateway_txn_id"),
+                  error: error, trace: trace, message: message.body)
     }
 
     /// The message as text.

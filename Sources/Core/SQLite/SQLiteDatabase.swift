@@ -4,7 +4,7 @@ import Foundation
 /// One connection to a SQLite file. Owns the `sqlite3*` handle and its
 /// prepared statements; use it from one task at a time (it is deliberately
 /// not `Sendable`).
-public final class SQLiteDatabase {
+public final class SQLiteDatabase: SQLConnection {
     /// The file this connection is open on.
     public let path: String
     private var handle: OpaquePointer?
@@ -90,6 +90,31 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Always ``SQLDialect/sqlite``.
+    public var dialect: SQLDialect { .sqlite }
+
+    /// `sqlite:PATH`.
+    public var location: String { "sqlite:\(path)" }
+
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
+        try prepare(sql).bind(parameters).run()
+        return changes
+    }
+
+    public func insert(_ sql: String, _ parameters: [SQLValue]) throws -> Int64 {
+        try prepare(sql).bind(parameters).run()
+        return lastInsertRowID
+    }
+
+    public func query(_ sql: String, _ parameters: [SQLValue]) throws -> [[SQLValue]] {
+        try prepare(sql).bind(parameters).rows { $0.values() }
+    }
+
+    public func executeScript(_ sql: String) throws {
+        try execute(sql, context: "running a script on \(path)")
+    }
+
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -118,15 +143,34 @@ public final class SQLiteStatement {
 
     /// Binds parameters by position (1-based, in order).
     @discardableResult
-    public func bind(_ values: SQLiteValue...) throws(SQLiteError) -> SQLiteStatement {
+    public func bind(_ values: SQLValue...) throws(SQLiteError) -> SQLiteStatement {
+        try bind(values)
+    }
+
+    /// Binds parameters by position (1-based, in order).
+    @discardableResult
+    public func bind(_ values: [SQLValue]) throws(SQLiteError) -> SQLiteStatement {
         for (offset, value) in values.enumerated() {
             try bind(value, at: Int32(offset + 1))
         }
         return self
     }
 
+    /// Every column of the current row.
+    func values() -> [SQLValue] {
+        (0..<sqlite3_column_count(stmt)).map { i in
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_NULL: return .null
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(stmt, i))
+            case SQLITE_FLOAT: return .real(sqlite3_column_double(stmt, i))
+            case SQLITE_TEXT: return .text(text(i) ?? "")
+            default: return .blob(bytes(i) ?? [])
+            }
+        }
+    }
+
     /// Binds one parameter (1-based).
-    public func bind(_ value: SQLiteValue, at position: Int32) throws(SQLiteError) {
+    public func bind(_ value: SQLValue, at position: Int32) throws(SQLiteError) {
         let rc: Int32
         switch value {
         case .null: rc = sqlite3_bind_null(stmt, position)
@@ -203,25 +247,4 @@ public final class SQLiteStatement {
         guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return [] }
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
-}
-
-/// A value bound to a SQLite statement parameter.
-public enum SQLiteValue: Sendable {
-    /// SQL NULL.
-    case null
-    /// A 64-bit integer.
-    case integer(Int64)
-    /// A double.
-    case real(Double)
-    /// UTF-8 text.
-    case text(String)
-    /// Raw bytes.
-    case blob([UInt8])
-
-    /// `.text(v)`, or NULL when `v` is nil.
-    public static func text(_ v: String?) -> SQLiteValue { v.map { .text($0) } ?? .null }
-    /// `.real(v)`, or NULL when `v` is nil.
-    public static func real(_ v: Double?) -> SQLiteValue { v.map { .real($0) } ?? .null }
-    /// `.integer(v)` from an `Int`.
-    public static func int(_ v: Int) -> SQLiteValue { .integer(Int64(v)) }
 }

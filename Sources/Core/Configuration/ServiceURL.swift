@@ -1,0 +1,68 @@
+/// The parts of a `SCHEME://[[USER]:PASSWORD@]HOST[:PORT][/PATH]` URL, as
+/// used for Redis and MariaDB. Errors never contain the password.
+struct ServiceURL: Sendable, Equatable {
+    var user: String?
+    var password: String?
+    var host: String
+    var port: Int?
+    var path: String
+
+    /// Parses `text`, which must start with `scheme://`; `what` names the
+    /// setting in errors ("queue URL", "database URL").
+    init(parsing text: String, scheme: String, what: String) throws(ConfigurationError) {
+        let prefix = scheme + "://"
+        guard text.hasPrefix(prefix) else {
+            throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' must start with \(prefix)")
+        }
+        var rest = Substring(text.dropFirst(prefix.count))
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let u = credentials[..<colon]
+                user = u.isEmpty ? nil : ServiceURL.percentDecoded(u)
+                password = ServiceURL.percentDecoded(credentials[credentials.index(after: colon)...])
+            } else {
+                user = ServiceURL.percentDecoded(credentials)
+            }
+        }
+        path = ""
+        if let slash = rest.firstIndex(of: "/") {
+            path = String(rest[rest.index(after: slash)...])
+            rest = rest[..<slash]
+        }
+        if let colon = rest.lastIndex(of: ":") {
+            let portText = rest[rest.index(after: colon)...]
+            guard let p = Int(portText), (1...65535).contains(p) else {
+                throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid port '\(portText)'")
+            }
+            port = p
+            rest = rest[..<colon]
+        }
+        guard !rest.isEmpty else { throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has no host") }
+        host = String(rest)
+    }
+
+    /// `text` with everything between `://` and `@` masked.
+    static func masked(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://") else { return text }
+        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
+    }
+
+    static func percentDecoded(_ s: Substring) -> String {
+        var bytes: [UInt8] = []
+        let utf8 = Array(s.utf8)
+        var i = 0
+        while i < utf8.count {
+            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count,
+               let v = UInt8(String(decoding: utf8[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                i += 3
+            } else {
+                bytes.append(utf8[i])
+                i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

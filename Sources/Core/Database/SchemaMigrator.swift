@@ -1,0 +1,124 @@
+import Foundation
+
+/// fundq's database schema as numbered migrations, one SQL text per dialect,
+/// recorded in `fundq_schema`. The embedded file is migrated when it is
+/// opened; MariaDB is migrated by `fundq db migrate`, and every other command
+/// refuses to run on an older schema with an error saying so.
+public enum SchemaMigrator {
+    struct Migration {
+        let summary: String
+        let sqlite: String
+        let mariadb: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            summary: "queues and the damaged store",
+            sqlite: """
+                CREATE TABLE queue_message (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  queue TEXT NOT NULL,
+                  body BLOB NOT NULL,
+                  enqueued_at REAL NOT NULL,
+                  lease_until REAL NOT NULL DEFAULT 0,
+                  deliveries INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX queue_message_by_queue ON queue_message(queue, id);
+                CREATE INDEX queue_message_by_lease ON queue_message(queue, lease_until, id);
+                CREATE TABLE damaged (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  original_date REAL,
+                  damaged_date REAL NOT NULL,
+                  retry_date REAL,
+                  original_queue TEXT NOT NULL,
+                  gateway TEXT,
+                  order_id TEXT,
+                  gateway_txn_id TEXT,
+                  error TEXT NOT NULL,
+                  trace TEXT,
+                  message BLOB NOT NULL
+                );
+                CREATE INDEX damaged_by_retry_date ON damaged(retry_date);
+                CREATE INDEX damaged_by_queue ON damaged(original_queue, id)
+                """,
+            mariadb: """
+                CREATE TABLE damaged (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  original_date DATETIME(6) NULL,
+                  damaged_date DATETIME(6) NOT NULL,
+                  retry_date DATETIME(6) NULL,
+                  original_queue VARCHAR(255) NOT NULL,
+                  gateway VARCHAR(255) NULL,
+                  order_id VARCHAR(255) NULL,
+                  gateway_txn_id VARCHAR(255) NULL,
+                  error MEDIUMTEXT NOT NULL,
+                  trace MEDIUMTEXT NULL,
+                  message LONGBLOB NOT NULL,
+                  KEY damaged_by_retry_date (retry_date),
+                  KEY damaged_by_queue (original_queue, id)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+                """),
+    ]
+
+    /// The schema version this build of fundq expects.
+    public static var currentVersion: Int { migrations.count }
+
+    /// The highest migration applied to `connection` (0 for a new database).
+    public static func installedVersion(_ connection: any SQLConnection) throws -> Int {
+        try ensureVersionTable(connection)
+        let rows = try connection.query("SELECT COALESCE(MAX(version), 0) FROM fundq_schema", [])
+        return Int(rows.first?.first?.int64 ?? 0)
+    }
+
+    private static func ensureVersionTable(_ connection: any SQLConnection) throws {
+        switch connection.dialect {
+        case .sqlite:
+            try connection.executeScript("CREATE TABLE IF NOT EXISTS fundq_schema (version INTEGER NOT NULL, applied_at REAL NOT NULL)")
+        case .mariadb:
+            try connection.executeScript("""
+                CREATE TABLE IF NOT EXISTS fundq_schema (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(6) NOT NULL) ENGINE=InnoDB
+                """)
+        }
+    }
+
+    /// Applies every migration `connection` has not had; returns the versions
+    /// applied. Safe with several processes at once (SQLite: each migration
+    /// re-checks the version inside its write transaction; MariaDB, whose DDL
+    /// is not transactional: under a named lock).
+    @discardableResult
+    public static func migrate(_ connection: any SQLConnection) throws -> [Int] {
+        try ensureVersionTable(connection)
+        if connection.dialect == .mariadb {
+            let got = try connection.query("SELECT GET_LOCK('fundq-schema-migration', 60)", []).first?.first?.int64
+            guard got == 1 else { throw ConfigurationError("another process holds the schema migration lock on \(connection.location)") }
+        }
+        defer {
+            if connection.dialect == .mariadb { _ = try? connection.query("SELECT RELEASE_LOCK('fundq-schema-migration')", []) }
+        }
+        var applied: [Int] = []
+        for (offset, migration) in migrations.enumerated() {
+            let version = offset + 1
+            try connection.transaction {
+                guard try installedVersion(connection) < version else { return }
+                try connection.executeScript(connection.dialect == .sqlite ? migration.sqlite : migration.mariadb)
+                try connection.execute("INSERT INTO fundq_schema (version, applied_at) VALUES (?, ?)",
+                                       [.int(version), connection.dialect.value(Date())])
+                applied.append(version)
+            }
+        }
+        try check(connection)
+        return applied
+    }
+
+    /// Throws a ``ConfigurationError`` unless `connection` has exactly the
+    /// schema this build expects.
+    public static func check(_ connection: any SQLConnection) throws {
+        let installed = try installedVersion(connection)
+        if installed < currentVersion {
+            throw ConfigurationError("\(connection.location) has schema version \(installed) but this fundq needs \(currentVersion): run `fundq db migrate`")
+        }
+        if installed > currentVersion {
+            throw ConfigurationError("\(connection.location) has schema version \(installed), newer than this fundq (\(currentVersion)): upgrade fundq")
+        }
+    }
+}

@@ -1,0 +1,250 @@
+internal import CMariaDB
+import Foundation
+
+/// One connection to MariaDB through MariaDB Connector/C, with prepared
+/// statements only. Owns the `MYSQL*` handle and its statements; use it
+/// from one task at a time (it is not `Sendable`). After a lost connection
+/// the handle is dropped and the next statement reconnects; the failed
+/// statement itself is reported, never silently retried.
+public final class MariaDBConnection: SQLConnection {
+    /// Where the server is.
+    public let url: DatabaseURL
+    private var handle: UnsafeMutablePointer<MYSQL>?
+    private var statements: [String: UnsafeMutablePointer<MYSQL_STMT>] = [:]
+    private var transactionDepth = 0
+
+    /// `mysql_library_init` once per process, before any connection (the
+    /// Swift runtime runs this initializer exactly once, thread-safely).
+    private static let libraryReady: Bool = mysql_server_init(0, nil, nil) == 0
+
+    /// A connection to `url`, opened lazily by the first statement.
+    public init(url: DatabaseURL) {
+        self.url = url
+    }
+
+    deinit { disconnect() }
+
+    /// Always ``SQLDialect/mariadb``.
+    public var dialect: SQLDialect { .mariadb }
+
+    /// The URL, password masked.
+    public var location: String { url.description }
+
+    /// Closes the connection; the next statement opens a new one.
+    public func disconnect() {
+        for (_, stmt) in statements { mysql_stmt_close(stmt) }
+        statements.removeAll()
+        if let handle { mysql_close(handle) }
+        handle = nil
+        transactionDepth = 0
+    }
+
+    private func error(_ h: UnsafeMutablePointer<MYSQL>, _ context: String) -> MariaDBError {
+        MariaDBError(code: mysql_errno(h), message: String(cString: mysql_error(h)), endpoint: url.endpoint, context: context)
+    }
+
+    private func statementError(_ s: UnsafeMutablePointer<MYSQL_STMT>, _ context: String) -> MariaDBError {
+        MariaDBError(code: mysql_stmt_errno(s), message: String(cString: mysql_stmt_error(s)), endpoint: url.endpoint, context: context)
+    }
+
+    private func connected(_ context: String) throws -> UnsafeMutablePointer<MYSQL> {
+        if let handle { return handle }
+        guard MariaDBConnection.libraryReady, let h = mysql_init(nil) else {
+            throw MariaDBError(code: 2000, message: "cannot initialise MariaDB Connector/C", endpoint: url.endpoint, context: context)
+        }
+        var connectTimeout: UInt32 = 5
+        var ioTimeout: UInt32 = 30
+        _ = mysql_options(h, MYSQL_OPT_CONNECT_TIMEOUT, &connectTimeout)
+        _ = mysql_options(h, MYSQL_OPT_READ_TIMEOUT, &ioTimeout)
+        _ = mysql_options(h, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
+        _ = "utf8mb4".withCString { mysql_options(h, MYSQL_SET_CHARSET_NAME, $0) }
+        guard mysql_real_connect(h, url.host, url.user, url.password, url.database, UInt32(url.port), nil, 0) != nil else {
+            let err = error(h, context)
+            mysql_close(h)
+            throw MariaDBError(code: err.code == 0 ? 2003 : err.code, message: err.message, endpoint: url.endpoint, context: context)
+        }
+        handle = h
+        // UTC dates; strict mode, so an oversize or invalid value is refused
+        // with an error instead of being silently cut or zeroed.
+        for sql in ["SET time_zone = '+00:00'",
+                    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"] {
+            if mysql_real_query(h, sql, UInt(sql.utf8.count)) != 0 {
+                let err = error(h, "configuring the session")
+                disconnect()
+                throw err
+            }
+        }
+        return h
+    }
+
+    private func fail(_ err: MariaDBError) -> MariaDBError {
+        if err.isConnectionFailure { disconnect() }
+        return err
+    }
+
+    /// Runs one statement without parameters or results (DDL, transactions).
+    public func executeScript(_ sql: String) throws {
+        for statement in sql.components(separatedBy: ";\n") {
+            let trimmed = statement.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { continue }
+            let h = try connected("running \(trimmed.prefix(60))")
+            if mysql_real_query(h, trimmed, UInt(trimmed.utf8.count)) != 0 {
+                throw fail(error(h, "running \(trimmed.prefix(80))"))
+            }
+        }
+    }
+
+    private func prepared(_ sql: String) throws -> UnsafeMutablePointer<MYSQL_STMT> {
+        if let cached = statements[sql] { return cached }
+        let h = try connected("preparing \(sql.prefix(60))")
+        guard let stmt = mysql_stmt_init(h) else { throw fail(error(h, "allocating a statement")) }
+        if mysql_stmt_prepare(stmt, sql, UInt(sql.utf8.count)) != 0 {
+            let err = statementError(stmt, "preparing \(sql.prefix(80))")
+            mysql_stmt_close(stmt)
+            throw fail(err)
+        }
+        statements[sql] = stmt
+        return stmt
+    }
+
+    /// Runs `sql` with `parameters`; returns (rows changed, insert id, rows).
+    private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (changed: Int, insertID: Int64, rows: [[SQLValue]]) {
+        let stmt = try prepared(sql)
+        let context = "running \(sql.prefix(80))"
+        let count = parameters.count
+        let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: max(count, 1))
+        binds.initialize(repeating: MYSQL_BIND(), count: max(count, 1))
+        let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: max(count, 1))
+        lengths.initialize(repeating: 0, count: max(count, 1))
+        var buffers: [UnsafeMutableRawPointer] = []
+        defer {
+            for buffer in buffers { buffer.deallocate() }
+            binds.deinitialize(count: max(count, 1))
+            binds.deallocate()
+            lengths.deallocate()
+        }
+        func copy(_ bytes: [UInt8], at i: Int, as type: enum_field_types) {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) } }
+            buffers.append(buffer)
+            binds[i].buffer_type = type
+            binds[i].buffer = buffer
+            binds[i].buffer_length = UInt(bytes.count)
+            lengths[i] = UInt(bytes.count)
+            binds[i].length = lengths + i
+        }
+        for (i, parameter) in parameters.enumerated() {
+            switch parameter {
+            case .null:
+                binds[i].buffer_type = MYSQL_TYPE_NULL
+            case .integer(let v):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+                buffer.storeBytes(of: v, as: Int64.self)
+                buffers.append(buffer)
+                binds[i].buffer_type = MYSQL_TYPE_LONGLONG
+                binds[i].buffer = buffer
+            case .real(let v):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+                buffer.storeBytes(of: v, as: Double.self)
+                buffers.append(buffer)
+                binds[i].buffer_type = MYSQL_TYPE_DOUBLE
+                binds[i].buffer = buffer
+            case .text(let v):
+                copy(Array(v.utf8), at: i, as: MYSQL_TYPE_STRING)
+            case .blob(let v):
+                copy(v, at: i, as: MYSQL_TYPE_BLOB)
+            }
+        }
+        if count > 0, mysql_stmt_bind_param(stmt, binds) != 0 { throw fail(statementError(stmt, context)) }
+        if mysql_stmt_execute(stmt) != 0 { throw fail(statementError(stmt, context)) }
+        let changed = Int(truncatingIfNeeded: mysql_stmt_affected_rows(stmt))
+        let insertID = Int64(truncatingIfNeeded: mysql_stmt_insert_id(stmt))
+        guard let metadata = mysql_stmt_result_metadata(stmt) else {
+            return (changed, insertID, [])
+        }
+        defer { mysql_free_result(metadata) }
+        defer { mysql_stmt_free_result(stmt) }
+        return (changed, insertID, try fetchRows(stmt, columns: Int(mysql_num_fields(metadata)), context: context))
+    }
+
+    private func fetchRows(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, columns: Int, context: String) throws -> [[SQLValue]] {
+        if mysql_stmt_store_result(stmt) != 0 { throw fail(statementError(stmt, context)) }
+        let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: columns)
+        binds.initialize(repeating: MYSQL_BIND(), count: columns)
+        let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: columns)
+        lengths.initialize(repeating: 0, count: columns)
+        let nulls = UnsafeMutablePointer<my_bool>.allocate(capacity: columns)
+        nulls.initialize(repeating: 0, count: columns)
+        defer {
+            binds.deinitialize(count: columns)
+            binds.deallocate()
+            lengths.deallocate()
+            nulls.deallocate()
+        }
+        // Bind no buffers: every fetch reports each column's length, then
+        // each value is read whole with mysql_stmt_fetch_column.
+        for c in 0..<columns {
+            binds[c].buffer_type = MYSQL_TYPE_STRING
+            binds[c].length = lengths + c
+            binds[c].is_null = nulls + c
+        }
+        if mysql_stmt_bind_result(stmt, binds) != 0 { throw fail(statementError(stmt, context)) }
+        var rows: [[SQLValue]] = []
+        while true {
+            let rc = mysql_stmt_fetch(stmt)
+            if rc == MYSQL_NO_DATA { break }
+            if rc != 0 && rc != MYSQL_DATA_TRUNCATED { throw fail(statementError(stmt, context)) }
+            var row: [SQLValue] = []
+            row.reserveCapacity(columns)
+            for c in 0..<columns {
+                if nulls[c] != 0 { row.append(.null); continue }
+                let length = Int(lengths[c])
+                var bytes = [UInt8](repeating: 0, count: length + 1)
+                var column = MYSQL_BIND()
+                var columnLength: UInt = 0
+                let rc = bytes.withUnsafeMutableBytes { raw -> Int32 in
+                    column.buffer_type = MYSQL_TYPE_STRING
+                    column.buffer = raw.baseAddress
+                    column.buffer_length = UInt(length + 1)
+                    return withUnsafeMutablePointer(to: &columnLength) { lengthPointer in
+                        column.length = lengthPointer
+                        return mysql_stmt_fetch_column(stmt, &column, UInt32(c), 0)
+                    }
+                }
+                if rc != 0 { throw fail(statementError(stmt, context)) }
+                bytes.removeLast(bytes.count - length)
+                row.append(.blob(bytes))
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
+        try run(sql, parameters).changed
+    }
+
+    public func insert(_ sql: String, _ parameters: [SQLValue]) throws -> Int64 {
+        try run(sql, parameters).insertID
+    }
+
+    public func query(_ sql: String, _ parameters: [SQLValue]) throws -> [[SQLValue]] {
+        try run(sql, parameters).rows
+    }
+
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 { return try body() }
+        try executeScript("START TRANSACTION")
+        transactionDepth += 1
+        defer { transactionDepth = max(0, transactionDepth - 1) }
+        do {
+            let result = try body()
+            try executeScript("COMMIT")
+            return result
+        } catch {
+            if handle != nil { try? executeScript("ROLLBACK") }
+            throw error
+        }
+    }
+}
