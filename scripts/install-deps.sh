@@ -7,6 +7,7 @@ packages=(
   pkg-config
   libhiredis-dev libmariadb-dev libcurl4-openssl-dev libsqlite3-dev librdkafka-dev
   redis-server redis-tools
+  mariadb-server mariadb-client
 )
 
 missing=()
