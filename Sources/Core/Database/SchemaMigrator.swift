@@ -58,6 +58,92 @@ public enum SchemaMigrator {
                   KEY damaged_by_queue (original_queue, id)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        Migration(
+            summary: "the pending database and the donations table",
+            sqlite: """
+                CREATE TABLE pending (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  date REAL NOT NULL,
+                  gateway TEXT NOT NULL,
+                  gateway_account TEXT,
+                  order_id TEXT,
+                  gateway_txn_id TEXT,
+                  gateway_session_id TEXT,
+                  contribution_tracking_id TEXT,
+                  payment_method TEXT,
+                  message TEXT NOT NULL,
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  last_attempt_date REAL,
+                  next_attempt_date REAL,
+                  claimed_by TEXT,
+                  claim_until REAL,
+                  resolution TEXT,
+                  resolved_date REAL
+                );
+                CREATE UNIQUE INDEX pending_by_order ON pending(gateway, order_id);
+                CREATE INDEX pending_by_date ON pending(date);
+                CREATE INDEX pending_by_gateway_date ON pending(gateway, date);
+                CREATE INDEX pending_by_txn ON pending(gateway_txn_id, gateway);
+                CREATE INDEX pending_by_next_attempt ON pending(gateway, next_attempt_date);
+                CREATE INDEX pending_by_resolved_date ON pending(resolved_date);
+                CREATE TABLE donations (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  gateway TEXT NOT NULL,
+                  gateway_txn_id TEXT NOT NULL,
+                  order_id TEXT,
+                  contribution_tracking_id TEXT,
+                  currency TEXT NOT NULL,
+                  gross TEXT NOT NULL,
+                  fee TEXT,
+                  date REAL,
+                  message TEXT NOT NULL,
+                  received_date REAL NOT NULL
+                );
+                CREATE UNIQUE INDEX donations_by_txn ON donations(gateway, gateway_txn_id);
+                CREATE INDEX donations_by_order ON donations(gateway, order_id)
+                """,
+            mariadb: """
+                CREATE TABLE pending (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  date DATETIME(6) NOT NULL,
+                  gateway VARCHAR(255) NOT NULL,
+                  gateway_account VARCHAR(255) NULL,
+                  order_id VARCHAR(255) NULL,
+                  gateway_txn_id VARCHAR(255) NULL,
+                  gateway_session_id VARCHAR(255) NULL,
+                  contribution_tracking_id VARCHAR(255) NULL,
+                  payment_method VARCHAR(255) NULL,
+                  message MEDIUMTEXT NOT NULL,
+                  attempts INT NOT NULL DEFAULT 0,
+                  last_attempt_date DATETIME(6) NULL,
+                  next_attempt_date DATETIME(6) NULL,
+                  claimed_by VARCHAR(255) NULL,
+                  claim_until DATETIME(6) NULL,
+                  resolution VARCHAR(32) NULL,
+                  resolved_date DATETIME(6) NULL,
+                  UNIQUE KEY pending_by_order (gateway, order_id),
+                  KEY pending_by_date (date),
+                  KEY pending_by_gateway_date (gateway, date),
+                  KEY pending_by_txn (gateway_txn_id, gateway),
+                  KEY pending_by_next_attempt (gateway, next_attempt_date),
+                  KEY pending_by_resolved_date (resolved_date)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+                CREATE TABLE donations (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  gateway VARCHAR(255) NOT NULL,
+                  gateway_txn_id VARCHAR(255) NOT NULL,
+                  order_id VARCHAR(255) NULL,
+                  contribution_tracking_id VARCHAR(255) NULL,
+                  currency CHAR(3) NOT NULL,
+                  gross DECIMAL(20,4) NOT NULL,
+                  fee DECIMAL(20,4) NULL,
+                  date DATETIME(6) NULL,
+                  message MEDIUMTEXT NOT NULL,
+                  received_date DATETIME(6) NOT NULL,
+                  UNIQUE KEY donations_by_txn (gateway, gateway_txn_id),
+                  KEY donations_by_order (gateway, order_id)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+                """),
     ]
 
     /// The schema version this build of fundq expects.

@@ -70,9 +70,13 @@ public struct PopSummary: Sendable, Equatable {
     public var acknowledged = 0
     /// Moved to the damaged store (handler threw, bad body, too many deliveries).
     public var damaged = 0
+    /// Given back unjudged for immediate redelivery (the consumer stopped).
+    public var released = 0
     /// Acknowledgements refused because the lease had expired and another
     /// consumer holds the message now (it was processed twice: at-least-once).
     public var leaseLost = 0
+    /// Handled messages by the outcome their handler named ("inserted", "duplicate", …).
+    public var outcomes: [String: Int] = [:]
 
     /// An empty summary.
     public init() {}
@@ -82,8 +86,32 @@ public struct PopSummary: Sendable, Equatable {
         claimed += other.claimed
         acknowledged += other.acknowledged
         damaged += other.damaged
+        released += other.released
         leaseLost += other.leaseLost
+        outcomes.merge(other.outcomes, uniquingKeysWith: +)
     }
+}
+
+/// A batch handler's judgement of one message.
+public enum MessageVerdict: Sendable, Equatable {
+    /// Done: acknowledge it. The label counts it in ``PopSummary/outcomes``.
+    case handled(String)
+    /// Cannot be processed: move it to the damaged store with `reason`, to
+    /// be requeued after `retryAfter` when given.
+    case damaged(reason: String, errorType: String, retryAfter: Duration?)
+    /// Not judged: give it back for immediate redelivery.
+    case released
+}
+
+/// A batch handler returned the wrong number of verdicts (a programming
+/// error in the handler); the whole batch is released.
+public struct VerdictCountMismatch: Error, CustomStringConvertible {
+    /// Messages in the batch.
+    public let messages: Int
+    /// Verdicts returned.
+    public let verdicts: Int
+    /// What went wrong.
+    public var description: String { "batch handler returned \(verdicts) verdicts for \(messages) messages" }
 }
 
 /// The `popAtomic` side of the contract.
@@ -128,88 +156,159 @@ public final class QueueConsumer {
     /// Claims up to `maximum` messages of `queueName` at once and hands them
     /// to `handler` one by one, oldest first. Each message is judged on its
     /// own (acknowledged or damaged); the acknowledgements are sent together
-    /// at the end, in one round trip.
+    /// at the end, in one round trip. A ``ConsumerStop`` from the handler
+    /// releases that message and the rest, and is rethrown.
     public func popAtomic(from queueName: String, maximum: Int, handler: (DeliveredMessage) throws -> Void) throws -> PopSummary {
+        var stop: ConsumerStop? = nil
+        let summary = try popAtomicBatch(from: queueName, maximum: maximum) { batch in
+            batch.map { message in
+                guard stop == nil else { return .released }
+                do {
+                    try handler(message)
+                    return .handled("acknowledged")
+                } catch let request as ConsumerStop {
+                    stop = request
+                    return .released
+                } catch {
+                    return QueueConsumer.verdict(for: error)
+                }
+            }
+        }
+        if let stop { throw stop }
+        return summary
+    }
+
+    /// The damaged verdict for a handler's error (with a retry date for a
+    /// ``RetryableError``).
+    public static func verdict(for error: any Error) -> MessageVerdict {
+        .damaged(reason: String(describing: error), errorType: String(reflecting: type(of: error)),
+                 retryAfter: (error as? any RetryableError)?.retryAfter)
+    }
+
+    /// Claims up to `maximum` messages and hands them to `handler` together
+    /// (so it can write them in one transaction), which returns one verdict
+    /// per message. If the handler throws — the database is down, say — no
+    /// message is judged: all are released for redelivery, and the error is
+    /// rethrown for the caller to back off. Messages that exceeded the
+    /// delivery limit or are not JSON objects are damaged before the handler
+    /// sees the batch.
+    public func popAtomicBatch(from queueName: String, maximum: Int,
+                               handler: ([DeliveredMessage]) throws -> [MessageVerdict]) throws -> PopSummary {
         try QueueName.validate(queueName)
         var summary = PopSummary()
-        let carried = pending.removeValue(forKey: queueName) ?? []
-        let messages: [DeliveredMessage]
-        if carried.isEmpty {
-            messages = try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
-        } else {
+        let messages = try claimNext(from: queueName, maximum: maximum, summary: &summary)
+        summary.claimed = messages.count
+        guard !messages.isEmpty else { return summary }
+
+        var verdicts = [MessageVerdict?](repeating: nil, count: messages.count)
+        var forHandler: [Int] = []
+        for (index, message) in messages.enumerated() {
+            if message.deliveries > policy.maximumDeliveries {
+                verdicts[index] = .damaged(
+                    reason: "handed out \(message.deliveries) times without being acknowledged (limit \(policy.maximumDeliveries)); its consumer probably dies while handling it",
+                    errorType: "DeliveryLimitExceeded", retryAfter: nil)
+            } else if policy.requiresJSONObject, let invalid = QueueConsumer.objectError(message) {
+                verdicts[index] = .damaged(reason: invalid.description, errorType: "MessageError", retryAfter: nil)
+            } else {
+                forHandler.append(index)
+            }
+        }
+        if !forHandler.isEmpty {
             do {
-                let result = try queue.acknowledgeAndClaim(carried, in: queueName, limit: maximum, lease: policy.lease)
-                noteLeaseLost(carried.count - result.acknowledged, queueName, &summary)
-                messages = result.claimed
+                let judged = try handler(forHandler.map { messages[$0] })
+                guard judged.count == forHandler.count else {
+                    throw VerdictCountMismatch(messages: forHandler.count, verdicts: judged.count)
+                }
+                for (index, verdict) in zip(forHandler, judged) { verdicts[index] = verdict }
             } catch {
-                pending[queueName] = carried  // not acknowledged: try again next time
+                for index in forHandler { verdicts[index] = .released }
+                // Settle what was judged before the handler ran; report the handler's error.
+                try? settle(messages, verdicts.map { $0 ?? .released }, in: queueName, summary: &summary, immediately: true)
                 throw error
             }
         }
-        summary.claimed = messages.count
-        guard !messages.isEmpty else { return summary }
-        var finished: [DeliveryReceipt] = []
-        finished.reserveCapacity(messages.count)
+        let final = verdicts.map { $0 ?? .released }
+        try settle(messages, final, in: queueName, summary: &summary, immediately: final.contains(.released))
+        return summary
+    }
 
-        func stop(at index: Int, because error: any Error) throws -> Never {
-            // Keep what was judged; hand the rest back for immediate redelivery.
-            let remaining = messages[index...].map(\.receipt)
-            do {
-                let removed = try queue.acknowledge(finished, in: queueName)
-                summary.leaseLost += finished.count - removed
-                try queue.release(remaining, in: queueName)
-            } catch {
-                logger.error("could not settle messages while stopping; their leases will expire and they will be redelivered",
-                             metadata: ["queue": "\(queueName)", "error": "\(error)"])
-            }
+    private static func objectError(_ message: DeliveredMessage) -> MessageError? {
+        do {
+            _ = try MessageValidator(maximumBytes: .max).keys(message.body)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Claims, sending any acknowledgements waiting from the last call with
+    /// the claim.
+    private func claimNext(from queueName: String, maximum: Int, summary: inout PopSummary) throws -> [DeliveredMessage] {
+        let carried = pending.removeValue(forKey: queueName) ?? []
+        if carried.isEmpty {
+            return try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
+        }
+        do {
+            let result = try queue.acknowledgeAndClaim(carried, in: queueName, limit: maximum, lease: policy.lease)
+            noteLeaseLost(carried.count - result.acknowledged, queueName, &summary)
+            return result.claimed
+        } catch {
+            pending[queueName] = carried  // not acknowledged: try again next time
             throw error
         }
+    }
 
-        for (index, message) in messages.enumerated() {
-            if message.deliveries > policy.maximumDeliveries {
-                do {
-                    try damage(message, error: "handed out \(message.deliveries) times without being acknowledged (limit \(policy.maximumDeliveries)); its consumer probably dies while handling it",
-                               errorType: "DeliveryLimitExceeded", retryDate: nil)
-                } catch { try stop(at: index, because: error) }
-                finished.append(message.receipt)
-                summary.damaged += 1
-                continue
-            }
-            if policy.requiresJSONObject {
-                do {
-                    _ = try MessageValidator(maximumBytes: .max).keys(message.body)
-                } catch let invalid {
-                    do {
-                        try damage(message, error: invalid.description, errorType: "MessageError", retryDate: nil)
-                    } catch { try stop(at: index, because: error) }
-                    finished.append(message.receipt)
-                    summary.damaged += 1
-                    continue
-                }
-            }
-            do {
-                try handler(message)
+    /// Acts on the verdicts: damaged messages are written to the damaged
+    /// store, then handled and damaged ones are acknowledged (now, or with
+    /// the next claim) and released ones given back. A message whose damaged
+    /// record cannot be written is released instead, and the store's error
+    /// is thrown once the rest is settled.
+    private func settle(_ messages: [DeliveredMessage], _ verdicts: [MessageVerdict], in queueName: String,
+                        summary: inout PopSummary, immediately: Bool) throws {
+        var finished: [DeliveryReceipt] = []
+        var released: [DeliveryReceipt] = []
+        var storeError: (any Error)? = nil
+        for (message, verdict) in zip(messages, verdicts) {
+            switch verdict {
+            case .handled(let outcome):
                 finished.append(message.receipt)
                 summary.acknowledged += 1
-            } catch let stopRequest as ConsumerStop {
-                try stop(at: index, because: stopRequest)
-            } catch {
-                let retryDate = (error as? any RetryableError).map { Date().addingTimeInterval($0.retryAfter.seconds) }
-                do {
-                    try damage(message, error: String(describing: error), errorType: String(reflecting: type(of: error)), retryDate: retryDate)
-                } catch let storeError { try stop(at: index, because: storeError) }
-                finished.append(message.receipt)
-                summary.damaged += 1
+                summary.outcomes[outcome, default: 0] += 1
+            case .damaged(let reason, let errorType, let retryAfter):
+                if storeError == nil {
+                    do {
+                        try damage(message, error: reason, errorType: errorType,
+                                   retryDate: retryAfter.map { Date().addingTimeInterval($0.seconds) })
+                        finished.append(message.receipt)
+                        summary.damaged += 1
+                        continue
+                    } catch {
+                        storeError = error
+                    }
+                }
+                released.append(message.receipt)
+                summary.released += 1
+            case .released:
+                released.append(message.receipt)
+                summary.released += 1
             }
         }
-        switch policy.acknowledgement {
-        case .immediately:
-            let removed = try queue.acknowledge(finished, in: queueName)
-            noteLeaseLost(finished.count - removed, queueName, &summary)
-        case .withNextClaim:
-            pending[queueName] = finished
+        if immediately || storeError != nil || policy.acknowledgement == .immediately {
+            var carried = pending.removeValue(forKey: queueName) ?? []
+            carried += finished
+            do {
+                let removed = try queue.acknowledge(carried, in: queueName)
+                noteLeaseLost(carried.count - removed, queueName, &summary)
+                try queue.release(released, in: queueName)
+            } catch {
+                logger.error("could not settle messages; their leases will expire and they will be redelivered",
+                             metadata: ["queue": "\(queueName)", "error": "\(error)"])
+                throw storeError ?? error
+            }
+        } else {
+            pending[queueName, default: []] += finished
         }
-        return summary
+        if let storeError { throw storeError }
     }
 
     /// Sends the acknowledgements still waiting for a next claim. Returns

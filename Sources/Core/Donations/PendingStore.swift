@@ -1,0 +1,297 @@
+public import Foundation
+
+/// How a pending row was resolved. Resolving records the outcome instead of
+/// erasing the row; resolved rows are purged after a retention period.
+public enum PendingResolution: String, Sendable, CaseIterable {
+    /// The payment completed (a donation exists).
+    case completed
+    /// The processor said it failed.
+    case failed
+    /// The donor or processor cancelled it.
+    case cancelled
+    /// The donor never finished; nothing to collect.
+    case timeout
+    /// Older than the gateway's maximum age; nobody will look at it again.
+    case expired
+    /// A completed donation already existed for it.
+    case duplicate
+    /// Resolved by a person.
+    case manual
+}
+
+/// One row of the pending database.
+public struct PendingRecord: Sendable, Equatable {
+    /// Row id.
+    public var id: Int64
+    /// When the payment started.
+    public var date: Date
+    /// The processor's code.
+    public var gateway: String
+    /// The merchant account at the processor.
+    public var gatewayAccount: String?
+    /// Our order id.
+    public var orderID: String?
+    /// The processor's transaction id.
+    public var gatewayTxnID: String?
+    /// The processor's session or token (PayPal's EC-… token).
+    public var gatewaySessionID: String?
+    /// The contribution tracking id.
+    public var contributionTrackingID: String?
+    /// Payment method.
+    public var paymentMethod: String?
+    /// The merged message.
+    public var message: [String: JSONValue]
+    /// Rectifier attempts so far.
+    public var attempts: Int
+    /// When the last attempt was made.
+    public var lastAttemptDate: Date?
+    /// When the next attempt is due.
+    public var nextAttemptDate: Date?
+    /// The outcome, once resolved.
+    public var resolution: PendingResolution?
+    /// When it was resolved.
+    public var resolvedDate: Date?
+}
+
+/// What `store` did with a pending message.
+public enum PendingStoreOutcome: String, Sendable {
+    /// A new row.
+    case inserted
+    /// Merged new fields into the existing row.
+    case merged
+    /// The row already had everything (a redelivery).
+    case unchanged
+}
+
+/// The pending database: one table for every processor's payments in
+/// progress, in the embedded SQLite file or in MariaDB (the same statements,
+/// prepared, for both).
+public final class PendingStore {
+    /// The connection used for every statement.
+    public let connection: any SQLConnection
+
+    /// A store on `connection` (its schema must be migrated).
+    public init(connection: any SQLConnection) {
+        self.connection = connection
+    }
+
+    static let columns = """
+        id, date, gateway, gateway_account, order_id, gateway_txn_id, gateway_session_id, contribution_tracking_id, \
+        payment_method, message, attempts, last_attempt_date, next_attempt_date, resolution, resolved_date
+        """
+
+    private var forUpdate: String { connection.dialect == .mariadb ? " FOR UPDATE" : "" }
+
+    func record(_ row: [SQLValue]) -> PendingRecord {
+        let d = connection.dialect
+        let message = (row[9].bytes.flatMap { try? JSONParser().parse($0) }?.objectValue) ?? [:]
+        return PendingRecord(
+            id: row[0].int64 ?? 0, date: d.date(row[1]) ?? Date(timeIntervalSince1970: 0), gateway: row[2].string ?? "",
+            gatewayAccount: row[3].string, orderID: row[4].string, gatewayTxnID: row[5].string, gatewaySessionID: row[6].string,
+            contributionTrackingID: row[7].string, paymentMethod: row[8].string, message: message,
+            attempts: Int(row[10].int64 ?? 0), lastAttemptDate: d.date(row[11]), nextAttemptDate: d.date(row[12]),
+            resolution: row[13].string.flatMap(PendingResolution.init(rawValue:)), resolvedDate: d.date(row[14]))
+    }
+
+    /// Stores `message`: a new row, or merged into the row with the same
+    /// `(gateway, order_id)` (or, without an order id, the same
+    /// `(gateway, gateway_txn_id)`). Later message fields win; a field the
+    /// new message leaves empty never blanks one already set. Redelivering
+    /// the same message changes nothing.
+    @discardableResult
+    public func store(_ message: PendingMessage) throws -> PendingStoreOutcome {
+        try connection.transaction {
+            if let existing = try find(message, locking: true) {
+                var merged = existing.message
+                for (key, value) in message.members where !PendingStore.isEmpty(value) {
+                    merged[key] = value
+                }
+                guard merged != existing.message else { return .unchanged }
+                let combined = try PendingMessage(members: merged)
+                try write(combined, id: existing.id)
+                return .merged
+            }
+            try insert(message)
+            return .inserted
+        }
+    }
+
+    static func isEmpty(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null: return true
+        case .string(let s): return s.isEmpty
+        default: return false
+        }
+    }
+
+    private func find(_ message: PendingMessage, locking: Bool) throws -> PendingRecord? {
+        let lock = locking ? forUpdate : ""
+        if let orderID = message.orderID {
+            return try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND order_id = ?\(lock)",
+                                        [.text(message.gateway), .text(orderID)]).first.map(record)
+        }
+        return try connection.query(
+            "SELECT \(Self.columns) FROM pending WHERE gateway_txn_id = ? AND gateway = ? AND order_id IS NULL ORDER BY id LIMIT 1\(lock)",
+            [.text(message.gatewayTxnID), .text(message.gateway)]).first.map(record)
+    }
+
+    private func columnValues(_ m: PendingMessage) -> [SQLValue] {
+        [connection.dialect.value(m.date), .text(m.gateway), .text(m.column("gateway_account")), .text(m.orderID), .text(m.gatewayTxnID),
+         .text(m.column("gateway_session_id")), .text(m.column("contribution_tracking_id")), .text(m.column("payment_method")),
+         .text(JSONValue.object(m.members).serialized())]
+    }
+
+    private func insert(_ m: PendingMessage) throws {
+        _ = try connection.insert("""
+            INSERT INTO pending (date, gateway, gateway_account, order_id, gateway_txn_id, gateway_session_id,
+              contribution_tracking_id, payment_method, message)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, columnValues(m))
+    }
+
+    private func write(_ m: PendingMessage, id: Int64) throws {
+        try connection.execute("""
+            UPDATE pending SET date = ?, gateway = ?, gateway_account = ?, order_id = ?, gateway_txn_id = ?, gateway_session_id = ?,
+              contribution_tracking_id = ?, payment_method = ?, message = ?
+            WHERE id = ?
+            """, columnValues(m) + [.integer(id)])
+    }
+
+    /// The row for `(gateway, orderID)`.
+    public func fetch(gateway: String, orderID: String) throws -> PendingRecord? {
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND order_id = ?",
+                             [.text(gateway), .text(orderID)]).first.map(record)
+    }
+
+    /// The rows with `gatewayTxnID` at `gateway`.
+    public func fetch(gateway: String, gatewayTxnID: String) throws -> [PendingRecord] {
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway_txn_id = ? AND gateway = ? ORDER BY id",
+                             [.text(gatewayTxnID), .text(gateway)]).map(record)
+    }
+
+    /// Unresolved rows, oldest first, optionally of one gateway and older
+    /// than a date.
+    public func list(gateway: String? = nil, olderThan: Date? = nil, includeResolved: Bool = false, limit: Int = 100) throws -> [PendingRecord] {
+        var conditions: [String] = []
+        var parameters: [SQLValue] = []
+        if let gateway { conditions.append("gateway = ?"); parameters.append(.text(gateway)) }
+        if let olderThan { conditions.append("date < ?"); parameters.append(connection.dialect.value(olderThan)) }
+        if !includeResolved { conditions.append("resolution IS NULL") }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return try connection.query("SELECT \(Self.columns) FROM pending\(whereClause) ORDER BY date, id LIMIT ?",
+                                    parameters + [.int(limit)]).map(record)
+    }
+
+    /// The oldest unresolved row of `gateway`.
+    public func oldest(gateway: String) throws -> PendingRecord? {
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND resolution IS NULL ORDER BY date, id LIMIT 1",
+                             [.text(gateway)]).first.map(record)
+    }
+
+    /// The newest unresolved row of `gateway`.
+    public func newest(gateway: String) throws -> PendingRecord? {
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND resolution IS NULL ORDER BY date DESC, id DESC LIMIT 1",
+                             [.text(gateway)]).first.map(record)
+    }
+
+    /// Unresolved rows of `gateway` started between `newerThan` and
+    /// `olderThan`, whose next attempt is due at `now`, oldest first,
+    /// starting after the row `after` (a sweep cursor: `(date, id)`).
+    public func due(gateway: String, olderThan: Date, newerThan: Date, now: Date, after cursor: (date: Date, id: Int64)? = nil,
+                    limit: Int) throws -> [PendingRecord] {
+        let d = connection.dialect
+        var sql = """
+            SELECT \(Self.columns) FROM pending
+            WHERE gateway = ? AND resolution IS NULL AND date < ? AND date > ?
+              AND (next_attempt_date IS NULL OR next_attempt_date <= ?)
+              AND (claim_until IS NULL OR claim_until < ?)
+            """
+        var parameters: [SQLValue] = [.text(gateway), d.value(olderThan), d.value(newerThan), d.value(now), d.value(now)]
+        if let cursor {
+            sql += " AND (date > ? OR (date = ? AND id > ?))"
+            parameters += [d.value(cursor.date), d.value(cursor.date), .integer(cursor.id)]
+        }
+        return try connection.query(sql + " ORDER BY date, id LIMIT ?", parameters + [.int(limit)]).map(record)
+    }
+
+    /// Claims row `id` for `worker` until `now + lease`, unless another
+    /// worker holds an unexpired claim or the row is resolved. Exactly one
+    /// of several concurrent claimers wins.
+    public func claim(id: Int64, worker: String, lease: Duration, now: Date = Date()) throws -> Bool {
+        let d = connection.dialect
+        return try connection.execute("""
+            UPDATE pending SET claimed_by = ?, claim_until = ?
+            WHERE id = ? AND resolution IS NULL AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)
+            """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), d.value(now), .text(worker)]) == 1
+    }
+
+    /// Gives up `worker`'s claim on row `id`.
+    public func release(id: Int64, worker: String) throws {
+        try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
+                               [.integer(id), .text(worker)])
+    }
+
+    /// Records an attempt on row `id` and when the next one is due; releases
+    /// the claim.
+    public func recordAttempt(id: Int64, at now: Date = Date(), nextAttempt: Date?) throws {
+        let d = connection.dialect
+        try connection.execute("""
+            UPDATE pending SET attempts = attempts + 1, last_attempt_date = ?, next_attempt_date = ?, claimed_by = NULL, claim_until = NULL
+            WHERE id = ?
+            """, [d.value(now), d.value(nextAttempt), .integer(id)])
+    }
+
+    /// Resolves row `id`; `false` when it was already resolved.
+    @discardableResult
+    public func resolve(id: Int64, as resolution: PendingResolution, at now: Date = Date()) throws -> Bool {
+        try connection.execute("""
+            UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
+            WHERE id = ? AND resolution IS NULL
+            """, [.text(resolution.rawValue), connection.dialect.value(now), .integer(id)]) == 1
+    }
+
+    /// Resolves the row of `(gateway, orderID)`; `false` when there is no
+    /// unresolved row.
+    @discardableResult
+    public func resolve(gateway: String, orderID: String, as resolution: PendingResolution, at now: Date = Date()) throws -> Bool {
+        try connection.execute("""
+            UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
+            WHERE gateway = ? AND order_id = ? AND resolution IS NULL
+            """, [.text(resolution.rawValue), connection.dialect.value(now), .text(gateway), .text(orderID)]) == 1
+    }
+
+    /// Deletes the row of `(gateway, orderID)`; `false` when there is none.
+    public func delete(gateway: String, orderID: String) throws -> Bool {
+        try connection.execute("DELETE FROM pending WHERE gateway = ? AND order_id = ?", [.text(gateway), .text(orderID)]) > 0
+    }
+
+    /// Resolves as expired every unresolved row started before `cutoff`
+    /// (of one gateway, or all); returns how many.
+    public func expire(startedBefore cutoff: Date, gateway: String? = nil, at now: Date = Date()) throws -> Int {
+        let d = connection.dialect
+        if let gateway {
+            return try connection.execute("""
+                UPDATE pending SET resolution = 'expired', resolved_date = ?, claimed_by = NULL, claim_until = NULL
+                WHERE gateway = ? AND date < ? AND resolution IS NULL
+                """, [d.value(now), .text(gateway), d.value(cutoff)])
+        }
+        return try connection.execute("""
+            UPDATE pending SET resolution = 'expired', resolved_date = ?, claimed_by = NULL, claim_until = NULL
+            WHERE date < ? AND resolution IS NULL
+            """, [d.value(now), d.value(cutoff)])
+    }
+
+    /// Deletes rows resolved before `cutoff`; returns how many.
+    public func purgeResolved(before cutoff: Date) throws -> Int {
+        try connection.execute("DELETE FROM pending WHERE resolution IS NOT NULL AND resolved_date < ?", [connection.dialect.value(cutoff)])
+    }
+
+    /// Unresolved rows per gateway.
+    public func countUnresolved() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try connection.query("SELECT gateway, COUNT(*) FROM pending WHERE resolution IS NULL GROUP BY gateway", []) {
+            counts[row[0].string ?? ""] = Int(row[1].int64 ?? 0)
+        }
+        return counts
+    }
+}
