@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "fundq", targets: ["fundq"]),
         .library(name: "Core", targets: ["Core"]),
+        .library(name: "Consumers", targets: ["Consumers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,10 +36,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Consumers",
+            dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fundq",
             dependencies: [
                 "Core",
+                "Consumers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -56,6 +63,11 @@ let package = Package(
         .testTarget(
             name: "CoreTests",
             dependencies: ["Core", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ConsumersTests",
+            dependencies: ["Core", "Consumers", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

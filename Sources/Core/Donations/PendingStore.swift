@@ -95,15 +95,19 @@ public final class PendingStore {
 
     /// Stores `message`: a new row, or merged into the row with the same
     /// `(gateway, order_id)` (or, without an order id, the same
-    /// `(gateway, gateway_txn_id)`). Later message fields win; a field the
-    /// new message leaves empty never blanks one already set. Redelivering
-    /// the same message changes nothing.
+    /// `(gateway, gateway_txn_id)`). Later message fields win — later by
+    /// `source_enqueued_time`, so an old message redelivered after a newer
+    /// one only fills fields that are still empty; a field the new message
+    /// leaves empty never blanks one already set. Redelivering the same
+    /// message changes nothing.
     @discardableResult
     public func store(_ message: PendingMessage) throws -> PendingStoreOutcome {
         try connection.transaction {
             if let existing = try find(message, locking: true) {
                 var merged = existing.message
+                let older = (message.members.enqueuedTime ?? .distantFuture) < (existing.message.enqueuedTime ?? .distantPast)
                 for (key, value) in message.members where !PendingStore.isEmpty(value) {
+                    if older, let current = merged[key], !PendingStore.isEmpty(current) { continue }
                     merged[key] = value
                 }
                 guard merged != existing.message else { return .unchanged }

@@ -1,0 +1,103 @@
+public import Core
+import Foundation
+
+/// The donations sink: `donations` queue → `donations` table, the reference
+/// consumer that proves end to end that nothing is lost or doubled.
+///
+/// - Each donation is stored once: unique `(gateway, gateway_txn_id)`; a
+///   duplicate is dropped and counted.
+/// - A message with `completion_message_id` ("GATEWAY-ORDER_ID") is merged
+///   with its pending row (message values win) and the row is resolved as
+///   completed. If the pending row is not there yet, the message is damaged
+///   with a retry date (the requeue job brings it back), never dropped.
+/// - Any donation with an `order_id` resolves its open pending row.
+/// - Invalid donations (PROCESSORS.md: gateway, gateway_txn_id, currency,
+///   gross > 0; identifiers of at most 255 characters) are damaged with the
+///   field and the reason; nothing is silently cut.
+/// - A batch is checked for duplicates with one query per gateway and
+///   written with multi-row INSERTs, in one transaction.
+public struct DonationsSink {
+    /// The queue it reads.
+    public static let queueName = "donations"
+
+    /// How long a completion message waits for its pending row.
+    public var completionRetry: Duration = .seconds(600)
+
+    let pending: PendingStore
+    let donations: DonationsStore
+
+    /// A sink writing through `connection`.
+    public init(connection: any SQLConnection) {
+        pending = PendingStore(connection: connection)
+        donations = DonationsStore(connection: connection)
+    }
+
+    /// Judges and stores a batch (one transaction).
+    public func handle(_ batch: [DeliveredMessage]) throws -> [MessageVerdict] {
+        try pending.connection.transaction {
+            var verdicts = [MessageVerdict](repeating: .released, count: batch.count)
+            var valid: [(index: Int, donation: DonationMessage)] = []
+            for (index, message) in batch.enumerated() {
+                do {
+                    var donation = try DonationMessage(members: try message.members())
+                    if let orderID = try donation.completedOrderID() {
+                        guard let row = try pending.fetch(gateway: donation.gateway, orderID: orderID) else {
+                            verdicts[index] = .damaged(
+                                reason: "pending row \(donation.gateway)/\(orderID) named by completion_message_id is not in the pending database yet",
+                                errorType: "PendingRowMissing", retryAfter: completionRetry)
+                            continue
+                        }
+                        var merged = row.message
+                        for (key, value) in donation.members { merged[key] = value }
+                        merged["order_id"] = merged["order_id"] ?? .string(orderID)
+                        donation = try DonationMessage(members: merged)
+                    }
+                    valid.append((index, donation))
+                } catch let error as DonationFieldError {
+                    verdicts[index] = .damaged(reason: "not a valid donation: \(error)", errorType: "DonationInvalid", retryAfter: nil)
+                } catch let error as MessageError {
+                    verdicts[index] = .damaged(reason: error.description, errorType: "MessageError", retryAfter: nil)
+                }
+            }
+            // Duplicates: already stored, or repeated within this batch.
+            var known = try storedTransactionIDs(valid.map(\.donation))
+            var fresh: [DonationMessage] = []
+            for (index, donation) in valid {
+                let key = DonationsSink.key(donation.gateway, donation.gatewayTxnID)
+                if known.contains(key) {
+                    verdicts[index] = .handled("duplicate")
+                } else {
+                    known.insert(key)
+                    fresh.append(donation)
+                    verdicts[index] = .handled("inserted")
+                }
+                if let orderID = donation.orderID {
+                    try pending.resolve(gateway: donation.gateway, orderID: orderID, as: .completed)
+                }
+            }
+            _ = try donations.insert(fresh)
+            return verdicts
+        }
+    }
+
+    static func key(_ gateway: String, _ txn: String) -> String { gateway + "\u{0}" + txn }
+
+    private func storedTransactionIDs(_ batch: [DonationMessage]) throws -> Set<String> {
+        var found = Set<String>()
+        let byGateway = Dictionary(grouping: batch, by: \.gateway)
+        for (gateway, items) in byGateway {
+            let ids = Array(Set(items.map(\.gatewayTxnID)))
+            var start = 0
+            while start < ids.count {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let rows = try donations.connection.query(
+                    "SELECT gateway_txn_id FROM donations WHERE gateway = ? AND gateway_txn_id IN (\(placeholders))",
+                    [.text(gateway)] + chunk.map { .text($0) })
+                for row in rows { found.insert(DonationsSink.key(gateway, row[0].string ?? "")) }
+                start += chunk.count
+            }
+        }
+        return found
+    }
+}

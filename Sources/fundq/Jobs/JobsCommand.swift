@@ -1,0 +1,100 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+
+/// `fundq jobs …`: single-purpose jobs over the stores.
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self]
+    )
+}
+
+/// Runs `body` once, or as a daemon every `interval` until SIGTERM/SIGINT.
+func repeatJob(daemon: Bool, interval: Double, timeLimit: DurationArgument?, _ body: () throws -> Void) throws {
+    let stop = StopSignal()
+    let start = Date()
+    repeat {
+        try body()
+        guard daemon else { return }
+        let until = Date().addingTimeInterval(interval)
+        while Date() < until && !stop.isRaised { Thread.sleep(forTimeInterval: 0.05) }
+        if let timeLimit, Date().timeIntervalSince(start) >= timeLimit.seconds { return }
+    } while !stop.isRaised
+}
+
+/// `fundq jobs expire-pending --days N [--gateway G]`.
+struct ExpirePendingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "expire-pending",
+        abstract: "Resolve as expired every unresolved pending row older than --days (the row is kept, marked expired).")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Age in days after which an unresolved row expires.")
+    var days: Double
+
+    @Option(help: "Only this gateway.")
+    var gateway: String?
+
+    @Option(help: "Also delete resolved rows older than this many days (retention); omit to keep them.")
+    var purgeResolvedDays: Double?
+
+    @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
+    var daemon = false
+
+    @Option(help: "Seconds between runs with --daemon.")
+    var interval: Double = 3600
+
+    @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    func validate() throws {
+        guard days > 0 else { throw ValidationError("--days must be positive") }
+        if let purgeResolvedDays, purgeResolvedDays <= 0 { throw ValidationError("--purge-resolved-days must be positive") }
+    }
+
+    func run() throws {
+        let stores = try storage.open()
+        let store = PendingStore(connection: stores.database)
+        try repeatJob(daemon: daemon, interval: interval, timeLimit: timeLimit) {
+            let now = Date()
+            let expired = try store.expire(startedBefore: now.addingTimeInterval(-days * 86400), gateway: gateway, at: now)
+            var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(days) days resolved as expired"
+            if let purgeResolvedDays {
+                let purged = try store.purgeResolved(before: now.addingTimeInterval(-purgeResolvedDays * 86400))
+                line += ", \(purged) resolved row\(purged == 1 ? "" : "s") purged"
+            }
+            Output.note(line)
+        }
+    }
+}
+
+/// `fundq jobs requeue-damaged`.
+struct RequeueDamagedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "requeue-damaged",
+        abstract: "Put every damaged message whose retry date has passed back on its queue.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
+    var daemon = false
+
+    @Option(help: "Seconds between runs with --daemon.")
+    var interval: Double = 60
+
+    @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    func run() throws {
+        let stores = try storage.open()
+        let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
+        try repeatJob(daemon: daemon, interval: interval, timeLimit: timeLimit) {
+            let count = try requeuer.requeueDue()
+            Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
+        }
+    }
+}

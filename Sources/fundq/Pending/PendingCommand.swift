@@ -1,0 +1,145 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `fundq pending …`: look at and act on the pending database.
+struct PendingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pending",
+        abstract: "List, show, resolve and delete pending donations.",
+        subcommands: [PendingListCommand.self, PendingShowCommand.self, PendingResolveCommand.self, PendingDeleteCommand.self]
+    )
+
+    /// A pending row as JSON (personal fields masked unless `personal`).
+    static func json(_ r: PendingRecord, withMessage: Bool, personal: Bool) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .number(String(r.id)), "date": Output.date(r.date), "gateway": .string(r.gateway),
+            "gateway_account": r.gatewayAccount.map(JSONValue.string) ?? .null, "order_id": r.orderID.map(JSONValue.string) ?? .null,
+            "gateway_txn_id": r.gatewayTxnID.map(JSONValue.string) ?? .null,
+            "gateway_session_id": r.gatewaySessionID.map(JSONValue.string) ?? .null,
+            "contribution_tracking_id": r.contributionTrackingID.map(JSONValue.string) ?? .null,
+            "payment_method": r.paymentMethod.map(JSONValue.string) ?? .null, "attempts": Output.number(r.attempts),
+            "last_attempt_date": Output.date(r.lastAttemptDate), "next_attempt_date": Output.date(r.nextAttemptDate),
+            "resolution": r.resolution.map { .string($0.rawValue) } ?? .null, "resolved_date": Output.date(r.resolvedDate),
+        ]
+        if withMessage { o["message"] = .object(personal ? r.message : PersonalData.redacted(r.message)) }
+        return .object(o)
+    }
+}
+
+struct PendingListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List unresolved pending donations, oldest first.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Only this gateway.")
+    var gateway: String?
+
+    @Option(help: ArgumentHelp("Only rows started longer ago than this (20m, 6h, 2d).", valueName: "duration"))
+    var olderThan: DurationArgument?
+
+    @Flag(help: "Include resolved rows.")
+    var all = false
+
+    @Option(help: "At most this many rows.")
+    var limit = 100
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let stores = try storage.open()
+        let now = Date()
+        let rows = try PendingStore(connection: stores.database).list(
+            gateway: gateway, olderThan: olderThan.map { now.addingTimeInterval(-$0.seconds) }, includeResolved: all, limit: limit)
+        if json {
+            try Output.json(.array(rows.map { PendingCommand.json($0, withMessage: false, personal: false) }))
+            return
+        }
+        try Output.line(Output.table(
+            ["ID", "GATEWAY", "ORDER", "TXN", "AGE", "ATTEMPTS", "NEXT ATTEMPT", "RESOLUTION"],
+            rows.map { r in
+                [String(r.id), r.gateway, r.orderID ?? "-", r.gatewayTxnID ?? "-", Output.age(now.timeIntervalSince(r.date)),
+                 String(r.attempts), r.nextAttemptDate.map(Output.iso) ?? "-", r.resolution?.rawValue ?? "-"]
+            }))
+    }
+}
+
+struct PendingShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one pending donation with its message.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The gateway.")
+    var gateway: String
+
+    @Argument(help: "The order id.")
+    var orderID: String
+
+    @Flag(help: "Show the donor's personal data instead of masking it.")
+    var showPersonalData = false
+
+    func run() throws {
+        let stores = try storage.open()
+        guard let row = try PendingStore(connection: stores.database).fetch(gateway: gateway, orderID: orderID) else {
+            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        }
+        try Output.json(PendingCommand.json(row, withMessage: true, personal: showPersonalData))
+    }
+}
+
+struct PendingResolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve", abstract: "Resolve one pending donation by hand (the row is kept with its resolution).")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The gateway.")
+    var gateway: String
+
+    @Argument(help: "The order id.")
+    var orderID: String
+
+    @Option(name: .customLong("as"), help: "completed, failed, cancelled, timeout, expired, duplicate or manual.")
+    var resolutionName: String
+
+    var resolution: PendingResolution { PendingResolution(rawValue: resolutionName) ?? .manual }
+
+    func validate() throws {
+        guard PendingResolution(rawValue: resolutionName) != nil else {
+            throw ValidationError("--as must be one of \(PendingResolution.allCases.map(\.rawValue).joined(separator: ", ")), not '\(resolutionName)'")
+        }
+    }
+
+    func run() throws {
+        let stores = try storage.open()
+        let store = PendingStore(connection: stores.database)
+        guard let row = try store.fetch(gateway: gateway, orderID: orderID) else {
+            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        }
+        guard try store.resolve(id: row.id, as: resolution) else {
+            throw ConfigurationError("pending donation \(gateway)/\(orderID) is already resolved as \(row.resolution?.rawValue ?? "?")")
+        }
+        Output.note("resolved \(gateway)/\(orderID) as \(resolution.rawValue)")
+    }
+}
+
+struct PendingDeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one pending donation for good.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Argument(help: "The gateway.")
+    var gateway: String
+
+    @Argument(help: "The order id.")
+    var orderID: String
+
+    func run() throws {
+        let stores = try storage.open()
+        guard try PendingStore(connection: stores.database).delete(gateway: gateway, orderID: orderID) else {
+            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        }
+        Output.note("deleted \(gateway)/\(orderID)")
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+
+/// A duration given as "90", "90s", "20m", "6h" or "14d".
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    /// The duration in seconds.
+    let seconds: Double
+
+    init?(argument: String) {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var text = Substring(argument)
+        var unit = 1.0
+        if let last = text.last, let factor = units[last] {
+            unit = factor
+            text = text.dropLast()
+        }
+        guard let value = Double(text), value >= 0, value.isFinite else { return nil }
+        seconds = value * unit
+    }
+
+    /// As a `Duration`.
+    var duration: Duration { .milliseconds(Int64(seconds * 1000)) }
+}
+
+/// Options shared by every consumer and job.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Stop after this many messages.")
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Stop after this long (90s, 20m, 1h).", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    @Flag(help: "Run until SIGTERM or SIGINT, waiting for work; finish the batch in hand, then exit 0.")
+    var daemon = false
+
+    @Option(help: "Messages per batch (one claim, one transaction).")
+    var batch = 100
+
+    func validate() throws {
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+}
