@@ -61,6 +61,16 @@ struct JSONParserTests {
         #expect(parseError == skimError)
     }
 
+    @Test func objectsWithThousandsOfKeysAreCheckedForDuplicatesOnBothPaths() throws {
+        let keys = (0..<5_000).map { #""k\#($0)":\#($0)"# }
+        let unique = Array("{" + keys.joined(separator: ",") + "}").map { UInt8(ascii: $0.unicodeScalars.first!) }
+        #expect(try parser.objectKeys(unique)?.count == 5_000)
+        #expect(try parser.parse(unique).objectValue?.count == 5_000)
+        let repeated = Array(("{" + keys.joined(separator: ",") + #","k4321":0}"#).utf8)
+        #expect(throws: JSONParseError.self) { try parser.objectKeys(repeated) }
+        #expect(throws: JSONParseError.self) { try parser.parse(repeated) }
+    }
+
     @Test func theFastValidatorReturnsTopLevelKeysOnly() throws {
         #expect(try parser.objectKeys(Array(#"{"a": {"x": 1}, "b": [{"y": 2}], "c": "s\n"}"#.utf8)) == ["a", "b", "c"])
         #expect(try parser.objectKeys(Array("{}".utf8)) == [])

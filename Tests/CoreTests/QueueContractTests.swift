@@ -305,4 +305,37 @@ struct QueueContractTests {
         #expect(stats.waiting == 0 && stats.inFlight == 0)
         #expect(try s.damaged.count(queue: queueName) == 0)
     }
+
+    @Test(arguments: QueueBackendKind.allCases)
+    func aHugeClaimIsCappedAndLosesNothing(kind: QueueBackendKind) throws {
+        let f = try QueueFixture(kind)
+        let s = try f.open()
+        try QueueProducer(queue: s.queue).push(contentsOf: (0..<2_500).map { Array(message($0).utf8) }, to: f.queueName)
+        let claimed = try s.queue.claim(from: f.queueName, limit: 2_500, lease: .seconds(60))
+        #expect(claimed.count == (kind == .redis ? RedisQueue.maximumClaim : 2_500))
+        #expect(try claimed.map(number) == Array(0..<claimed.count))
+        let stats = try s.queue.stats(f.queueName)
+        #expect(stats.waiting + stats.inFlight == 2_500)
+        #expect(stats.inFlight == claimed.count)
+        #expect(try s.queue.acknowledge(claimed.map(\.receipt), in: f.queueName) == claimed.count)
+    }
+
+    @Test(arguments: QueueBackendKind.allCases)
+    func messagesWhoseLeaseIsNearlyOverAreReleasedNotHandled(kind: QueueBackendKind) throws {
+        let f = try QueueFixture(kind)
+        let s = try f.open()
+        try QueueProducer(queue: s.queue).push(contentsOf: (1...5).map { Array(message($0).utf8) }, to: f.queueName)
+        let consumer = QueueConsumer(queue: s.queue, damaged: s.damaged, policy: ConsumerPolicy(lease: .milliseconds(500)))
+        var handled: [Int] = []
+        let summary = try consumer.popAtomic(from: f.queueName, maximum: 5) { m in
+            handled.append(try number(m))
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        // 0.8 × 500 ms: two messages fit, the rest go back unjudged and uncounted.
+        #expect(handled == [1, 2])
+        #expect(summary.acknowledged == 2 && summary.released == 3)
+        let rest = try s.queue.claim(from: f.queueName, limit: 10, lease: .seconds(30))
+        #expect(try rest.map(number) == [3, 4, 5])
+        #expect(rest.map(\.deliveries) == [1, 1, 1])
+    }
 }

@@ -15,7 +15,7 @@ struct CrashRecoveryTests {
         let got = f.directory.file("got")
         let pidFile = f.directory.file("handler.pid")
         let consumer = try FundqProcess.spawn(
-            ["queue", "pop", q, "--lease", "1", "--exec", "echo $$ > \(pidFile); cat > \(got); sleep 60"] + f.flags,
+            ["queue", "pop", q, "--lease", "3", "--exec-timeout", "2.9", "--exec", "echo $$ > \(pidFile); cat > \(got); sleep 60"] + f.flags,
             outputIn: f.directory)
         #expect(eventually { FileManager.default.fileExists(atPath: got) && ((try? String(contentsOfFile: got, encoding: .utf8)) ?? "").contains("crash-1") })
         consumer.send(SIGKILL)

@@ -91,6 +91,33 @@ struct QueueCommandTests {
         #expect(missing.stderr == "fundq: no damaged message with id \(id)\n")
     }
 
+    @Test(arguments: QueueBackendKind.allCases)
+    func execRestoresDefaultSignalsEnforcesItsTimeoutAndStopsOnAMissingCommand(kind: QueueBackendKind) throws {
+        let f = try QueueFixture(kind)
+        let q = f.queueName
+        #expect(try FundqProcess.run(["queue", "push", q, "--lines"] + f.flags, stdin: "{\"n\":1}\n{\"n\":2}\n").status == 0)
+        // fundq ignores SIGTERM and SIGPIPE itself; its commands must not inherit that.
+        var r = try FundqProcess.run(["queue", "pop", q, "--limit", "1", "--exec", "cat >/dev/null; kill -TERM $$; sleep 5"] + f.flags)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("1 damaged"))
+        r = try FundqProcess.run(["queue", "pop", q, "--limit", "1", "--lease", "10", "--exec-timeout", "1", "--exec", "sleep 30"] + f.flags)
+        #expect(r.stderr.contains("1 damaged"))
+        let errors = try f.open().damaged.list(queue: q, limit: 10).map(\.error).sorted()
+        #expect(errors.count == 2)
+        #expect(errors.contains { $0.contains("was killed by signal 15") })
+        #expect(errors.contains { $0.contains("did not finish within 1 s and was killed") })
+        #expect(try f.open().damaged.list(queue: q, limit: 10).allSatisfy { $0.retryDate != nil })
+
+        // A command that does not exist damages nothing: fundq stops, the message stays.
+        #expect(try FundqProcess.run(["queue", "push", q] + f.flags, stdin: "{\"n\":3}").status == 0)
+        r = try FundqProcess.run(["queue", "pop", q, "--exec", "/no/such/handler"] + f.flags)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot run (exit 127)"))
+        let stats = try f.open().queue.stats(q)
+        #expect(stats.waiting == 1)
+        #expect(try f.open().damaged.count(queue: q) == 2)
+    }
+
     @Test func malformedInputIsRefusedWithWhatAndWhereAndExitOne() throws {
         let f = try QueueFixture(.sqlite)
         let q = f.queueName

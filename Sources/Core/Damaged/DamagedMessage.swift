@@ -49,7 +49,10 @@ public struct DamagedMessage: Sendable, Equatable {
         let members = try? message.members()
         // Index copies only (the whole message is kept): cut to the column
         // size, so a garbage id can never make the damaged insert fail.
-        func field(_ name: String) -> String? { members?[name]?.scalarText.map { String($0.prefix(255)) } }
+        // (Cut by code points, as VARCHAR(255) counts them, not by characters.)
+        func field(_ name: String) -> String? {
+            members?[name]?.scalarText.map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(255))) }
+        }
         self.init(originalDate: members?.enqueuedTime, damagedDate: now, retryDate: retryDate, originalQueue: message.queue,
                   gateway: field("gateway"), orderID: field("order_id"), gatewayTxnID: field("gateway_txn_id"),
                   error: error, trace: trace, message: message.body)

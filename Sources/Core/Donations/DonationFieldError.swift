@@ -39,8 +39,10 @@ struct MessageFields {
     /// An identifier field: at most 255 characters.
     func identifier(_ name: String) throws(DonationFieldError) -> String? {
         guard let value = try text(name) else { return nil }
-        guard value.count <= MessageFields.maximumIdentifierLength else {
-            throw DonationFieldError(name, "is \(value.count) characters long, over the limit of \(MessageFields.maximumIdentifierLength)")
+        // VARCHAR(255) counts code points, not user-perceived characters.
+        let length = value.unicodeScalars.count
+        guard length <= MessageFields.maximumIdentifierLength else {
+            throw DonationFieldError(name, "is \(length) characters long, over the limit of \(MessageFields.maximumIdentifierLength)")
         }
         return value
     }

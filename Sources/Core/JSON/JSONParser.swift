@@ -142,6 +142,7 @@ private struct Cursor {
         try enter()
         index += 1
         var keys: [String] = []
+        var manyKeys: Set<String>? = nil  // past 64 keys, hash instead of scanning
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -155,7 +156,16 @@ private struct Cursor {
             }
             let keyStart = index
             let key = try parseString(build: true)
-            if keys.count < 64 ? keys.contains(key) : Set(keys).contains(key) {
+            let duplicate: Bool
+            if var set = manyKeys {
+                manyKeys = nil  // keep the set uniquely referenced while inserting
+                duplicate = !set.insert(key).inserted
+                manyKeys = set
+            } else {
+                duplicate = keys.contains(key)
+                if keys.count == 64 { manyKeys = Set(keys + [key]) }
+            }
+            if duplicate {
                 throw error("duplicate object key \"\(key)\"", at: keyStart)
             }
             keys.append(key)

@@ -157,12 +157,19 @@ public final class QueueConsumer {
     /// to `handler` one by one, oldest first. Each message is judged on its
     /// own (acknowledged or damaged); the acknowledgements are sent together
     /// at the end, in one round trip. A ``ConsumerStop`` from the handler
-    /// releases that message and the rest, and is rethrown.
+    /// releases that message and the rest, and is rethrown. Messages not yet
+    /// handed out when 80% of the lease has passed are released unjudged.
     public func popAtomic(from queueName: String, maximum: Int, handler: (DeliveredMessage) throws -> Void) throws -> PopSummary {
         var stop: ConsumerStop? = nil
+        let clock = ContinuousClock()
         let summary = try popAtomicBatch(from: queueName, maximum: maximum) { batch in
-            batch.map { message in
-                guard stop == nil else { return .released }
+            // The whole batch was leased at once: a message whose lease is
+            // nearly over is released rather than handled, so that it is
+            // never handled here while another consumer has it too.
+            let claimed = clock.now
+            let handOutUntil = policy.lease * 0.8
+            return batch.map { message in
+                guard stop == nil, clock.now - claimed < handOutUntil else { return .released }
                 do {
                     try handler(message)
                     return .handled("acknowledged")
@@ -286,7 +293,9 @@ public final class QueueConsumer {
                         storeError = error
                     }
                 }
-                released.append(message.receipt)
+                // Not damaged and not released: its lease runs out and the
+                // redelivery is counted, so the delivery limit eventually
+                // stops the handler from running on it again and again.
                 summary.released += 1
             case .released:
                 released.append(message.receipt)
@@ -299,9 +308,17 @@ public final class QueueConsumer {
             do {
                 let removed = try queue.acknowledge(carried, in: queueName)
                 noteLeaseLost(carried.count - removed, queueName, &summary)
+            } catch {
+                // Keep the receipts: the next claim or flush sends them again.
+                pending[queueName, default: []] += carried
+                logger.error("could not acknowledge handled messages; will retry with the next claim or flush",
+                             metadata: ["queue": "\(queueName)", "error": "\(error)"])
+                throw storeError ?? error
+            }
+            do {
                 try queue.release(released, in: queueName)
             } catch {
-                logger.error("could not settle messages; their leases will expire and they will be redelivered",
+                logger.error("could not release messages; their leases will expire and they will be redelivered",
                              metadata: ["queue": "\(queueName)", "error": "\(error)"])
                 throw storeError ?? error
             }

@@ -14,6 +14,10 @@ public final class RedisQueue: MessageQueue {
     /// Largest number of values sent in one RPUSH.
     static let appendChunk = 1_000
 
+    /// Most messages handed out by one claim (a claim is one script; Redis
+    /// runs nothing else meanwhile, so it is kept short).
+    public static let maximumClaim = 1_000
+
     /// A queue backend on the Redis server at `url`.
     public init(url: RedisURL) {
         connection = RedisConnection(url: url)
@@ -71,7 +75,7 @@ public final class RedisQueue: MessageQueue {
         -> (acknowledged: Int, claimed: [DeliveredMessage]) {
         let keys = Keys(queue)
         let context = "claiming from \(queue)"
-        let leaseArguments = [Array(String(lease.wholeMilliseconds).utf8), Array(String(max(1, limit)).utf8)]
+        let leaseArguments = [Array(String(lease.wholeMilliseconds).utf8), Array(String(min(max(1, limit), RedisQueue.maximumClaim)).utf8)]
         var acknowledged = 0
         let items: [RedisReply]
         if receipts.isEmpty {

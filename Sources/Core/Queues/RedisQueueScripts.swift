@@ -60,10 +60,13 @@ enum RedisQueueScripts {
           end
         end
         if got < want then
-          local bodies = redis.call('LPOP', KEYS[1], want - got)
-          if bodies then
+          -- Copy first, remove last: if anything below fails, a message is in
+          -- both places (delivered twice), never in neither.
+          local bodies = redis.call('LRANGE', KEYS[1], 0, want - got - 1)
+          if #bodies > 0 then
             local last = redis.call('INCRBY', KEYS[5], #bodies)
             local first = last - #bodies
+            -- unpack() takes at most ~8000 values: write in chunks.
             local h, z = {}, {}
             for i, body in ipairs(bodies) do
               local id = tostring(first + i)
@@ -74,9 +77,17 @@ enum RedisQueueScripts {
               out[#out + 1] = id
               out[#out + 1] = 1
               out[#out + 1] = body
+              if #h >= 1000 then
+                redis.call('HSET', KEYS[2], unpack(h))
+                redis.call('ZADD', KEYS[3], unpack(z))
+                h, z = {}, {}
+              end
             end
-            redis.call('HSET', KEYS[2], unpack(h))
-            redis.call('ZADD', KEYS[3], unpack(z))
+            if #h > 0 then
+              redis.call('HSET', KEYS[2], unpack(h))
+              redis.call('ZADD', KEYS[3], unpack(z))
+            end
+            redis.call('LTRIM', KEYS[1], #bodies, -1)
           end
         end
         """

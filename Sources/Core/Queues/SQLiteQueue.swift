@@ -44,7 +44,7 @@ public final class SQLiteQueue: MessageQueue {
                 """)
                 .bind(.real(until), .text(queue), .real(now), .int(max(1, limit)))
                 .rows { row in (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? []) }
-            guard expired.count < limit else { return expired }
+            guard expired.count < limit else { return expired.sorted { $0.id < $1.id } }
             let fresh = try database.prepare("""
                 UPDATE queue_message SET lease_until = ?1, deliveries = deliveries + 1
                 WHERE id IN (SELECT id FROM queue_message WHERE queue = ?2 AND lease_until = 0 ORDER BY id LIMIT ?3)

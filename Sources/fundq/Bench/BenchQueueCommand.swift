@@ -24,7 +24,7 @@ struct BenchQueueCommand: ParsableCommand {
 
     func validate() throws {
         guard messages >= 1 else { throw ValidationError("--messages must be at least 1") }
-        guard batch >= 1, batch <= 10_000 else { throw ValidationError("--batch must be between 1 and 10000") }
+        guard batch >= 1, batch <= 1_000 else { throw ValidationError("--batch must be between 1 and 1000") }
     }
 
     /// A realistic donation message (~600 bytes).

@@ -44,13 +44,20 @@ struct QueuePopCommand: ParsableCommand {
     @Option(help: "Deliveries without acknowledgement after which a message is damaged.")
     var maxDeliveries = 5
 
-    @Option(help: "Seconds before a message whose command exited 75 is requeued.")
+    @Option(help: "Seconds before a message whose command exited 75, was killed or timed out is requeued.")
     var retryAfter: Double = 300
+
+    @Option(help: "Seconds a command may run on one message (default: 80% of --lease).")
+    var execTimeout: Double?
 
     func validate() throws {
         do { try QueueName.validate(queue) } catch { throw ValidationError(error.description) }
-        guard batch >= 1, batch <= 10_000 else { throw ValidationError("--batch must be between 1 and 10000") }
-        guard lease > 0 else { throw ValidationError("--lease must be positive") }
+        guard batch >= 1, batch <= 1_000 else { throw ValidationError("--batch must be between 1 and 1000") }
+        guard lease > 0, lease <= 86_400 else { throw ValidationError("--lease must be between 0 and 86400 seconds") }
+        guard retryAfter >= 0, retryAfter <= 30 * 86_400 else { throw ValidationError("--retry-after must be between 0 and 2592000 seconds") }
+        if let execTimeout, !(execTimeout > 0 && execTimeout < lease) {
+            throw ValidationError("--exec-timeout must be positive and shorter than --lease, so that no message is handled past its lease")
+        }
         guard maxDeliveries >= 1 else { throw ValidationError("--max-deliveries must be at least 1") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if idleTimeout != nil && !wait { throw ValidationError("--idle-timeout only makes sense with --wait") }
@@ -66,7 +73,8 @@ struct QueuePopCommand: ParsableCommand {
             logger: Logger(label: "fundq.queue.pop"))
         let handler: (DeliveredMessage) throws -> Void
         if let exec {
-            let command = ExecHandler(command: exec, retryAfter: .milliseconds(Int64(retryAfter * 1000)))
+            let command = ExecHandler(command: exec, retryAfter: .milliseconds(Int64(retryAfter * 1000)),
+                                      timeout: .milliseconds(Int64((execTimeout ?? lease * 0.8) * 1000)))
             handler = command.handle
         } else {
             handler = Self.printMessage

@@ -36,7 +36,7 @@ struct RunOptions: ParsableArguments {
     var batch = 100
 
     func validate() throws {
-        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000") }
+        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 1000") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 }
