@@ -62,6 +62,7 @@ public struct DonationsSink {
             // Duplicates: already stored, or repeated within this batch.
             var known = try storedTransactionIDs(valid.map(\.donation))
             var fresh: [DonationMessage] = []
+            var completedOrders: [String: [String]] = [:]
             for (index, donation) in valid {
                 let key = DonationsSink.key(donation.gateway, donation.gatewayTxnID)
                 if known.contains(key) {
@@ -71,11 +72,13 @@ public struct DonationsSink {
                     fresh.append(donation)
                     verdicts[index] = .handled("inserted")
                 }
-                if let orderID = donation.orderID {
-                    try pending.resolve(gateway: donation.gateway, orderID: orderID, as: .completed)
-                }
+                if let orderID = donation.orderID { completedOrders[donation.gateway, default: []].append(orderID) }
             }
             _ = try donations.insert(fresh)
+            // Their pending rows are done: one statement per gateway, not per donation.
+            for (gateway, orderIDs) in completedOrders {
+                try pending.resolve(gateway: gateway, orderIDs: orderIDs, as: .completed)
+            }
             return verdicts
         }
     }

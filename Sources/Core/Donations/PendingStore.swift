@@ -264,6 +264,25 @@ public final class PendingStore {
             """, [.text(resolution.rawValue), connection.dialect.value(now), .text(gateway), .text(orderID)]) == 1
     }
 
+    /// Resolves the unresolved rows of `gateway` with these order ids, with
+    /// one statement per 500 ids; returns how many rows it resolved.
+    @discardableResult
+    public func resolve(gateway: String, orderIDs: [String], as resolution: PendingResolution, at now: Date = Date()) throws -> Int {
+        var resolved = 0
+        var start = 0
+        let unique = Array(Set(orderIDs))
+        while start < unique.count {
+            let chunk = unique[start..<min(start + 500, unique.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            resolved += try connection.execute("""
+                UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
+                WHERE gateway = ? AND order_id IN (\(placeholders)) AND resolution IS NULL
+                """, [.text(resolution.rawValue), connection.dialect.value(now), .text(gateway)] + chunk.map { .text($0) })
+            start += chunk.count
+        }
+        return resolved
+    }
+
     /// Deletes the row of `(gateway, orderID)`; `false` when there is none.
     public func delete(gateway: String, orderID: String) throws -> Bool {
         try connection.execute("DELETE FROM pending WHERE gateway = ? AND order_id = ?", [.text(gateway), .text(orderID)]) > 0
