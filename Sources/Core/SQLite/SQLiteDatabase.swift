@@ -27,7 +27,18 @@ public final class SQLiteDatabase: SQLConnection {
         handle = db
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         sqlite3_extended_result_codes(db, 0)
-        try execute("PRAGMA journal_mode=WAL", context: "switching \(path) to WAL mode")
+        // Switching to WAL needs an exclusive lock, and SQLite reports BUSY
+        // for it without waiting when another process is opening the same new
+        // file: retry for as long as the busy timeout allows.
+        let deadline = Date().addingTimeInterval(Double(busyTimeoutMilliseconds) / 1000)
+        while true {
+            do {
+                try execute("PRAGMA journal_mode=WAL", context: "switching \(path) to WAL mode")
+                break
+            } catch let error where error.isTransient && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
         try execute("PRAGMA synchronous=FULL", context: "setting synchronous=FULL on \(path)")
         try execute("PRAGMA foreign_keys=ON", context: "enabling foreign keys on \(path)")
     }
