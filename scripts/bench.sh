@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Measures the queue layer beside its baselines, in one run on this machine:
-# redis-benchmark's single-connection RPUSH, then `fundq bench queue` on the
-# same redis-server, then `fundq bench queue` on the embedded SQLite file.
-# Prints a Markdown table for the README's performance section.
+# Measures each capability beside its baseline, in one run on this machine,
+# and prints Markdown tables for the README's performance section:
+# - queues: redis-benchmark's single-connection RPUSH, then `fundq bench
+#   queue` on the same redis-server and on the embedded SQLite file;
+# - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,32 +12,41 @@ fundq=.build/release/fundq
 messages=${MESSAGES:-20000}
 
 work=$(mktemp -d /tmp/fundq-bench.XXXXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$work" >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+source scripts/lib/services.sh
+start_redis
+start_mariadb bench fundq-bench-password
+redis="redis://127.0.0.1:$redis_port"
+mysql="mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/bench"
+"$fundq" db migrate --db-url "$mysql" 2>/dev/null
 
 # -d 800: about the size of the benchmark's donation message once stamped.
-rb=$(redis-benchmark -h 127.0.0.1 -p "$port" -c 1 -P 1 -d 800 -n "$messages" -t rpush --csv | awk -F'"' '/RPUSH/ {print $4}')
-"$fundq" bench queue --queue-url "redis://127.0.0.1:$port" --messages "$messages" --json > "$work/redis.json"
-"$fundq" bench queue --queue-url "redis://127.0.0.1:$port" --messages "$messages" --batch 500 --json > "$work/redis-500.json"
+rb=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -d 800 -n "$messages" -t rpush --csv | awk -F'"' '/RPUSH/ {print $4}')
+"$fundq" bench queue --queue-url "$redis" --data-dir "$work/q" --messages "$messages" --json > "$work/redis.json"
+"$fundq" bench queue --queue-url "$redis" --data-dir "$work/q" --messages "$messages" --batch 500 --json > "$work/redis-500.json"
 "$fundq" bench queue --data-dir "$work/sqlite" --messages "$messages" --json > "$work/sqlite.json"
+"$fundq" bench consume --queue-url "$redis" --db-url "$mysql" --data-dir "$work/c1" --messages "$messages" --json > "$work/consume-mariadb.json"
+"$fundq" bench consume --queue-url "$redis" --data-dir "$work/c2" --messages "$messages" --json > "$work/consume-sqlite.json"
 
-python3 - "$rb" "$work/redis.json" "$work/redis-500.json" "$work/sqlite.json" <<'PY'
+python3 - "$rb" "$work" <<'PY'
 import json, sys
-rb = float(sys.argv[1])
+rb, work = float(sys.argv[1]), sys.argv[2]
 print(f"redis-benchmark -c 1 -P 1 -d 800 -t rpush: {rb:.0f} requests/s\n")
 print("| backend | phase | msg/s | p50 ms | p99 ms | vs in-run baseline | vs redis-benchmark RPUSH |")
 print("|---|---|---:|---:|---:|---:|---:|")
-for path in sys.argv[2:]:
-    r = json.load(open(path))
+for name in ["redis", "redis-500", "sqlite"]:
+    r = json.load(open(f"{work}/{name}.json"))
+    backend = r["backend"].split("/fundq-bench")[0] if r["backend"].startswith("sqlite") else "redis"
     for p in r["phases"]:
-        if path.endswith("-500.json") and "batch" not in p["name"]:
+        if name == "redis-500" and "batch" not in p["name"]:
             continue
-        ratio = p["ratio_to_baseline"]
-        print(f"| {r['backend']} | {p['name']} | {float(p['messages_per_second']):.0f} | {float(p['p50_ms']):.3f} | "
-              f"{float(p['p99_ms']):.3f} | {float(ratio):.2f}× | {float(p['messages_per_second'])/rb:.2f}× |")
+        print(f"| {'sqlite' if backend.startswith('sqlite') else 'redis'} | {p['name']} | {float(p['messages_per_second']):.0f} | "
+              f"{float(p['p50_ms']):.3f} | {float(p['p99_ms']):.3f} | {float(p['ratio_to_baseline']):.2f}× | "
+              f"{float(p['messages_per_second'])/rb:.2f}× |")
+print("\n| queue → database | run | messages | msg/s | batch p50 ms | batch p99 ms | vs baseline |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for name, label in [("consume-mariadb", "redis → mariadb"), ("consume-sqlite", "redis → sqlite")]:
+    r = json.load(open(f"{work}/{name}.json"))
+    for run in r["runs"]:
+        print(f"| {label} | {run['name']} | {run['messages']} | {float(run['messages_per_second']):.0f} | "
+              f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× |")
 PY
