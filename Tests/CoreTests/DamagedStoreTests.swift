@@ -52,7 +52,12 @@ struct DamagedStoreTests {
         let storage = try Storage(f.configuration)
         _ = try storage.damaged.insert(record(order: "due", retry: Date().addingTimeInterval(-1)))
         _ = try storage.damaged.insert(record(order: "later", retry: Date().addingTimeInterval(3600)))
-        let moved = try DamagedRequeuer(queue: storage.queue, damaged: storage.damaged).requeueDue()
+        _ = try storage.damaged.insert(record(queue: "pending", order: "due-2", retry: Date().addingTimeInterval(-2)))
+        _ = try storage.damaged.insert(record(queue: "pending", order: "due-3", retry: Date().addingTimeInterval(-3)))
+        let requeuer = DamagedRequeuer(queue: storage.queue, damaged: storage.damaged)
+        #expect(try requeuer.requeueDue(limit: 2) == 2)  // the two oldest retry dates
+        #expect(try storage.queue.stats("pending").waiting == 2)
+        let moved = try requeuer.requeueDue()
         #expect(moved == 1)
         let body = try #require(try storage.queue.peek("donations"))
         #expect(String(decoding: body, as: UTF8.self) == #"{"order_id":"due","name":"Zoë"}"#)

@@ -24,15 +24,18 @@ public struct DamagedRequeuer {
         return true
     }
 
-    /// Requeues every record whose retry date has passed; returns how many.
-    public func requeueDue(at now: Date = Date(), batchSize: Int = 500) throws -> Int {
+    /// Requeues every record whose retry date has passed (at most `limit`);
+    /// returns how many.
+    public func requeueDue(at now: Date = Date(), limit: Int? = nil, batchSize: Int = 500) throws -> Int {
         var total = 0
-        while true {
-            let due = try damaged.due(at: now, limit: batchSize)
+        while limit.map({ total < $0 }) ?? true {
+            let want = min(batchSize, limit.map { $0 - total } ?? batchSize)
+            let due = try damaged.due(at: now, limit: want)
             for record in due { try requeue(record) }
             total += due.count
-            if due.count < batchSize { return total }
+            if due.count < want { break }
         }
+        return total
     }
 
     private func requeue(_ record: DamagedMessage) throws {

@@ -80,6 +80,9 @@ struct RequeueDamagedCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Option(help: "Requeue at most this many messages per run.")
+    var limit: Int?
+
     @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
     var daemon = false
 
@@ -93,7 +96,7 @@ struct RequeueDamagedCommand: ParsableCommand {
         let stores = try storage.open()
         let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
         try repeatJob(daemon: daemon, interval: interval, timeLimit: timeLimit) {
-            let count = try requeuer.requeueDue()
+            let count = try requeuer.requeueDue(limit: limit)
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
         }
     }
