@@ -12,17 +12,29 @@ struct JobsCommand: ParsableCommand {
     )
 }
 
-/// Runs `body` once, or as a daemon every `interval` until SIGTERM/SIGINT.
-func repeatJob(daemon: Bool, interval: Double, timeLimit: DurationArgument?, _ body: () throws -> Void) throws {
-    let stop = StopSignal()
-    let start = Date()
-    repeat {
-        try body()
-        guard daemon else { return }
-        let until = Date().addingTimeInterval(interval)
-        while Date() < until && !stop.isRaised { Thread.sleep(forTimeInterval: 0.05) }
-        if let timeLimit, Date().timeIntervalSince(start) >= timeLimit.seconds { return }
-    } while !stop.isRaised
+/// When a job runs: once, or as a daemon every `--interval` seconds.
+struct JobSchedule: ParsableArguments {
+    @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
+    var daemon = false
+
+    @Option(help: "Seconds between runs with --daemon (default: 3600 for expire-pending, 60 for requeue-damaged).")
+    var interval: Double?
+
+    @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    /// Runs `body` once, or as a daemon until SIGTERM/SIGINT or the time limit.
+    func run(defaultInterval: Double, _ body: () throws -> Void) throws {
+        let stop = StopSignal()
+        let start = Date()
+        repeat {
+            try body()
+            guard daemon else { return }
+            let until = Date().addingTimeInterval(interval ?? defaultInterval)
+            while Date() < until && !stop.isRaised { Thread.sleep(forTimeInterval: 0.05) }
+            if let timeLimit, Date().timeIntervalSince(start) >= timeLimit.seconds { return }
+        } while !stop.isRaised
+    }
 }
 
 /// `fundq jobs expire-pending --days N [--gateway G]`.
@@ -42,14 +54,7 @@ struct ExpirePendingCommand: ParsableCommand {
     @Option(help: "Also delete resolved rows older than this many days (retention); omit to keep them.")
     var purgeResolvedDays: Double?
 
-    @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
-    var daemon = false
-
-    @Option(help: "Seconds between runs with --daemon.")
-    var interval: Double = 3600
-
-    @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
-    var timeLimit: DurationArgument?
+    @OptionGroup var schedule: JobSchedule
 
     func validate() throws {
         guard days > 0 else { throw ValidationError("--days must be positive") }
@@ -59,7 +64,7 @@ struct ExpirePendingCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let store = PendingStore(connection: stores.database)
-        try repeatJob(daemon: daemon, interval: interval, timeLimit: timeLimit) {
+        try schedule.run(defaultInterval: 3600) {
             let now = Date()
             let expired = try store.expire(startedBefore: now.addingTimeInterval(-days * 86400), gateway: gateway, at: now)
             var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(days) days resolved as expired"
@@ -83,19 +88,12 @@ struct RequeueDamagedCommand: ParsableCommand {
     @Option(help: "Requeue at most this many messages per run.")
     var limit: Int?
 
-    @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
-    var daemon = false
-
-    @Option(help: "Seconds between runs with --daemon.")
-    var interval: Double = 60
-
-    @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
-    var timeLimit: DurationArgument?
+    @OptionGroup var schedule: JobSchedule
 
     func run() throws {
         let stores = try storage.open()
         let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
-        try repeatJob(daemon: daemon, interval: interval, timeLimit: timeLimit) {
+        try schedule.run(defaultInterval: 60) {
             let count = try requeuer.requeueDue(limit: limit)
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
         }

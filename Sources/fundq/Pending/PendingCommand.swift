@@ -65,24 +65,28 @@ struct PendingListCommand: ParsableCommand {
     }
 }
 
-struct PendingShowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one pending donation with its message.")
-
-    @OptionGroup var storage: StorageOptions
-
+/// The `GATEWAY ORDER_ID` pair naming one pending row.
+struct PendingRowArguments: ParsableArguments {
     @Argument(help: "The gateway.")
     var gateway: String
 
     @Argument(help: "The order id.")
     var orderID: String
+}
+
+struct PendingShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one pending donation with its message.")
+
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var target: PendingRowArguments
 
     @Flag(help: "Show the donor's personal data instead of masking it.")
     var showPersonalData = false
 
     func run() throws {
         let stores = try storage.open()
-        guard let row = try PendingStore(connection: stores.database).fetch(gateway: gateway, orderID: orderID) else {
-            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        guard let row = try PendingStore(connection: stores.database).fetch(gateway: target.gateway, orderID: target.orderID) else {
+            throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
         }
         try Output.json(PendingCommand.json(row, withMessage: true, personal: showPersonalData))
     }
@@ -93,12 +97,7 @@ struct PendingResolveCommand: ParsableCommand {
         commandName: "resolve", abstract: "Resolve one pending donation by hand (the row is kept with its resolution).")
 
     @OptionGroup var storage: StorageOptions
-
-    @Argument(help: "The gateway.")
-    var gateway: String
-
-    @Argument(help: "The order id.")
-    var orderID: String
+    @OptionGroup var target: PendingRowArguments
 
     @Option(name: .customLong("as"), help: "completed, failed, cancelled, timeout, expired, duplicate or manual.")
     var resolutionName: String
@@ -114,13 +113,13 @@ struct PendingResolveCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let store = PendingStore(connection: stores.database)
-        guard let row = try store.fetch(gateway: gateway, orderID: orderID) else {
-            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        guard let row = try store.fetch(gateway: target.gateway, orderID: target.orderID) else {
+            throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
         }
         guard try store.resolve(id: row.id, as: resolution) else {
-            throw ConfigurationError("pending donation \(gateway)/\(orderID) is already resolved as \(row.resolution?.rawValue ?? "?")")
+            throw ConfigurationError("pending donation \(target.gateway)/\(target.orderID) is already resolved as \(row.resolution?.rawValue ?? "?")")
         }
-        Output.note("resolved \(gateway)/\(orderID) as \(resolution.rawValue)")
+        Output.note("resolved \(target.gateway)/\(target.orderID) as \(resolution.rawValue)")
     }
 }
 
@@ -128,18 +127,13 @@ struct PendingDeleteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one pending donation for good.")
 
     @OptionGroup var storage: StorageOptions
-
-    @Argument(help: "The gateway.")
-    var gateway: String
-
-    @Argument(help: "The order id.")
-    var orderID: String
+    @OptionGroup var target: PendingRowArguments
 
     func run() throws {
         let stores = try storage.open()
-        guard try PendingStore(connection: stores.database).delete(gateway: gateway, orderID: orderID) else {
-            throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
+        guard try PendingStore(connection: stores.database).delete(gateway: target.gateway, orderID: target.orderID) else {
+            throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
         }
-        Output.note("deleted \(gateway)/\(orderID)")
+        Output.note("deleted \(target.gateway)/\(target.orderID)")
     }
 }
