@@ -65,7 +65,7 @@ struct CrashRecoveryTests {
         let total = 2_000
         let configuration = f.configuration
         let consumers = try (0..<4).map { i in
-            try FundqProcess.spawn(["queue", "pop", q, "--wait", "--idle-timeout", "3", "--batch", i == 0 ? "1" : "20"] + f.flags,
+            try FundqProcess.spawn(["queue", "pop", q, "--wait", "--idle-timeout", "6", "--batch", i == 0 ? "1" : "20"] + f.flags,
                                    outputIn: f.directory)
         }
         // Four producer threads push one message at a time while the consumers run.
