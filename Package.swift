@@ -15,10 +15,13 @@ let package = Package(
         .executable(name: "fundq", targets: ["fundq"]),
         .library(name: "Core", targets: ["Core"]),
         .library(name: "Consumers", targets: ["Consumers"]),
+        .library(name: "Processors", targets: ["Processors"]),
+        .library(name: "Sandbox", targets: ["Sandbox"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
@@ -33,7 +36,18 @@ let package = Package(
             dependencies: [
                 "CHiredis", "CMariaDB", "CCurl", "CSQLite", "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Processors",
+            dependencies: ["Core"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Sandbox",
+            dependencies: ["Core", "Processors"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -46,6 +60,8 @@ let package = Package(
             dependencies: [
                 "Core",
                 "Consumers",
+                "Processors",
+                "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -56,13 +72,18 @@ let package = Package(
         // folders, running the fundq binary as a real child process.
         .target(
             name: "FundqTestSupport",
-            dependencies: ["Core"],
+            dependencies: ["Core", "Processors", "Sandbox"],
             path: "Tests/FundqTestSupport",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CoreTests",
             dependencies: ["Core", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ProcessorsTests",
+            dependencies: ["Core", "Processors", "Sandbox", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

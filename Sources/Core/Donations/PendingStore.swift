@@ -51,6 +51,27 @@ public struct PendingRecord: Sendable, Equatable {
     public var resolution: PendingResolution?
     /// When it was resolved.
     public var resolvedDate: Date?
+
+    /// A row (the store builds them; tests and tools may too).
+    public init(id: Int64, date: Date, gateway: String, gatewayAccount: String?, orderID: String?, gatewayTxnID: String?,
+                gatewaySessionID: String?, contributionTrackingID: String?, paymentMethod: String?, message: [String: JSONValue],
+                attempts: Int, lastAttemptDate: Date?, nextAttemptDate: Date?, resolution: PendingResolution?, resolvedDate: Date?) {
+        self.id = id
+        self.date = date
+        self.gateway = gateway
+        self.gatewayAccount = gatewayAccount
+        self.orderID = orderID
+        self.gatewayTxnID = gatewayTxnID
+        self.gatewaySessionID = gatewaySessionID
+        self.contributionTrackingID = contributionTrackingID
+        self.paymentMethod = paymentMethod
+        self.message = message
+        self.attempts = attempts
+        self.lastAttemptDate = lastAttemptDate
+        self.nextAttemptDate = nextAttemptDate
+        self.resolution = resolution
+        self.resolvedDate = resolvedDate
+    }
 }
 
 /// What `store` did with a pending message.

@@ -1,0 +1,190 @@
+public import Foundation
+internal import Yams
+
+/// One processor's settings, from `processors/NAME.yaml`, where any key can
+/// be overridden by `FUNDQ_<NAME>_<KEY>` (upper snake case, nested keys
+/// joined by `_`: `FUNDQ_PAYPAL_ENDPOINT`, `FUNDQ_PAYPAL_TIMEOUTS_TOTAL_SECONDS`).
+/// Credentials are never in the file: it names the environment variables
+/// that hold them, and their values come from the environment or from the
+/// secrets file named by `FUNDQ_SECRETS_FILE` (`NAME=value` lines).
+public struct ProcessorConfiguration: Sendable {
+    /// The processor's name.
+    public var name: String
+    /// Where the file was read from.
+    public var source: String
+    /// The API endpoint.
+    public var endpoint: String
+    /// Logical credential name → environment variable name.
+    public var credentialVariables: [String: String]
+    /// Connection timeout.
+    public var connectTimeout: Duration
+    /// Whole-request timeout.
+    public var totalTimeout: Duration
+    /// Attempts per call for transport failures of read-only calls.
+    public var retryAttempts: Int
+    /// Pause between attempts.
+    public var retryBackoff: Duration
+    /// Requests per second the processor allows us.
+    public var rateLimitPerSecond: Double
+    /// Requests in flight at once.
+    public var concurrency: Int
+    /// Largest accepted answer.
+    public var maximumResponseBytes: Int
+    /// Rectifier: rows younger than this are left alone.
+    public var minimumAge: Duration
+    /// Rectifier: rows older than this are not looked at.
+    public var maximumAge: Duration
+    /// Rectifier: delays before each further attempt.
+    public var attemptSchedule: [Duration]
+    /// Processor-specific settings (merchant id, API version, …).
+    public var settings: [String: String]
+
+    /// The HTTP limits these settings imply.
+    public var httpConfiguration: HTTPClientConfiguration {
+        HTTPClientConfiguration(connectTimeout: connectTimeout, totalTimeout: totalTimeout, maximumResponseBytes: maximumResponseBytes)
+    }
+
+    /// Reads `directory/NAME.yaml` and applies the environment's overrides.
+    public static func load(name: String, directory: String,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessorConfiguration {
+        let path = (directory as NSString).appendingPathComponent("\(name).yaml")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("cannot read \(path): every registered processor needs its configuration file (see docs/adding-a-processor.md)")
+        }
+        return try parse(text, name: name, source: path, environment: environment)
+    }
+
+    /// Parses YAML `text` for processor `name`.
+    public static func parse(_ text: String, name: String, source: String,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessorConfiguration {
+        let tree: Any?
+        do {
+            tree = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigurationError("\(source) is not valid YAML: \(error)")
+        }
+        guard let root = tree as? [String: Any] else { throw ConfigurationError("\(source) must be a YAML mapping") }
+        var flat: [String: String] = [:]
+        flatten(root, prefix: "", into: &flat)
+        let prefix = "FUNDQ_" + name.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+        var overridden: Set<String> = []
+        for key in Set(flat.keys).union(knownKeys) {
+            let variable = prefix + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            if let value = environment[variable] {
+                flat[key] = value
+                overridden.insert(key)
+            }
+        }
+        var reader = Reader(flat: flat, source: source, overridden: overridden, prefix: prefix)
+        let credentials = flat.filter { $0.key.hasPrefix("credentials.") }
+        var variables: [String: String] = [:]
+        for (key, variable) in credentials {
+            let logical = String(key.dropFirst("credentials.".count))
+            guard variable.range(of: "^[A-Z][A-Z0-9_]*$", options: .regularExpression) != nil else {
+                throw ConfigurationError("\(source): credentials.\(logical) must name an environment variable (UPPER_SNAKE_CASE), not hold the secret itself")
+            }
+            variables[logical] = variable
+        }
+        return ProcessorConfiguration(
+            name: name, source: source, endpoint: try reader.string("endpoint"), credentialVariables: variables,
+            connectTimeout: .milliseconds(Int64(try reader.number("timeouts.connect_seconds", default: 5, range: 0.01...120) * 1000)),
+            totalTimeout: .milliseconds(Int64(try reader.number("timeouts.total_seconds", default: 30, range: 0.01...600) * 1000)),
+            retryAttempts: Int(try reader.number("retry.attempts", default: 2, range: 1...10)),
+            retryBackoff: .milliseconds(Int64(try reader.number("retry.backoff_seconds", default: 1, range: 0...60) * 1000)),
+            rateLimitPerSecond: try reader.number("rate_limit_per_second", default: 10, range: 0.01...10_000),
+            concurrency: Int(try reader.number("concurrency", default: 4, range: 1...256)),
+            maximumResponseBytes: Int(try reader.number("maximum_response_bytes", default: 1_048_576, range: 1024...67_108_864)),
+            minimumAge: .seconds(Int64(try reader.number("rectifier.minimum_age_minutes", default: 20, range: 0...100_000) * 60)),
+            maximumAge: .seconds(Int64(try reader.number("rectifier.maximum_age_days", default: 30, range: 0.001...3650) * 86_400)),
+            attemptSchedule: try reader.numbers("rectifier.attempt_schedule_minutes", default: [20, 60, 240, 1440]).map { .seconds(Int64($0 * 60)) },
+            settings: flat.filter { $0.key.hasPrefix("settings.") }.reduce(into: [:]) { $0[String($1.key.dropFirst(9))] = $1.value })
+    }
+
+    static let knownKeys: Set<String> = [
+        "endpoint", "timeouts.connect_seconds", "timeouts.total_seconds", "retry.attempts", "retry.backoff_seconds",
+        "rate_limit_per_second", "concurrency", "maximum_response_bytes", "rectifier.minimum_age_minutes",
+        "rectifier.maximum_age_days", "rectifier.attempt_schedule_minutes",
+    ]
+
+    static func flatten(_ node: Any, prefix: String, into flat: inout [String: String]) {
+        if let map = node as? [String: Any] {
+            for (key, value) in map { flatten(value, prefix: prefix.isEmpty ? key : "\(prefix).\(key)", into: &flat) }
+        } else if let list = node as? [Any] {
+            flat[prefix] = list.map { "\($0)" }.joined(separator: ",")
+        } else {
+            flat[prefix] = "\(node)"
+        }
+    }
+
+    struct Reader {
+        let flat: [String: String]
+        let source: String
+        let overridden: Set<String>
+        let prefix: String
+
+        func origin(_ key: String) -> String {
+            overridden.contains(key) ? "\(prefix)\(key.uppercased().replacingOccurrences(of: ".", with: "_")) (overriding \(source))" : "\(source): \(key)"
+        }
+
+        mutating func string(_ key: String) throws -> String {
+            guard let value = flat[key], !value.isEmpty else { throw ConfigurationError("\(source): \(key) is required") }
+            return value
+        }
+
+        func number(_ key: String, default fallback: Double, range: ClosedRange<Double>) throws -> Double {
+            guard let text = flat[key] else { return fallback }
+            guard let value = Double(text), range.contains(value) else {
+                throw ConfigurationError("\(origin(key)) must be a number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            }
+            return value
+        }
+
+        func numbers(_ key: String, default fallback: [Double]) throws -> [Double] {
+            guard let text = flat[key] else { return fallback }
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ConfigurationError("\(origin(key)) must be a list of non-negative numbers, not '\(text)'")
+            }
+            return values.map { $0! }
+        }
+    }
+}
+
+/// Credential values, resolved from the environment or the secrets file.
+/// Its description never shows a value.
+public struct Credentials: Sendable, CustomStringConvertible {
+    private let values: [String: String]
+
+    /// Resolves every variable `configuration` names; throws naming the
+    /// first one that is set nowhere.
+    public init(for configuration: ProcessorConfiguration,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var secrets: [String: String] = [:]
+        if let file = environment["FUNDQ_SECRETS_FILE"], !file.isEmpty {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the secrets file \(file) (FUNDQ_SECRETS_FILE)")
+            }
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                guard let eq = line.firstIndex(of: "=") else { continue }
+                secrets[line[..<eq].trimmingCharacters(in: .whitespaces)] = String(line[line.index(after: eq)...])
+            }
+        }
+        var values: [String: String] = [:]
+        for (logical, variable) in configuration.credentialVariables {
+            guard let value = environment[variable] ?? secrets[variable], !value.isEmpty else {
+                throw ConfigurationError("\(configuration.name): credential '\(logical)' comes from \(variable), which is set neither in the environment nor in the secrets file")
+            }
+            values[logical] = value
+        }
+        self.values = values
+    }
+
+    /// The value of logical credential `name` ("" when the file names none).
+    public subscript(_ name: String) -> String { values[name] ?? "" }
+
+    /// The values to mask wherever a request or answer is shown.
+    public var secrets: [String] { values.values.filter { $0.count >= 3 } }
+
+    /// "credentials: user, password, signature (values hidden)".
+    public var description: String { "credentials: \(values.keys.sorted().joined(separator: ", ")) (values hidden)" }
+}

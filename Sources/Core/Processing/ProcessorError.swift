@@ -1,0 +1,55 @@
+/// Why a processor call gave no usable answer. None of these is ever a
+/// "failed" verdict: the caller leaves the payment and asks again later.
+public struct ProcessorError: Error, Sendable, CustomStringConvertible {
+    /// The kinds of failure.
+    public enum Kind: Sendable, Equatable {
+        /// The request never got a complete answer (connection, timeout, reset, size).
+        case transport(HTTPError.Kind)
+        /// An HTTP status other than 200.
+        case httpStatus(Int)
+        /// A 200 answer that does not parse as the API's format.
+        case malformedResponse(String)
+        /// The processor answered with an error code it did not explain as a payment state.
+        case processorError(code: String, message: String)
+        /// The adapter cannot do this.
+        case unsupported(ProcessorCapability)
+        /// Configuration or credentials are missing or wrong.
+        case configuration(String)
+    }
+
+    /// What went wrong.
+    public let kind: Kind
+    /// The processor's name.
+    public let processor: String
+    /// What was being done ("GetExpressCheckoutDetails for EC-…").
+    public let action: String
+
+    /// An error.
+    public init(_ kind: Kind, processor: String, action: String) {
+        self.kind = kind
+        self.processor = processor
+        self.action = action
+    }
+
+    /// One line for an operator.
+    public var description: String {
+        let what: String
+        switch kind {
+        case .transport(let k): what = HTTPError(kind: k, url: "the \(processor) endpoint").description
+        case .httpStatus(let code): what = "HTTP status \(code)"
+        case .malformedResponse(let why): what = "malformed answer: \(why)"
+        case .processorError(let code, let message): what = "error \(code): \(message)"
+        case .unsupported(let capability): what = "\(processor) does not support \(capability.rawValue)"
+        case .configuration(let why): what = why
+        }
+        return "\(processor) \(action): \(what)"
+    }
+
+    /// Whether asking again later may help (everything but unsupported and configuration).
+    public var isRetryable: Bool {
+        switch kind {
+        case .unsupported, .configuration: return false
+        default: return true
+        }
+    }
+}

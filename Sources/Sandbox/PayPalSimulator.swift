@@ -1,0 +1,64 @@
+import Core
+import Foundation
+import Processors
+
+extension Sandbox {
+    /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
+    func paypal(_ request: SandboxRequest) -> SandboxReply {
+        func answer(_ fields: [(String, String)], delay: Duration = .zero) -> SandboxReply {
+            let common = [("TIMESTAMP", "2026-11-28T00:00:00Z"), ("CORRELATIONID", "c0ffee"), ("VERSION", "204"), ("BUILD", "1")]
+            return .ok(NVP.encode(fields + common), contentType: "text/plain", delay: delay)
+        }
+        func failure(_ code: String, _ message: String) -> SandboxReply {
+            answer([("ACK", "Failure"), ("L_ERRORCODE0", code), ("L_SHORTMESSAGE0", message), ("L_LONGMESSAGE0", message), ("L_SEVERITYCODE0", "Error")])
+        }
+        guard let f = NVP.decode(request.text) else { return failure("81002", "Unspecified Method") }
+        guard f["USER"] == Sandbox.paypalUser, f["PWD"] == Sandbox.paypalPassword, f["SIGNATURE"] == Sandbox.paypalSignature else {
+            return failure("10002", "Security header is not valid")
+        }
+        guard let token = f["TOKEN"] else { return failure("81115", "TOKEN: Required parameter missing") }
+        guard let order = stateOrder(paypal: token) else { return failure("10410", "Invalid token.") }
+        let payer = "PAYER\(abs(token.hashValue) % 100_000)"
+        if order.outcome == .noAck { return .ok("TIMESTAMP=2026-11-28T00%3A00%3A00Z&CORRELATIONID=c0ffee", contentType: "text/plain") }
+        if let bad = misbehaviour(order.outcome, contentType: "text/plain", truncatedOf: "ACK=Success&CHECKOUTSTATUS=PaymentActionCompleted&PAYERID=\(payer)") {
+            return bad
+        }
+        let delay: Duration = order.outcome == .slow ? .seconds(2) : .zero
+        switch f["METHOD"] {
+        case "GetExpressCheckoutDetails":
+            if order.outcome == .expired { return failure("10411", "This Express Checkout session has expired.") }
+            var fields = [("ACK", "Success"), ("TOKEN", token), ("AMT", order.amount), ("CURRENCYCODE", order.currency),
+                          ("EMAIL", "donor@example.org"), ("FIRSTNAME", "Ada"), ("LASTNAME", "Lovelace"), ("COUNTRYCODE", "GB")]
+            let checkout: String
+            switch order.outcome {
+            case .complete, .slow, .duplicate:
+                checkout = order.captures > 0 || order.outcome != .duplicate ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
+            case .failed: checkout = "PaymentActionFailed"
+            case .pending: checkout = "PaymentActionInProgress"
+            case .pendingPoke: checkout = order.captures > 0 ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
+            default: checkout = "PaymentActionNotInitiated"
+            }
+            fields.append(("CHECKOUTSTATUS", checkout))
+            if order.outcome != .abandoned && order.outcome != .cancelled { fields.append(("PAYERID", payer)) }
+            if checkout == "PaymentActionCompleted" { fields.append(("PAYMENTREQUEST_0_TRANSACTIONID", "TX-\(token)")) }
+            return answer(fields, delay: delay)
+        case "DoExpressCheckoutPayment":
+            guard f["PAYERID"] == payer, order.outcome != .abandoned else { return failure("10419", "Express Checkout PayerID is missing.") }
+            guard f["PAYMENTREQUEST_0_AMT"] == order.amount, f["PAYMENTREQUEST_0_CURRENCYCODE"] == order.currency else {
+                return failure("10413", "The totals of the cart item amounts do not match order amounts.")
+            }
+            let already = order.captures > 0 || order.outcome == .duplicate || order.outcome == .complete
+            recordCapture("paypal", id: token, action: "DoExpressCheckoutPayment", amount: "\(order.amount) \(order.currency)", counts: !already)
+            var fields = [("ACK", already ? "SuccessWithWarning" : "Success"), ("TOKEN", token),
+                          ("PAYMENTINFO_0_TRANSACTIONID", "TX-\(token)"), ("PAYMENTINFO_0_PAYMENTSTATUS", "Completed"),
+                          ("PAYMENTINFO_0_AMT", order.amount), ("PAYMENTINFO_0_FEEAMT", "0.59"), ("PAYMENTINFO_0_CURRENCYCODE", order.currency)]
+            if already {
+                fields += [("L_ERRORCODE0", "11607"), ("L_SHORTMESSAGE0", "Duplicate Request"),
+                           ("L_LONGMESSAGE0", "A successful transaction has already been completed for this token."), ("L_SEVERITYCODE0", "Warning")]
+            }
+            return answer(fields, delay: delay)
+        default:
+            return failure("81002", "Unspecified Method")
+        }
+    }
+}

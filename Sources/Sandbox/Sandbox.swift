@@ -1,0 +1,196 @@
+public import Core
+import Foundation
+import Processors
+import Synchronization
+
+/// How a scripted order or token behaves at the sandbox.
+public enum SandboxOutcome: String, Sendable, CaseIterable {
+    /// Paid.
+    case complete
+    /// Still in progress at the processor.
+    case pending
+    /// Authorized: waiting for us to capture (PayPal: approved, PAYERID
+    /// present; GlobalCollect: STATUSID 600, needs SET_PAYMENT).
+    case pendingPoke = "pending-poke"
+    /// GlobalCollect: 3-D Secure done (STATUSID 200), needs DO_FINISHPAYMENT.
+    case finish
+    /// Refused by the processor.
+    case failed
+    /// Cancelled.
+    case cancelled
+    /// PayPal: token expired (10411). GlobalCollect: NOK 11000400.
+    case expired
+    /// The donor never approved (PayPal NotInitiated without PAYERID;
+    /// GlobalCollect STATUSID 20).
+    case abandoned
+    /// Capture answers 11607 (already paid) — the payment was captured before.
+    case duplicate
+    /// Answers as `complete`, but 2 seconds late.
+    case slow
+    /// HTTP 503 with an HTML page.
+    case serverError = "5xx"
+    /// HTTP 200 with a body in no known format.
+    case malformed
+    /// HTTP 200 with an HTML error page.
+    case html
+    /// HTTP 200 with the answer cut in the middle.
+    case truncated
+    /// PayPal: a name-value answer without ACK.
+    case noAck = "no-ack"
+    /// The connection is reset.
+    case reset
+    /// Nothing is answered for 30 seconds.
+    case stall
+    /// A 10 MB answer.
+    case huge
+}
+
+/// A capture (or finish, or profile creation) the sandbox performed: the
+/// money-moving log the tests check for doubles.
+public struct SandboxCapture: Sendable, Equatable {
+    /// "paypal" or "globalcollect".
+    public let processor: String
+    /// Token or order id.
+    public let id: String
+    /// The API call.
+    public let action: String
+    /// Amount and currency, as sent.
+    public let amount: String
+}
+
+/// Local simulators of the processors' real wire APIs — PayPal NVP on
+/// `/nvp`, GlobalCollect WebCollect XML on `/wdl` — with outcomes scripted
+/// per token or order, and a log of every capture. `fundq sandbox` serves
+/// it; tests and the demo start it in-process.
+public final class Sandbox: Sendable {
+    struct Order: Sendable {
+        var outcome: SandboxOutcome
+        var amount: String
+        var currency: String
+        var captures = 0
+        var statusID: Int
+    }
+
+    struct State: Sendable {
+        var paypal: [String: Order] = [:]
+        var globalcollect: [String: Order] = [:]
+        var captures: [SandboxCapture] = []
+        var requests = 0
+    }
+
+    /// Credentials the sandbox accepts.
+    public static let paypalUser = "sandbox-user"
+    /// PayPal password the sandbox accepts.
+    public static let paypalPassword = "sandbox-password-0000"
+    /// PayPal signature the sandbox accepts.
+    public static let paypalSignature = "sandbox-signature-0000"
+    /// GlobalCollect merchant id the sandbox accepts.
+    public static let merchantID = "9000"
+
+    private let state = Mutex(State())
+    private let server = Mutex<LoopbackHTTPServer?>(nil)
+
+    /// A sandbox, not yet listening.
+    public init() {}
+
+    /// Starts listening on 127.0.0.1:`port` (0 picks a free one); returns the port.
+    @discardableResult
+    public func start(port: Int = 0) throws -> Int {
+        let http = try LoopbackHTTPServer(port: port) { [self] request in handle(request) }
+        server.withLock { $0 = http }
+        return http.port
+    }
+
+    /// Stops listening.
+    public func stop() {
+        server.withLock { $0?.stop(); $0 = nil }
+    }
+
+    /// The base URL, once started.
+    public var baseURL: String {
+        "http://127.0.0.1:\(server.withLock { $0?.port ?? 0 })"
+    }
+
+    /// The environment that points the adapters at this sandbox, with the
+    /// credentials it accepts.
+    public var environment: [String: String] {
+        [
+            "FUNDQ_PAYPAL_ENDPOINT": baseURL + "/nvp", "FUNDQ_PAYPAL_USER": Sandbox.paypalUser,
+            "FUNDQ_PAYPAL_PASSWORD": Sandbox.paypalPassword, "FUNDQ_PAYPAL_SIGNATURE": Sandbox.paypalSignature,
+            "FUNDQ_GLOBALCOLLECT_ENDPOINT": baseURL + "/wdl", "FUNDQ_GLOBALCOLLECT_MERCHANT_ID": Sandbox.merchantID,
+        ]
+    }
+
+    /// Scripts how `id` (a PayPal token, or a GlobalCollect order id) behaves.
+    public func script(_ processor: String, id: String, outcome: SandboxOutcome, amount: String = "10.00", currency: String = "EUR") {
+        let statusID: Int
+        switch outcome {
+        case .complete, .slow, .duplicate: statusID = 1000
+        case .pending: statusID = 50
+        case .pendingPoke: statusID = 600
+        case .finish: statusID = 200
+        case .failed: statusID = 130
+        case .cancelled: statusID = 99999
+        case .abandoned: statusID = 20
+        default: statusID = 0
+        }
+        let order = Order(outcome: outcome, amount: amount, currency: currency, statusID: statusID)
+        state.withLock {
+            if processor == "globalcollect" { $0.globalcollect[id] = order } else { $0.paypal[id] = order }
+        }
+    }
+
+    func stateLock<T>(_ body: (State) -> T) -> T { state.withLock { body($0) } }
+
+    func stateLockMutating(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
+
+    /// Every capture performed so far.
+    public var captures: [SandboxCapture] { state.withLock { $0.captures } }
+
+    /// Requests served so far.
+    public var requestCount: Int { state.withLock { $0.requests } }
+
+    /// Answers one request.
+    public func handle(_ request: SandboxRequest) -> SandboxReply {
+        state.withLock { $0.requests += 1 }
+        switch (request.method, request.path) {
+        case ("POST", "/nvp"): return paypal(request)
+        case ("POST", "/wdl"): return globalCollect(request)
+        case ("POST", "/_sandbox/orders"): return control(request)
+        case ("GET", "/_sandbox/captures"):
+            let list = JSONValue.array(captures.map {
+                .object(["processor": .string($0.processor), "id": .string($0.id), "action": .string($0.action), "amount": .string($0.amount)])
+            })
+            return .ok(list.serialized(), contentType: "application/json")
+        case ("GET", "/health"): return .ok("ok\n", contentType: "text/plain")
+        default:
+            return .response(status: 404, contentType: "text/plain", body: Array("no such sandbox endpoint\n".utf8), delay: .zero)
+        }
+    }
+
+    /// `POST /_sandbox/orders` with `{"processor","id","outcome","amount","currency"}`.
+    func control(_ request: SandboxRequest) -> SandboxReply {
+        guard let o = (try? JSONParser().parse(request.body))?.objectValue, let processor = o["processor"]?.scalarText,
+              let id = o["id"]?.scalarText, let outcome = o["outcome"]?.scalarText.flatMap(SandboxOutcome.init(rawValue:)) else {
+            return .response(status: 400, contentType: "text/plain",
+                             body: Array("expected {\"processor\",\"id\",\"outcome\"} with outcome one of \(SandboxOutcome.allCases.map(\.rawValue))\n".utf8), delay: .zero)
+        }
+        script(processor, id: id, outcome: outcome, amount: o["amount"]?.scalarText ?? "10.00", currency: o["currency"]?.scalarText ?? "EUR")
+        return .ok("scripted\n", contentType: "text/plain")
+    }
+
+    /// The answer for an outcome that misbehaves whatever was asked, if any.
+    func misbehaviour(_ outcome: SandboxOutcome, contentType: String, truncatedOf full: String) -> SandboxReply? {
+        switch outcome {
+        case .serverError:
+            return .response(status: 503, contentType: "text/html", body: Array("<html><body><h1>503 Service Unavailable</h1></body></html>".utf8), delay: .zero)
+        case .malformed: return .ok("\u{1}\u{2}garbage{{{", contentType: contentType)
+        case .html: return .ok("<!DOCTYPE html><html><body>We are down for maintenance</body></html>", contentType: "text/html")
+        case .truncated: return .ok(String(full.prefix(full.count / 2)), contentType: contentType)
+        case .reset: return .reset
+        case .stall: return .stall(.seconds(30))
+        case .huge: return .response(status: 200, contentType: contentType, body: [UInt8](repeating: UInt8(ascii: "A"), count: 10 << 20), delay: .zero)
+        default: return nil
+        }
+    }
+}
