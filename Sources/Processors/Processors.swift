@@ -9,6 +9,7 @@ public enum Processors {
     public static let all: [any PaymentProcessor.Type] = [
         GlobalCollect.self,
         PayPalExpressCheckout.self,
+        PayPalRecurring.self,
     ]
 
     /// An adapter for processor `name`, configured from `directory/NAME.yaml`

@@ -16,6 +16,7 @@ extension Sandbox {
         guard f["USER"] == Sandbox.paypalUser, f["PWD"] == Sandbox.paypalPassword, f["SIGNATURE"] == Sandbox.paypalSignature else {
             return failure("10002", "Security header is not valid")
         }
+        if let profileID = f["PROFILEID"] { return recurring(f, profileID: profileID, answer: { answer($0) }, failure: failure) }
         guard let token = f["TOKEN"] else { return failure("81115", "TOKEN: Required parameter missing") }
         guard let order = stateOrder(paypal: token) else { return failure("10410", "Invalid token.") }
         let payer = "PAYER\(abs(token.hashValue) % 100_000)"
@@ -57,6 +58,33 @@ extension Sandbox {
                            ("L_LONGMESSAGE0", "A successful transaction has already been completed for this token."), ("L_SEVERITYCODE0", "Warning")]
             }
             return answer(fields, delay: delay)
+        case "CreateRecurringPaymentsProfile":
+            guard order.outcome != .abandoned, order.outcome != .cancelled else { return failure("11581", "Invalid Data: the buyer has not agreed to the billing agreement") }
+            guard f["AMT"] == order.amount, f["CURRENCYCODE"] == order.currency, f["BILLINGPERIOD"] == "Month" else {
+                return failure("11549", "Start date, amount, currency or billing period is invalid")
+            }
+            let profileID = "I-\(token)-\(profiles(forToken: token).count + 1)"
+            stateLockMutating { $0.profiles[profileID] = Profile(token: token, status: "Active") }
+            recordCapture("paypal", id: token, action: "CreateRecurringPaymentsProfile", amount: "\(order.amount) \(order.currency)", counts: true)
+            return answer([("ACK", "Success"), ("PROFILEID", profileID), ("PROFILESTATUS", "ActiveProfile")], delay: delay)
+        default:
+            return failure("81002", "Unspecified Method")
+        }
+    }
+
+    /// GetRecurringPaymentsProfileDetails and ManageRecurringPaymentsProfileStatus.
+    func recurring(_ f: [String: String], profileID: String, answer: ([(String, String)]) -> SandboxReply,
+                   failure: (String, String) -> SandboxReply) -> SandboxReply {
+        guard let profile = stateLock({ $0.profiles[profileID] }) else { return failure("11552", "Invalid profile ID entered") }
+        switch f["METHOD"] {
+        case "GetRecurringPaymentsProfileDetails":
+            return answer([("ACK", "Success"), ("PROFILEID", profileID), ("STATUS", profile.status), ("BILLINGPERIOD", "Month"),
+                           ("NEXTBILLINGDATE", "2026-12-28T10:00:00Z")])
+        case "ManageRecurringPaymentsProfileStatus":
+            guard f["ACTION"] == "Cancel" || f["ACTION"] == "Suspend" || f["ACTION"] == "Reactivate" else { return failure("11555", "Invalid action") }
+            let next = ["Cancel": "Cancelled", "Suspend": "Suspended", "Reactivate": "Active"][f["ACTION"]!]!
+            stateLockMutating { $0.profiles[profileID]?.status = next }
+            return answer([("ACK", "Success"), ("PROFILEID", profileID)])
         default:
             return failure("81002", "Unspecified Method")
         }

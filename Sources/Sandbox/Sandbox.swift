@@ -71,7 +71,13 @@ public final class Sandbox: Sendable {
         var statusID: Int
     }
 
+    struct Profile: Sendable {
+        var token: String
+        var status: String
+    }
+
     struct State: Sendable {
+        var profiles: [String: Profile] = [:]
         var paypal: [String: Order] = [:]
         var globalcollect: [String: Order] = [:]
         var captures: [SandboxCapture] = []
@@ -117,6 +123,8 @@ public final class Sandbox: Sendable {
         [
             "FUNDQ_PAYPAL_ENDPOINT": baseURL + "/nvp", "FUNDQ_PAYPAL_USER": Sandbox.paypalUser,
             "FUNDQ_PAYPAL_PASSWORD": Sandbox.paypalPassword, "FUNDQ_PAYPAL_SIGNATURE": Sandbox.paypalSignature,
+            "FUNDQ_PAYPAL_RECURRING_ENDPOINT": baseURL + "/nvp",
+            "FUNDQ_PAYPAL_RECURRING_IPN_VERIFY_ENDPOINT": baseURL + "/cgi-bin/webscr",
             "FUNDQ_GLOBALCOLLECT_ENDPOINT": baseURL + "/wdl", "FUNDQ_GLOBALCOLLECT_MERCHANT_ID": Sandbox.merchantID,
         ]
     }
@@ -143,6 +151,11 @@ public final class Sandbox: Sendable {
     func stateLock<T>(_ body: (State) -> T) -> T { state.withLock { body($0) } }
 
     func stateLockMutating(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
+
+    /// Recurring profiles created for `token`.
+    public func profiles(forToken token: String) -> [String] {
+        state.withLock { $0.profiles.filter { $0.value.token == token }.map(\.key).sorted() }
+    }
 
     /// Every capture performed so far.
     public var captures: [SandboxCapture] { state.withLock { $0.captures } }

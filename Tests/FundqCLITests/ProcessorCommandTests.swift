@@ -21,7 +21,7 @@ struct ProcessorCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         guard case .array(let items) = try JSONParser().parse(r.stdout) else { Issue.record("list printed \(r.stdout)"); return }
         let names = items.compactMap { $0.objectValue?["name"]?.scalarText }
-        #expect(names == ["globalcollect", "paypal"])
+        #expect(names == ["globalcollect", "paypal", "paypal-recurring"])
         let paypal = items.compactMap(\.objectValue).first { $0["name"] == .string("paypal") }
         #expect(paypal?["endpoint"] == .string(f.sandbox.baseURL + "/nvp"))
         #expect(paypal?["capabilities"] == .array([.string("status"), .string("finish")]))

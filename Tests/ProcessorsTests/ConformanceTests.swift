@@ -7,7 +7,7 @@ import Testing
 
 /// The row each processor's tests use for a scripted id.
 func row(_ processor: String, _ id: String) -> PendingRecord {
-    processor == "paypal" ? pendingRecord(gateway: "paypal", orderID: "o-\(id)", token: id) : pendingRecord(gateway: processor, orderID: id)
+    processor.hasPrefix("paypal") ? pendingRecord(gateway: processor, orderID: "o-\(id)", token: id) : pendingRecord(gateway: processor, orderID: id)
 }
 
 /// The shared conformance suite: every registered processor, against the
@@ -22,7 +22,7 @@ struct ConformanceTests {
         let processor = try f.processor(name)
         #expect(type(of: processor).capabilities.contains(.status))
         #expect(processor.configuration.source.hasSuffix("processors/\(name).yaml"))
-        #expect(processor.configuration.endpoint == f.sandbox.baseURL + (name == "paypal" ? "/nvp" : "/wdl"))
+        #expect(processor.configuration.endpoint == f.sandbox.baseURL + (name.hasPrefix("paypal") ? "/nvp" : "/wdl"))
     }
 
     @Test(arguments: [
@@ -36,8 +36,8 @@ struct ConformanceTests {
             let status = try f.processor(name).status(of: row(name, "ID-\(outcome.rawValue)"))
             // GlobalCollect's STATUSID 20 is "pending" in its table; the rectifier treats it as abandoned for orphans.
             let want = (name == "globalcollect" && outcome == .abandoned) ? NormalizedStatus.pending
-                : (name == "paypal" && outcome == .cancelled) ? .timeout  // NotInitiated without PAYERID
-                : (name == "paypal" && outcome == .pending) ? .pendingPoke
+                : (name.hasPrefix("paypal") && outcome == .cancelled) ? .timeout  // NotInitiated without PAYERID
+                : (name.hasPrefix("paypal") && outcome == .pending) ? .pendingPoke
                 : expected
             #expect(status.status == want, "\(name) \(outcome): \(status.evidence)")
             #expect(!status.evidence.isEmpty)
@@ -50,7 +50,7 @@ struct ConformanceTests {
         let f = try SandboxFixture()
         for name in Self.names {
             f.sandbox.script(name, id: "BAD", outcome: outcome)
-            let processor = try f.processor(name, ["FUNDQ_\(name.uppercased())_RETRY_BACKOFF_SECONDS": "0"])
+            let processor = try f.processor(name, ["FUNDQ_\(name.uppercased().replacingOccurrences(of: "-", with: "_"))_RETRY_BACKOFF_SECONDS": "0"])
             do {
                 let status = try processor.status(of: row(name, "BAD"))
                 // GlobalCollect has no ACK field: no-ack is an ordinary answer there.
@@ -72,7 +72,7 @@ struct ConformanceTests {
         let f = try SandboxFixture()
         for name in Self.names {
             f.sandbox.script(name, id: "STALL", outcome: .stall)
-            let upper = name.uppercased()
+            let upper = name.uppercased().replacingOccurrences(of: "-", with: "_")
             let processor = try f.processor(name, ["FUNDQ_\(upper)_TIMEOUTS_TOTAL_SECONDS": "0.5", "FUNDQ_\(upper)_RETRY_ATTEMPTS": "1"])
             #expect {
                 _ = try processor.status(of: row(name, "STALL"))
@@ -156,6 +156,31 @@ struct FinishTests {
         #expect(f.sandbox.captures.isEmpty)
     }
 
+    @Test func recurringCreatesOneProfilePerCheckoutAndChecksBeforeCreating() throws {
+        let f = try SandboxFixture()
+        f.sandbox.script("paypal-recurring", id: "EC-R", outcome: .pendingPoke, amount: "5.00", currency: "EUR")
+        let recurring = try f.processor("paypal-recurring")
+        var r = pendingRecord(gateway: "paypal-recurring", orderID: "r1", token: "EC-R", gross: "5")
+        let approved = try recurring.status(of: r)
+        #expect(approved.status == .pendingPoke)
+        #expect(try recurring.preview(.createRecurringProfile, for: r, current: approved).contains("METHOD=CreateRecurringPaymentsProfile"))
+        let created = try recurring.finish(r, current: approved)
+        #expect(created.status == .complete)
+        let profile = try #require(created.details["PROFILEID"])
+        #expect(f.sandbox.profiles(forToken: "EC-R") == [profile])
+        // The row now names its profile: status asks about the profile, and
+        // finishing again checks it instead of creating a second one.
+        r.message["subscr_id"] = .string(profile)
+        #expect(try recurring.status(of: r).evidence == "profile \(profile) STATUS=Active")
+        let again = try recurring.finish(r, current: approved)
+        #expect(again.status == .complete)
+        #expect(again.evidence.hasPrefix("profile \(profile) already exists (not created again)"))
+        #expect(f.sandbox.profiles(forToken: "EC-R").count == 1)
+        let cancelled = try recurring.cancel(r)
+        #expect(cancelled.status == .cancelled)
+        #expect(f.sandbox.captures.map(\.action) == ["CreateRecurringPaymentsProfile"])
+    }
+
     @Test(arguments: [(SandboxOutcome.pendingPoke, "SET_PAYMENT"), (.finish, "DO_FINISHPAYMENT")])
     func globalCollectFinishesThenAsksAgainAndNeverFinishesTwice(outcome: SandboxOutcome, action: String) throws {
         let f = try SandboxFixture()
@@ -193,6 +218,10 @@ struct StatusTableTests {
     }
 
     @Test func payPalStatusesFollowTheDocumentedTable() {
+        for (text, status) in ["Active": NormalizedStatus.complete, "ActiveProfile": .complete, "Pending": .pending, "PendingProfile": .pending,
+                               "Cancelled": .cancelled, "Suspended": .onHold, "Expired": .timeout, "Other": .unknown] {
+            #expect(PayPalRecurring.normalized(profileStatus: text) == status, "\(text)")
+        }
         #expect(PayPalExpressCheckout.normalized(checkoutStatus: "PaymentActionCompleted", payerPresent: true) == .complete)
         #expect(PayPalExpressCheckout.normalized(checkoutStatus: "PaymentActionFailed", payerPresent: true) == .failed)
         #expect(PayPalExpressCheckout.normalized(checkoutStatus: "PaymentActionInProgress", payerPresent: false) == .pendingPoke)

@@ -1,0 +1,123 @@
+public import Core
+import Foundation
+
+/// PayPal recurring donations: an Express Checkout with a billing agreement,
+/// turned into a recurring payments profile once the donor has approved.
+/// Status: GetRecurringPaymentsProfileDetails when the row already names its
+/// profile (`subscr_id`), else GetExpressCheckoutDetails. Finish:
+/// CreateRecurringPaymentsProfile — but first, if the row names a profile,
+/// GetRecurringPaymentsProfileDetails, so that one checkout never gets two
+/// profiles. Cancel: ManageRecurringPaymentsProfileStatus.
+public final class PayPalRecurring: PaymentProcessor {
+    public static let name = "paypal-recurring"
+    public static let gateway = "paypal-recurring"
+    public static let capabilities: Set<ProcessorCapability> = [.status, .createRecurringProfile, .cancel]
+
+    public let configuration: ProcessorConfiguration
+    let checkout: PayPalExpressCheckout
+
+    public init(configuration: ProcessorConfiguration, credentials: Credentials) throws {
+        self.configuration = configuration
+        checkout = try PayPalExpressCheckout(configuration: configuration, credentials: credentials)
+    }
+
+    static func profileID(_ row: PendingRecord) -> String? {
+        (row.message["subscr_id"] ?? row.message["recurring_payment_id"])?.scalarText.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Profile STATUS → normalized status.
+    public static func normalized(profileStatus: String) -> NormalizedStatus {
+        switch profileStatus {
+        case "Active", "ActiveProfile": return .complete
+        case "Pending", "PendingProfile": return .pending
+        case "Cancelled": return .cancelled
+        case "Suspended": return .onHold
+        case "Expired": return .timeout
+        default: return .unknown
+        }
+    }
+
+    func profileStatus(_ profile: String) throws -> ProcessorStatus {
+        let action = "GetRecurringPaymentsProfileDetails for \(profile)"
+        let reply = try checkout.call("GetRecurringPaymentsProfileDetails", [("PROFILEID", profile)], action: action, idempotent: true)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        let status = reply["STATUS"] ?? ""
+        return ProcessorStatus(status: Self.normalized(profileStatus: status), evidence: "profile \(profile) STATUS=\(status.isEmpty ? "(missing)" : status)",
+                               raw: checkout.raw(reply), transactionID: profile, details: ["PROFILEID": profile])
+    }
+
+    public func status(of row: PendingRecord) throws -> ProcessorStatus {
+        if let profile = Self.profileID(row) { return try profileStatus(profile) }
+        return try checkout.status(of: row)
+    }
+
+    func createFields(_ row: PendingRecord, current: ProcessorStatus) throws -> [(String, String)] {
+        let capture = try checkout.captureFields(row, current: current)
+        let token = capture[0].1
+        let amount = capture.first { $0.0 == "PAYMENTREQUEST_0_AMT" }!.1
+        let currency = capture.first { $0.0 == "PAYMENTREQUEST_0_CURRENCYCODE" }!.1
+        let start = Date().addingTimeInterval(60).formatted(.iso8601)
+        return [("TOKEN", token), ("PROFILESTARTDATE", start), ("DESC", configuration.settings["description"] ?? "Monthly donation"),
+                ("PROFILEREFERENCE", row.orderID ?? token), ("BILLINGPERIOD", "Month"), ("BILLINGFREQUENCY", "1"),
+                ("TOTALBILLINGCYCLES", "0"), ("MAXFAILEDPAYMENTS", configuration.settings["max_failed_payments"] ?? "3"),
+                ("AUTOBILLOUTAMT", "NoAutoBill"), ("AMT", amount), ("CURRENCYCODE", currency)]
+    }
+
+    /// Creates the profile, unless the row already names one (then its
+    /// status is returned and nothing is created).
+    public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        if let profile = Self.profileID(row) {
+            var existing = try profileStatus(profile)
+            existing.evidence = "profile \(profile) already exists (not created again): " + existing.evidence
+            return existing
+        }
+        let fields = try createFields(row, current: current)
+        let action = "CreateRecurringPaymentsProfile for \(fields[0].1)"
+        let reply = try checkout.call("CreateRecurringPaymentsProfile", fields, action: action, idempotent: false)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        guard let profile = reply["PROFILEID"], !profile.isEmpty else {
+            throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
+        }
+        let profileState = reply["PROFILESTATUS"] ?? ""
+        return ProcessorStatus(status: Self.normalized(profileStatus: profileState), evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
+                               raw: checkout.raw(reply), transactionID: profile, details: current.details.merging(["PROFILEID": profile]) { $1 })
+    }
+
+    public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
+        guard let profile = Self.profileID(row) else {
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") names no recurring profile (subscr_id)"),
+                                 processor: Self.name, action: "ManageRecurringPaymentsProfileStatus")
+        }
+        let action = "ManageRecurringPaymentsProfileStatus Cancel for \(profile)"
+        let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")], action: action, idempotent: false)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        return try profileStatus(profile)
+    }
+
+    public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let request: [(String, String)]
+        switch action {
+        case .status:
+            if let profile = Self.profileID(row) {
+                request = checkout.fields("GetRecurringPaymentsProfileDetails", [("PROFILEID", profile)])
+            } else {
+                request = checkout.fields("GetExpressCheckoutDetails", [("TOKEN", try checkout.token(of: row, action: "preview"))])
+            }
+        case .createRecurringProfile, .finish:
+            guard let current else { throw ProcessorError(.configuration("creating a profile needs the current status"), processor: Self.name, action: "preview") }
+            request = checkout.fields("CreateRecurringPaymentsProfile", try createFields(row, current: current))
+        case .cancel:
+            request = checkout.fields("ManageRecurringPaymentsProfileStatus", [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
+        }
+        return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
+    }
+}
