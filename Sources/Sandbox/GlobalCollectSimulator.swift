@@ -19,19 +19,19 @@ extension Sandbox {
 
     /// GlobalCollect's WebCollect XML API: GET_ORDERSTATUS, SET_PAYMENT,
     /// DO_FINISHPAYMENT, CANCEL_PAYMENT.
-    func globalCollect(_ request: SandboxRequest) -> SandboxReply {
+    func globalCollect(_ request: HTTPServerRequest) -> HTTPServerReply {
         guard let root = try? XMLReader.parse(request.text), let requestElement = root.child("REQUEST"),
               let action = requestElement.text(at: "ACTION") else {
             return .ok("<XML><RESPONSE><RESULT>NOK</RESULT><ERROR><CODE>21000020</CODE><MESSAGE>REQUEST is not valid XML</MESSAGE></ERROR></RESPONSE></XML>",
                        contentType: "text/xml")
         }
-        func respond(_ body: [XMLElement], ok: Bool = true, delay: Duration = .zero) -> SandboxReply {
+        func respond(_ body: [XMLElement], ok: Bool = true, delay: Duration = .zero) -> HTTPServerReply {
             let meta = XMLElement(name: "META", children: [.leaf("REQUESTID", String(requestCount)), .leaf("RESPONSEDATETIME", "20261128000000")])
             let response = XMLElement(name: "RESPONSE", children: [.leaf("RESULT", ok ? "OK" : "NOK"), meta] + body)
             let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>" + XMLElement(name: "XML", children: [requestElement, response]).serialized()
             return .ok(xml, contentType: "text/xml", delay: delay)
         }
-        func nok(_ code: String, _ message: String) -> SandboxReply {
+        func nok(_ code: String, _ message: String) -> HTTPServerReply {
             respond([XMLElement(name: "ERROR", children: [.leaf("CODE", code), .leaf("MESSAGE", message)])], ok: false)
         }
         guard requestElement.text(at: "META/MERCHANTID") == Sandbox.merchantID else { return nok("410120", "MERCHANTID is not valid") }

@@ -4,12 +4,12 @@ import Processors
 
 extension Sandbox {
     /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
-    func paypal(_ request: SandboxRequest) -> SandboxReply {
-        func answer(_ fields: [(String, String)], delay: Duration = .zero) -> SandboxReply {
+    func paypal(_ request: HTTPServerRequest) -> HTTPServerReply {
+        func answer(_ fields: [(String, String)], delay: Duration = .zero) -> HTTPServerReply {
             let common = [("TIMESTAMP", "2026-11-28T00:00:00Z"), ("CORRELATIONID", "c0ffee"), ("VERSION", "204"), ("BUILD", "1")]
             return .ok(NVP.encode(fields + common), contentType: "text/plain", delay: delay)
         }
-        func failure(_ code: String, _ message: String) -> SandboxReply {
+        func failure(_ code: String, _ message: String) -> HTTPServerReply {
             answer([("ACK", "Failure"), ("L_ERRORCODE0", code), ("L_SHORTMESSAGE0", message), ("L_LONGMESSAGE0", message), ("L_SEVERITYCODE0", "Error")])
         }
         guard let f = NVP.decode(request.text) else { return failure("81002", "Unspecified Method") }
@@ -73,8 +73,8 @@ extension Sandbox {
     }
 
     /// GetRecurringPaymentsProfileDetails and ManageRecurringPaymentsProfileStatus.
-    func recurring(_ f: [String: String], profileID: String, answer: ([(String, String)]) -> SandboxReply,
-                   failure: (String, String) -> SandboxReply) -> SandboxReply {
+    func recurring(_ f: [String: String], profileID: String, answer: ([(String, String)]) -> HTTPServerReply,
+                   failure: (String, String) -> HTTPServerReply) -> HTTPServerReply {
         guard let profile = stateLock({ $0.profiles[profileID] }) else { return failure("11552", "Invalid profile ID entered") }
         switch f["METHOD"] {
         case "GetRecurringPaymentsProfileDetails":

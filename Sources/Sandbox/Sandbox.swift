@@ -81,6 +81,7 @@ public final class Sandbox: Sendable {
         var paypal: [String: Order] = [:]
         var globalcollect: [String: Order] = [:]
         var captures: [SandboxCapture] = []
+        var issuedIPNs: Set<[UInt8]> = []
         var requests = 0
     }
 
@@ -124,7 +125,7 @@ public final class Sandbox: Sendable {
             "FUNDQ_PAYPAL_ENDPOINT": baseURL + "/nvp", "FUNDQ_PAYPAL_USER": Sandbox.paypalUser,
             "FUNDQ_PAYPAL_PASSWORD": Sandbox.paypalPassword, "FUNDQ_PAYPAL_SIGNATURE": Sandbox.paypalSignature,
             "FUNDQ_PAYPAL_RECURRING_ENDPOINT": baseURL + "/nvp",
-            "FUNDQ_PAYPAL_RECURRING_IPN_VERIFY_ENDPOINT": baseURL + "/cgi-bin/webscr",
+            "FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": baseURL + "/cgi-bin/webscr",
             "FUNDQ_GLOBALCOLLECT_ENDPOINT": baseURL + "/wdl", "FUNDQ_GLOBALCOLLECT_MERCHANT_ID": Sandbox.merchantID,
         ]
     }
@@ -157,6 +158,22 @@ public final class Sandbox: Sendable {
         state.withLock { $0.profiles.filter { $0.value.token == token }.map(\.key).sorted() }
     }
 
+    /// A notification as PayPal would POST it, remembered so that its
+    /// verification answers VERIFIED (anything else answers INVALID).
+    public func issueIPN(_ fields: [(String, String)]) -> [UInt8] {
+        let body = Array(NVP.encode(fields).utf8)
+        state.withLock { _ = $0.issuedIPNs.insert(body) }
+        return body
+    }
+
+    /// `cmd=_notify-validate` + the notification, as PayPal verifies it.
+    func verifyIPN(_ request: HTTPServerRequest) -> HTTPServerReply {
+        let prefix = Array("cmd=_notify-validate&".utf8)
+        guard request.body.starts(with: prefix) else { return .ok("INVALID", contentType: "text/plain") }
+        let original = Array(request.body.dropFirst(prefix.count))
+        return .ok(state.withLock { $0.issuedIPNs.contains(original) } ? "VERIFIED" : "INVALID", contentType: "text/plain")
+    }
+
     /// Every capture performed so far.
     public var captures: [SandboxCapture] { state.withLock { $0.captures } }
 
@@ -164,12 +181,13 @@ public final class Sandbox: Sendable {
     public var requestCount: Int { state.withLock { $0.requests } }
 
     /// Answers one request.
-    public func handle(_ request: SandboxRequest) -> SandboxReply {
+    public func handle(_ request: HTTPServerRequest) -> HTTPServerReply {
         state.withLock { $0.requests += 1 }
         switch (request.method, request.path) {
         case ("POST", "/nvp"): return paypal(request)
         case ("POST", "/wdl"): return globalCollect(request)
         case ("POST", "/_sandbox/orders"): return control(request)
+        case ("POST", "/cgi-bin/webscr"): return verifyIPN(request)
         case ("GET", "/_sandbox/captures"):
             let list = JSONValue.array(captures.map {
                 .object(["processor": .string($0.processor), "id": .string($0.id), "action": .string($0.action), "amount": .string($0.amount)])
@@ -182,7 +200,7 @@ public final class Sandbox: Sendable {
     }
 
     /// `POST /_sandbox/orders` with `{"processor","id","outcome","amount","currency"}`.
-    func control(_ request: SandboxRequest) -> SandboxReply {
+    func control(_ request: HTTPServerRequest) -> HTTPServerReply {
         guard let o = (try? JSONParser().parse(request.body))?.objectValue, let processor = o["processor"]?.scalarText,
               let id = o["id"]?.scalarText, let outcome = o["outcome"]?.scalarText.flatMap(SandboxOutcome.init(rawValue:)) else {
             return .response(status: 400, contentType: "text/plain",
@@ -193,7 +211,7 @@ public final class Sandbox: Sendable {
     }
 
     /// The answer for an outcome that misbehaves whatever was asked, if any.
-    func misbehaviour(_ outcome: SandboxOutcome, contentType: String, truncatedOf full: String) -> SandboxReply? {
+    func misbehaviour(_ outcome: SandboxOutcome, contentType: String, truncatedOf full: String) -> HTTPServerReply? {
         switch outcome {
         case .serverError:
             return .response(status: 503, contentType: "text/html", body: Array("<html><body><h1>503 Service Unavailable</h1></body></html>".utf8), delay: .zero)

@@ -1,8 +1,8 @@
-import Foundation
+public import Foundation
 import Synchronization
 
-/// A request as the sandbox sees it.
-public struct SandboxRequest: Sendable {
+/// A request as ``LoopbackHTTPServer`` hands it over.
+public struct HTTPServerRequest: Sendable {
     /// `GET`, `POST`, …
     public let method: String
     /// The path, query string removed.
@@ -15,9 +15,9 @@ public struct SandboxRequest: Sendable {
     public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// What the sandbox does in answer: a response (possibly late), or a
-/// misbehaviour at the socket level that a web framework would hide.
-public enum SandboxReply: Sendable {
+/// The answer to a request: a response (possibly late), or a
+/// misbehaviour at the socket level (for the sandbox) that a web framework would hide.
+public enum HTTPServerReply: Sendable {
     /// An HTTP response after `delay`.
     case response(status: Int, contentType: String, body: [UInt8], delay: Duration)
     /// The connection is reset (TCP RST) without an answer.
@@ -26,7 +26,7 @@ public enum SandboxReply: Sendable {
     case stall(Duration)
 
     /// A 200 response with `text`.
-    static func ok(_ text: String, contentType: String, delay: Duration = .zero) -> SandboxReply {
+    public static func ok(_ text: String, contentType: String, delay: Duration = .zero) -> HTTPServerReply {
         .response(status: 200, contentType: contentType, body: Array(text.utf8), delay: delay)
     }
 }
@@ -39,13 +39,13 @@ public final class LoopbackHTTPServer: Sendable {
     public let port: Int
     private let listener: Int32
     private let stopped = Atomic<Bool>(false)
-    private let handler: @Sendable (SandboxRequest) -> SandboxReply
+    private let handler: @Sendable (HTTPServerRequest) -> HTTPServerReply
 
     /// Listens on 127.0.0.1:`port` (0 picks a free port) and serves
     /// requests with `handler` on background threads.
-    public init(port: Int = 0, handler: @escaping @Sendable (SandboxRequest) -> SandboxReply) throws {
+    public init(port: Int = 0, handler: @escaping @Sendable (HTTPServerRequest) -> HTTPServerReply) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SandboxError("socket(): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw HTTPServerError("socket(): \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -57,7 +57,7 @@ public final class LoopbackHTTPServer: Sendable {
         guard bound == 0, listen(fd, 128) == 0 else {
             let why = String(cString: strerror(errno))
             close(fd)
-            throw SandboxError("cannot listen on 127.0.0.1:\(port): \(why)")
+            throw HTTPServerError("cannot listen on 127.0.0.1:\(port): \(why)")
         }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         self.port = Int(UInt16(bigEndian: address.sin_port))
@@ -125,7 +125,7 @@ public final class LoopbackHTTPServer: Sendable {
     }
 
     /// Reads one request (head and Content-Length body); nil at EOF or on garbage.
-    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> SandboxRequest? {
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> HTTPServerRequest? {
         let separator: [UInt8] = [13, 10, 13, 10]
         var chunk = [UInt8](repeating: 0, count: 65_536)
         func fill() -> Bool {
@@ -161,12 +161,12 @@ public final class LoopbackHTTPServer: Sendable {
         let body = Array(buffer[bodyStart..<bodyStart + length])
         buffer.removeFirst(bodyStart + length)
         let target = String(requestLine[1])
-        return SandboxRequest(method: String(requestLine[0]), path: String(target.prefix { $0 != "?" }), headers: headers, body: body)
+        return HTTPServerRequest(method: String(requestLine[0]), path: String(target.prefix { $0 != "?" }), headers: headers, body: body)
     }
 }
 
 /// A sandbox that could not start.
-public struct SandboxError: Error, CustomStringConvertible {
+public struct HTTPServerError: Error, CustomStringConvertible {
     /// What went wrong.
     public let description: String
     init(_ description: String) { self.description = description }

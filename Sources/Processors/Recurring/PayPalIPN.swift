@@ -1,0 +1,161 @@
+public import Core
+public import Foundation
+
+/// PayPal Instant Payment Notifications: verification with PayPal
+/// (`cmd=_notify-validate`) and the mapping of `txn_type` to fundq's
+/// messages and queues (PROCESSORS.md).
+public enum PayPalIPN {
+    /// Where a notification goes and what it says.
+    public struct Normalized: Sendable, Equatable {
+        /// `recurring`, `donations` or `refund`.
+        public var queue: String
+        /// The message to push.
+        public var message: [String: JSONValue]
+    }
+
+    /// A notification fundq does not know how to route.
+    public struct UnknownType: Error, CustomStringConvertible {
+        /// The `txn_type` (or payment status) that was not recognised.
+        public let txnType: String
+        /// What is wrong.
+        public var description: String { "IPN with unknown txn_type '\(txnType)'" }
+    }
+
+    /// `txn_type` → the normalized `txn_type`, or nil when unknown.
+    public static func normalizedType(_ txnType: String) -> String? {
+        switch txnType {
+        case "recurring_payment": return "subscr_payment"
+        case "recurring_payment_profile_created": return "subscr_signup"
+        case "recurring_payment_profile_cancel": return "subscr_cancel"
+        case "recurring_payment_failed", "recurring_payment_skipped", "recurring_payment_suspended",
+             "recurring_payment_suspended_due_to_max_failed_payment": return "subscr_failed"
+        case "recurring_payment_expired": return "subscr_eot"
+        case "subscr_signup", "subscr_payment", "subscr_cancel", "subscr_failed", "subscr_eot", "subscr_modify": return txnType
+        case "web_accept", "express_checkout", "cart": return txnType
+        case "adjustment", "new_case": return txnType
+        default: return nil
+        }
+    }
+
+    /// Maps a verified notification's fields to a queue and a message.
+    public static func normalize(_ fields: [String: String], receivedAt now: Date = Date()) throws -> Normalized {
+        let status = fields["payment_status"] ?? ""
+        let rawType = fields["txn_type"] ?? ""
+        let isRefund = ["Refunded", "Reversed", "Canceled_Reversal"].contains(status) || rawType == "adjustment" || rawType == "new_case"
+        guard isRefund || normalizedType(rawType) != nil else { throw UnknownType(txnType: rawType.isEmpty ? "(none)" : rawType) }
+        let type = normalizedType(rawType) ?? rawType
+        let recurring = type.hasPrefix("subscr_")
+        var m: [String: JSONValue] = [
+            "gateway": .string(recurring ? "paypal-recurring" : "paypal"),
+            "date": .number(String(Int(parseDate(fields["payment_date"]) ?? now.timeIntervalSince1970))),
+        ]
+        func copy(_ from: String, _ to: String) {
+            if let v = fields[from], !v.isEmpty { m[to] = .string(v) }
+        }
+        if !type.isEmpty { m["txn_type"] = .string(type) }
+        copy("custom", "contribution_tracking_id")
+        copy("rp_invoice_id", "contribution_tracking_id")
+        copy("txn_id", "gateway_txn_id")
+        copy("parent_txn_id", "gateway_parent_id")
+        copy("mc_gross", "gross")
+        copy("mc_fee", "fee")
+        copy("mc_currency", "currency")
+        copy("currency_code", "currency")
+        copy("subscr_id", "subscr_id")
+        copy("recurring_payment_id", "subscr_id")
+        copy("payer_email", "email")
+        copy("first_name", "first_name")
+        copy("last_name", "last_name")
+        copy("address_street", "street_address")
+        copy("address_city", "city")
+        copy("address_state", "state_province")
+        copy("address_zip", "postal_code")
+        copy("address_country_code", "country")
+        copy("payment_status", "payment_status")
+        copy("payment_date", "payment_date")
+        copy("amount", "gross")
+        if recurring { m["recurring"] = .string("1") }
+        if isRefund {
+            m["gross"] = m["gross"].flatMap { $0.scalarText }.map { .string($0.hasPrefix("-") ? String($0.dropFirst()) : $0) }
+            return Normalized(queue: "refund", message: m)
+        }
+        return Normalized(queue: recurring ? "recurring" : "donations", message: m)
+    }
+
+    /// PayPal's `payment_date`, "08:00:00 Nov 28, 2026 PST", as unix seconds.
+    static func parseDate(_ text: String?) -> Double? {
+        guard let text else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "HH:mm:ss MMM dd, yyyy zzz"
+        return formatter.date(from: text)?.timeIntervalSince1970
+    }
+
+    /// The outcome of handling one notification.
+    public enum Outcome: Sendable, Equatable {
+        /// Verified and pushed to this queue.
+        case pushed(String)
+        /// Verified, but of an unknown type: kept in the damaged store.
+        case keptAsDamaged
+        /// PayPal answered INVALID: not a genuine notification.
+        case invalid
+        /// Verification could not be done (answer 403 so PayPal resends).
+        case unverified(String)
+        /// The body is not a form.
+        case malformed
+        /// The message could not be stored (answer 500 so PayPal resends).
+        case storeFailed(String)
+    }
+
+    /// Verifies `body` with PayPal: posts `cmd=_notify-validate&` + the
+    /// exact body back to `endpoint`.
+    public static func verify(_ body: [UInt8], endpoint: String, client: HTTPClient) -> Result<Bool, ProcessorError> {
+        do {
+            let answer = try client.send(HTTPRequest(url: endpoint, headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                                                     body: Array("cmd=_notify-validate&".utf8) + body))
+            guard answer.status == 200 else {
+                return .failure(ProcessorError(.httpStatus(answer.status), processor: "paypal-ipn", action: "verifying an IPN"))
+            }
+            switch answer.text.trimmingCharacters(in: .whitespacesAndNewlines) {
+            case "VERIFIED": return .success(true)
+            case "INVALID": return .success(false)
+            default:
+                return .failure(ProcessorError(.malformedResponse("verification answered \(answer.text.prefix(40))"), processor: "paypal-ipn", action: "verifying an IPN"))
+            }
+        } catch {
+            return .failure(ProcessorError(.transport(error.kind), processor: "paypal-ipn", action: "verifying an IPN"))
+        }
+    }
+
+    /// Handles one notification end to end: verify, map, then `push(queue,
+    /// message)` or `keep(body, reason)` for unknown types. Returns the HTTP
+    /// answer for PayPal — 200 once the notification is safe, 403 when it
+    /// could not be verified and 500 when it could not be stored (PayPal
+    /// resends both) — and the outcome.
+    public static func handle(_ body: [UInt8], verifyEndpoint: String, client: HTTPClient,
+                              push: (String, [UInt8]) throws -> Void, keep: ([UInt8], String) throws -> Void) -> (HTTPServerReply, Outcome) {
+        func reply(_ status: Int, _ text: String) -> HTTPServerReply {
+            .response(status: status, contentType: "text/plain", body: Array((text + "\n").utf8), delay: .zero)
+        }
+        guard let fields = NVP.decode(String(decoding: body, as: UTF8.self)) else { return (reply(400, "not a form"), .malformed) }
+        switch verify(body, endpoint: verifyEndpoint, client: client) {
+        case .failure(let error): return (reply(403, "could not verify"), .unverified(error.description))
+        case .success(false): return (reply(403, "INVALID"), .invalid)
+        case .success(true): break
+        }
+        do {
+            let normalized = try normalize(fields)
+            try push(normalized.queue, Array(JSONValue.object(normalized.message).serialized().utf8))
+            return (reply(200, "OK"), .pushed(normalized.queue))
+        } catch let unknown as UnknownType {
+            do {
+                try keep(body, unknown.description)
+                return (reply(200, "OK"), .keptAsDamaged)
+            } catch {
+                return (reply(500, "could not store"), .storeFailed("\(error)"))
+            }
+        } catch {
+            return (reply(500, "could not store"), .storeFailed("\(error)"))
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+import Processors
+
+/// `fundq ipn`: receives PayPal's Instant Payment Notifications.
+struct IPNCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ipn",
+        abstract: "Receive PayPal IPNs on 127.0.0.1 (behind the TLS proxy), verify each with PayPal and push it to recurring, donations or refund.",
+        discussion: """
+            Answers 200 once a notification is safe (pushed, or kept in the damaged store when its txn_type is unknown), \
+            403 when it cannot be verified (PayPal resends) and 500 when it cannot be stored (PayPal resends). \
+            The verification endpoint is settings.ipn_verify_endpoint of processors/paypal-recurring.yaml. Runs until SIGTERM/SIGINT.
+            """)
+
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var processors: ProcessorOptions
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8089
+
+    func run() throws {
+        let stop = StopSignal()
+        let config = try ProcessorConfiguration.load(name: PayPalRecurring.name, directory: processors.directory)
+        guard let verifyEndpoint = config.settings["ipn_verify_endpoint"] else {
+            throw ConfigurationError("\(config.source): settings.ipn_verify_endpoint is required for fundq ipn")
+        }
+        try HTTPClient.check(verifyEndpoint)
+        let storageConfiguration = storage.configuration
+        _ = try Storage(storageConfiguration)  // fail now, not at the first notification
+        let http = config.httpConfiguration
+        let server = try LoopbackHTTPServer(port: port) { request in
+            let logger = Logger(label: "fundq.ipn")
+            guard request.method == "POST" else {
+                return .response(status: 405, contentType: "text/plain", body: Array("POST only\n".utf8), delay: .zero)
+            }
+            guard let client = try? HTTPClient(configuration: http) else {
+                return .response(status: 500, contentType: "text/plain", body: Array("no HTTP client\n".utf8), delay: .zero)
+            }
+            let (reply, outcome) = PayPalIPN.handle(request.body, verifyEndpoint: verifyEndpoint, client: client, push: { queue, message in
+                let stores = try Storage(storageConfiguration)
+                try QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")).push(message, to: queue)
+            }, keep: { body, reason in
+                let stores = try Storage(storageConfiguration)
+                _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil, originalQueue: "ipn",
+                                                             gateway: "paypal", orderID: nil, gatewayTxnID: nil, error: reason,
+                                                             trace: "fundq ipn pid \(ProcessInfo.processInfo.processIdentifier)", message: body))
+            })
+            switch outcome {
+            case .pushed(let queue): logger.info("IPN pushed", metadata: ["queue": "\(queue)"])
+            case .keptAsDamaged: logger.warning("IPN of unknown type kept in the damaged store (queue ipn)")
+            case .invalid: logger.warning("IPN answered INVALID by PayPal: not a genuine notification; answered 403")
+            case .unverified(let why): logger.error("IPN not verified, answered 403 so PayPal resends: \(why)")
+            case .malformed: logger.warning("IPN body is not a form; answered 400")
+            case .storeFailed(let why): logger.error("IPN verified but not stored, answered 500 so PayPal resends: \(why)")
+            }
+            return reply
+        }
+        Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
+        while !stop.isRaised { Thread.sleep(forTimeInterval: 0.1) }
+        server.stop()
+    }
+}
