@@ -30,14 +30,14 @@ struct ProcessorCommandTests {
     @Test func statusPrintsTheNormalizedStatusAndItsEvidence() throws {
         let f = try SandboxFixture()
         f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
-        let r = try run(f, ["processor", "status", "paypal", "EC-7", "--json"])
+        let r = try run(f, ["processor", "paypal", "status", "EC-7", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try JSONParser().parse(r.stdout).objectValue
         #expect(o?["status"] == .string("pending-poke"))
         #expect(o?["evidence"] == .string("CHECKOUTSTATUS=PaymentActionNotInitiated, PAYERID present"))
         #expect(!r.stdout.contains(Sandbox.paypalPassword))
         #expect(!r.stdout.contains("donor@example.org"), "donor data is masked in the raw answer")
-        let text = try run(f, ["processor", "status", "globalcollect", "NOPE"])
+        let text = try run(f, ["processor", "globalcollect", "status", "NOPE"])
         #expect(text.status == 1)
         #expect(text.stderr.contains("globalcollect GET_ORDERSTATUS for order NOPE: error 410110"))
     }
@@ -46,7 +46,7 @@ struct ProcessorCommandTests {
         let f = try SandboxFixture()
         f.sandbox.script("paypal", id: "EC-9", outcome: .pendingPoke)
         // Without a pending row there is no amount to capture: refused, nothing sent.
-        let unknown = try run(f, ["processor", "finish", "paypal", "EC-9", "--dry-run"])
+        let unknown = try run(f, ["processor", "paypal", "finish", "EC-9", "--dry-run"])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("has no valid gross and currency to capture"))
         // The pending database knows this order's amount.
@@ -59,7 +59,7 @@ struct ProcessorCommandTests {
                                           environment: env)
         #expect(pushed.status == 0)
         #expect(try run(f, ["consume", "pending"], dataDirectory: db.path).status == 0)
-        let dry = try run(f, ["processor", "finish", "paypal", "EC-9", "--dry-run"], dataDirectory: db.path)
+        let dry = try run(f, ["processor", "paypal", "finish", "EC-9", "--dry-run"], dataDirectory: db.path)
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(dry.stdout.contains("dry run: would send"))
         #expect(dry.stdout.contains("METHOD=DoExpressCheckoutPayment"))
@@ -67,33 +67,42 @@ struct ProcessorCommandTests {
         #expect(dry.stdout.contains("PWD=***") && dry.stdout.contains("SIGNATURE=***"))
         #expect(!dry.stdout.contains(Sandbox.paypalPassword))
         #expect(f.sandbox.captures.isEmpty)
-        let done = try run(f, ["processor", "finish", "paypal", "EC-9", "--json"], dataDirectory: db.path)
+        let done = try run(f, ["processor", "paypal", "finish", "EC-9", "--json"], dataDirectory: db.path)
         #expect(done.status == 0, "\(done.stderr)")
         #expect(try JSONParser().parse(done.stdout).objectValue?["status"] == .string("complete"))
         #expect(f.sandbox.captures.count == 1)
         // Now complete: finishing again is refused before anything is sent.
-        let again = try run(f, ["processor", "finish", "paypal", "EC-9"], dataDirectory: db.path)
+        let again = try run(f, ["processor", "paypal", "finish", "EC-9"], dataDirectory: db.path)
         #expect(again.status == 1)
         #expect(again.stderr.contains("is complete"))
         #expect(f.sandbox.captures.count == 1)
     }
 
+    @Test func misusedProcessorCommandsAreUsageErrors() throws {
+        let f = try SandboxFixture()
+        for args in [["processor", "nope", "status", "X"], ["processor", "paypal"], ["processor", "paypal", "status"],
+                     ["processor", "paypal", "refund", "X"], ["processor", "list", "extra"], ["processor", "paypal", "check", "X"]] {
+            let r = try run(f, args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+        }
+    }
+
     @Test func checkReportsConfigurationConnectivityAndMissingCredentials() throws {
         let f = try SandboxFixture()
-        let ok = try run(f, ["processor", "check", "globalcollect"])
+        let ok = try run(f, ["processor", "globalcollect", "check"])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.contains("credentials:   merchant_id from FUNDQ_GLOBALCOLLECT_MERCHANT_ID"))
         #expect(ok.stdout.contains("connectivity:  ok"))
-        let missing = try run(f, ["processor", "check", "paypal"], extra: ["FUNDQ_PAYPAL_SIGNATURE": ""])
+        let missing = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_SIGNATURE": ""])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("credential 'signature' comes from FUNDQ_PAYPAL_SIGNATURE, which is set neither in the environment nor in the secrets file"))
-        let wrong = try run(f, ["processor", "check", "paypal"], extra: ["FUNDQ_PAYPAL_PASSWORD": "nope"])
+        let wrong = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_PASSWORD": "nope"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("error 10002"))
-        let unreachable = try run(f, ["processor", "check", "paypal"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/nvp"])
+        let unreachable = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/nvp"])
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot connect"))
-        let plain = try run(f, ["processor", "check", "paypal"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://api-3t.paypal.com/nvp"])
+        let plain = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://api-3t.paypal.com/nvp"])
         #expect(plain.status == 1)
         #expect(plain.stderr.contains("only loopback addresses may be reached without TLS"))
     }

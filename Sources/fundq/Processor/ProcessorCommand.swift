@@ -3,15 +3,62 @@ import Core
 import Foundation
 import Processors
 
-/// `fundq processor …`: the registered processors, and read-only or dry-run
-/// calls to one of them.
+/// `fundq processor list` and `fundq processor NAME status|check|finish|cancel …`.
 struct ProcessorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "processor",
-        abstract: "List processors; ask one for a payment's status; finish or cancel one payment (with --dry-run to only show the request).",
-        subcommands: [ProcessorListCommand.self, ProcessorStatusCommand.self, ProcessorCheckCommand.self,
-                      ProcessorFinishCommand.self, ProcessorCancelCommand.self]
+        abstract: "List processors; ask one for a payment's status; check its configuration; finish or cancel one payment.",
+        usage: """
+            fundq processor list [--json]
+            fundq processor NAME status ORDER_ID|TOKEN [--json]
+            fundq processor NAME check
+            fundq processor NAME finish ORDER_ID|TOKEN [--dry-run] [--json]
+            fundq processor NAME cancel ORDER_ID [--dry-run] [--json]
+            """,
+        discussion: """
+            status and check are read-only. finish and cancel move money; with --dry-run they print the exact \
+            request they would send (credentials masked) and send nothing that changes anything.
+            """
     )
+
+    @OptionGroup var processors: ProcessorOptions
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var money: MoneyOptions
+
+    @Argument(help: "list, or a processor's name.")
+    var name: String
+
+    @Argument(help: "status, check, finish or cancel.")
+    var action: String?
+
+    @Argument(help: "The order id (GlobalCollect) or checkout token (PayPal).")
+    var id: String?
+
+    func validate() throws {
+        if name == "list" {
+            guard action == nil else { throw ValidationError("'processor list' takes no further arguments") }
+            return
+        }
+        guard Processors.named(name) != nil else {
+            throw ValidationError("no processor called '\(name)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
+        }
+        switch action {
+        case "check": guard id == nil else { throw ValidationError("'processor \(name) check' takes no id") }
+        case "status", "finish", "cancel": guard id != nil else { throw ValidationError("'processor \(name) \(action!)' needs an order id or token") }
+        case nil: throw ValidationError("say what to do: fundq processor \(name) status|check|finish|cancel")
+        default: throw ValidationError("unknown action '\(action!)': use status, check, finish or cancel")
+        }
+    }
+
+    func run() throws {
+        switch action {
+        case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
+        case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
+        case "check": try ProcessorCheckCommand(processors: processors, name: name).run()
+        case "finish": try ProcessorFinishCommand(processors: processors, storage: storage, money: money, name: name, id: id!).run()
+        default: try ProcessorCancelCommand(processors: processors, storage: storage, money: money, name: name, id: id!).run()
+        }
+    }
 
     /// A pending row to ask about: the stored one when the pending database
     /// has it, else one made from the id (PayPal's token is its session id).
@@ -59,13 +106,10 @@ struct ProcessorOptions: ParsableArguments {
     }
 }
 
-struct ProcessorListCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "The registered processors: name, configuration file, endpoint, capabilities.")
-
-    @OptionGroup var processors: ProcessorOptions
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+/// The registered processors: name, configuration file, endpoint, capabilities.
+struct ProcessorListCommand {
+    let processors: ProcessorOptions
+    let json: Bool
 
     func run() throws {
         var rows: [[String]] = []
@@ -85,21 +129,14 @@ struct ProcessorListCommand: ParsableCommand {
     }
 }
 
-struct ProcessorStatusCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Ask the processor what became of one payment (read-only) and print the normalized status with its evidence.")
-
-    @OptionGroup var processors: ProcessorOptions
-    @OptionGroup var storage: StorageOptions
-
-    @Argument(help: "The processor's name.")
-    var name: String
-
-    @Argument(help: "The order id (GlobalCollect) or checkout token (PayPal).")
-    var id: String
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+/// Asks the processor what became of one payment (read-only) and prints the
+/// normalized status with its evidence.
+struct ProcessorStatusCommand {
+    let processors: ProcessorOptions
+    let storage: StorageOptions
+    let name: String
+    let id: String
+    let json: Bool
 
     func run() throws {
         let processor = try processors.make(name)
@@ -108,15 +145,11 @@ struct ProcessorStatusCommand: ParsableCommand {
     }
 }
 
-struct ProcessorCheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "check",
-        abstract: "Check a processor's configuration and connectivity, with no side effects (a read-only call for a made-up id).")
-
-    @OptionGroup var processors: ProcessorOptions
-
-    @Argument(help: "The processor's name.")
-    var name: String
+/// Checks a processor's configuration and connectivity, with no side
+/// effects (a read-only call for a made-up id).
+struct ProcessorCheckCommand {
+    let processors: ProcessorOptions
+    let name: String
 
     func run() throws {
         let config = try ProcessorConfiguration.load(name: name, directory: processors.directory)
@@ -149,20 +182,14 @@ struct MoneyOptions: ParsableArguments {
     var json = false
 }
 
-struct ProcessorFinishCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "finish",
-        abstract: "Finish or capture one authorized payment (asks for its status first; refuses unless it is pending-poke).")
-
-    @OptionGroup var processors: ProcessorOptions
-    @OptionGroup var storage: StorageOptions
-    @OptionGroup var money: MoneyOptions
-
-    @Argument(help: "The processor's name.")
-    var name: String
-
-    @Argument(help: "The order id (GlobalCollect) or checkout token (PayPal).")
-    var id: String
+/// Finishes or captures one authorized payment (asks for its status first;
+/// refuses unless it is pending-poke).
+struct ProcessorFinishCommand {
+    let processors: ProcessorOptions
+    let storage: StorageOptions
+    let money: MoneyOptions
+    let name: String
+    let id: String
 
     func run() throws {
         let processor = try processors.make(name)
@@ -180,18 +207,13 @@ struct ProcessorFinishCommand: ParsableCommand {
     }
 }
 
-struct ProcessorCancelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel one payment at the processor.")
-
-    @OptionGroup var processors: ProcessorOptions
-    @OptionGroup var storage: StorageOptions
-    @OptionGroup var money: MoneyOptions
-
-    @Argument(help: "The processor's name.")
-    var name: String
-
-    @Argument(help: "The order id.")
-    var id: String
+/// Cancels one payment at the processor.
+struct ProcessorCancelCommand {
+    let processors: ProcessorOptions
+    let storage: StorageOptions
+    let money: MoneyOptions
+    let name: String
+    let id: String
 
     func run() throws {
         let processor = try processors.make(name)
