@@ -55,8 +55,8 @@ struct ProcessorCommand: ParsableCommand {
         case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
         case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
         case "check": try ProcessorCheckCommand(processors: processors, name: name).run()
-        case "finish": try ProcessorFinishCommand(processors: processors, storage: storage, money: money, name: name, id: id!).run()
-        default: try ProcessorCancelCommand(processors: processors, storage: storage, money: money, name: name, id: id!).run()
+        case "finish": try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .finish).run()
+        default: try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .cancel).run()
         }
     }
 
@@ -182,47 +182,33 @@ struct MoneyOptions: ParsableArguments {
     var json = false
 }
 
-/// Finishes or captures one authorized payment (asks for its status first;
-/// refuses unless it is pending-poke).
-struct ProcessorFinishCommand {
+/// Finishes (capturing an authorized payment: asks for its status first and
+/// refuses unless it is pending-poke) or cancels one payment; with
+/// `--dry-run`, prints the request instead of sending it.
+struct ProcessorMoneyCommand {
     let processors: ProcessorOptions
     let storage: StorageOptions
     let money: MoneyOptions
     let name: String
     let id: String
+    let action: ProcessorCapability
 
     func run() throws {
         let processor = try processors.make(name)
         let row = try ProcessorCommand.row(for: processor, id: id, storage: storage)
-        let current = try processor.status(of: row)
-        guard current.status == .pendingPoke else {
-            throw ConfigurationError("\(name) \(id) is \(current.status.rawValue) (\(current.evidence)); only pending-poke payments are finished")
+        var current: ProcessorStatus? = nil
+        if action == .finish {
+            let status = try processor.status(of: row)
+            guard status.status == .pendingPoke else {
+                throw ConfigurationError("\(name) \(id) is \(status.status.rawValue) (\(status.evidence)); only pending-poke payments are finished")
+            }
+            current = status
         }
         if money.dryRun {
-            try Output.line("dry run: would send\n" + (try processor.preview(.finish, for: row, current: current)))
+            try Output.line("dry run: would send\n" + (try processor.preview(action, for: row, current: current)))
             return
         }
-        let done = try processor.finish(row, current: current)
-        if money.json { try Output.json(ProcessorCommand.json(done, processor: name, id: id)) } else { try Output.line(ProcessorCommand.text(done)) }
-    }
-}
-
-/// Cancels one payment at the processor.
-struct ProcessorCancelCommand {
-    let processors: ProcessorOptions
-    let storage: StorageOptions
-    let money: MoneyOptions
-    let name: String
-    let id: String
-
-    func run() throws {
-        let processor = try processors.make(name)
-        let row = try ProcessorCommand.row(for: processor, id: id, storage: storage)
-        if money.dryRun {
-            try Output.line("dry run: would send\n" + (try processor.preview(.cancel, for: row, current: nil)))
-            return
-        }
-        let done = try processor.cancel(row)
+        let done = action == .finish ? try processor.finish(row, current: current!) : try processor.cancel(row)
         if money.json { try Output.json(ProcessorCommand.json(done, processor: name, id: id)) } else { try Output.line(ProcessorCommand.text(done)) }
     }
 }
