@@ -3,7 +3,8 @@
 # and prints Markdown tables for the README's performance section:
 # - queues: redis-benchmark's single-connection RPUSH, then `fundq bench
 #   queue` on the same redis-server and on the embedded SQLite file;
-# - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite.
+# - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
+# - processors: `fundq bench processor NAME` against the in-process sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -26,6 +27,9 @@ rb=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -d 800 -n "$message
 "$fundq" bench queue --data-dir "$work/sqlite" --messages "$messages" --json > "$work/sqlite.json"
 "$fundq" bench consume --queue-url "$redis" --db-url "$mysql" --data-dir "$work/c1" --messages "$messages" --json > "$work/consume-mariadb.json"
 "$fundq" bench consume --queue-url "$redis" --data-dir "$work/c2" --messages "$messages" --json > "$work/consume-sqlite.json"
+for p in globalcollect paypal paypal-recurring; do
+  "$fundq" bench processor "$p" --processors-dir processors --requests 5000 --json > "$work/processor-$p.json"
+done
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -49,4 +53,11 @@ for name, label in [("consume-mariadb", "redis → mariadb"), ("consume-sqlite",
     for run in r["runs"]:
         print(f"| {label} | {run['name']} | {run['messages']} | {float(run['messages_per_second']):.0f} | "
               f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× |")
+print("\n| processor | run | calls/s | p50 ms | p99 ms | vs baseline |")
+print("|---|---|---:|---:|---:|---:|")
+for p in ["globalcollect", "paypal", "paypal-recurring"]:
+    r = json.load(open(f"{work}/processor-{p}.json"))
+    for run in r["runs"]:
+        print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "
+              f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
 PY
