@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Consumers", targets: ["Consumers"]),
         .library(name: "Processors", targets: ["Processors"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
+        .library(name: "Rectifier", targets: ["Rectifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,6 +52,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Rectifier",
+            dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Consumers",
             dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
@@ -61,6 +67,7 @@ let package = Package(
                 "Core",
                 "Consumers",
                 "Processors",
+                "Rectifier",
                 "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +91,11 @@ let package = Package(
         .testTarget(
             name: "ProcessorsTests",
             dependencies: ["Core", "Processors", "Sandbox", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RectifierTests",
+            dependencies: ["Core", "Consumers", "Processors", "Rectifier", "Sandbox", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -144,6 +144,49 @@ public enum SchemaMigrator {
                   KEY donations_by_order (gateway, order_id)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        Migration(
+            summary: "the rectifier: rows needing review, and the decision log",
+            sqlite: """
+                ALTER TABLE pending ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE pending ADD COLUMN review_reason TEXT;
+                CREATE INDEX pending_by_review ON pending(needs_review, gateway);
+                CREATE TABLE rectifier_decision (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  time REAL NOT NULL,
+                  run_id TEXT NOT NULL,
+                  processor TEXT NOT NULL,
+                  gateway TEXT NOT NULL,
+                  order_id TEXT,
+                  pending_id INTEGER NOT NULL,
+                  status TEXT NOT NULL,
+                  evidence TEXT NOT NULL,
+                  raw TEXT,
+                  action TEXT NOT NULL,
+                  result TEXT NOT NULL
+                );
+                CREATE INDEX rectifier_decision_by_order ON rectifier_decision(gateway, order_id, id);
+                CREATE INDEX rectifier_decision_by_time ON rectifier_decision(time)
+                """,
+            mariadb: """
+                ALTER TABLE pending ADD COLUMN needs_review TINYINT NOT NULL DEFAULT 0, ADD COLUMN review_reason TEXT NULL,
+                  ADD KEY pending_by_review (needs_review, gateway);
+                CREATE TABLE rectifier_decision (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  time DATETIME(6) NOT NULL,
+                  run_id VARCHAR(64) NOT NULL,
+                  processor VARCHAR(64) NOT NULL,
+                  gateway VARCHAR(255) NOT NULL,
+                  order_id VARCHAR(255) NULL,
+                  pending_id BIGINT UNSIGNED NOT NULL,
+                  status VARCHAR(32) NOT NULL,
+                  evidence TEXT NOT NULL,
+                  raw MEDIUMTEXT NULL,
+                  action VARCHAR(64) NOT NULL,
+                  result TEXT NOT NULL,
+                  KEY rectifier_decision_by_order (gateway, order_id, id),
+                  KEY rectifier_decision_by_time (time)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+                """),
     ]
 
     /// The schema version this build of fundq expects.

@@ -227,7 +227,7 @@ public final class PendingStore {
         let d = connection.dialect
         var sql = """
             SELECT \(Self.columns) FROM pending
-            WHERE gateway = ? AND resolution IS NULL AND date < ? AND date > ?
+            WHERE gateway = ? AND resolution IS NULL AND needs_review = 0 AND date < ? AND date > ?
               AND (next_attempt_date IS NULL OR next_attempt_date <= ?)
               AND (claim_until IS NULL OR claim_until < ?)
             """
@@ -248,6 +248,30 @@ public final class PendingStore {
             UPDATE pending SET claimed_by = ?, claim_until = ?
             WHERE id = ? AND resolution IS NULL AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)
             """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), d.value(now), .text(worker)]) == 1
+    }
+
+    /// Marks row `id` for a person to look at (it leaves the rectifier's
+    /// selection until someone resolves or clears it); releases the claim.
+    public func markNeedsReview(id: Int64, reason: String, at now: Date = Date()) throws {
+        try connection.execute("""
+            UPDATE pending SET needs_review = 1, review_reason = ?, attempts = attempts + 1, last_attempt_date = ?,
+              claimed_by = NULL, claim_until = NULL
+            WHERE id = ?
+            """, [.text(reason), connection.dialect.value(now), .integer(id)])
+    }
+
+    /// Unresolved rows marked for review, with the reason, oldest first.
+    public func needingReview(gateway: String? = nil, limit: Int = 100) throws -> [(record: PendingRecord, reason: String)] {
+        let rows = try connection.query(
+            "SELECT \(Self.columns), review_reason FROM pending WHERE needs_review = 1 AND resolution IS NULL\(gateway == nil ? "" : " AND gateway = ?") ORDER BY date, id LIMIT ?",
+            (gateway.map { [SQLValue.text($0)] } ?? []) + [.int(limit)])
+        return rows.map { (record(Array($0.dropLast())), $0.last?.string ?? "") }
+    }
+
+    /// Replaces row `id`'s message (the rectifier records what it learned
+    /// or is about to do: a created profile's id, an intent).
+    public func updateMessage(id: Int64, message: [String: JSONValue]) throws {
+        try connection.execute("UPDATE pending SET message = ? WHERE id = ?", [.text(JSONValue.object(message).serialized()), .integer(id)])
     }
 
     /// Gives up `worker`'s claim on row `id`.

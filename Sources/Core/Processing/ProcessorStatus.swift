@@ -41,6 +41,14 @@ public struct ProcessorStatus: Sendable, Equatable {
     /// Processor-specific values a later action needs (PAYERID, EFFORTID, …).
     public var details: [String: String]
 
+    /// The `details` key an adapter sets when a finish call found the payment
+    /// already finished by someone else (PayPal 11607, GlobalCollect 400120):
+    /// nothing was captured by this call.
+    public static let alreadyDone = "already_done"
+
+    /// Whether a finish call found the payment already finished.
+    public var wasAlreadyDone: Bool { details[Self.alreadyDone] != nil }
+
     /// A status.
     public init(status: NormalizedStatus, evidence: String, raw: String, transactionID: String? = nil, fee: String? = nil,
                 details: [String: String] = [:]) {

@@ -135,6 +135,7 @@ public final class GlobalCollect: PaymentProcessor {
         }
         var after = try status(of: row)
         after.evidence = "\(step.action) \(answer.nok == nil ? "OK" : "NOK 400120 (already final)"), then \(after.evidence)"
+        if answer.nok != nil { after.details[ProcessorStatus.alreadyDone] = "400120" }
         return after
     }
 

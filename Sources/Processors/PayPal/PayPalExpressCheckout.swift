@@ -127,7 +127,8 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let transaction = reply["PAYMENTINFO_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }
         if errors.contains(where: { $0.code == "11607" }) {
             return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=11607 (duplicate request: already paid, not paid again)",
-                                   raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"], details: current.details)
+                                   raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"],
+                                   details: current.details.merging([ProcessorStatus.alreadyDone: "11607"]) { $1 })
         }
         if reply["ACK"]!.hasPrefix("Failure") {
             if errors.contains(where: { $0.code == "10486" }) {

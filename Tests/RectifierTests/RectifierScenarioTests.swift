@@ -1,0 +1,138 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Logging
+import Processors
+import Rectifier
+import Sandbox
+import Testing
+
+/// Orphans across every processor with every scripted outcome, and what the
+/// rectifier must end up doing with each.
+struct OrphanScenario {
+    struct Orphan {
+        let processor: String
+        let id: String
+        let outcome: SandboxOutcome
+    }
+
+    var orphans: [Orphan] = []
+
+    init(count: Int) {
+        let plan: [(String, [SandboxOutcome])] = [
+            ("paypal", [.complete, .pendingPoke, .abandoned, .failed, .expired, .duplicate, .serverError, .malformed, .pending]),
+            ("globalcollect", [.complete, .pendingPoke, .finish, .abandoned, .pending, .failed, .cancelled, .expired, .serverError, .truncated]),
+            ("paypal-recurring", [.pendingPoke, .abandoned, .complete, .html]),
+        ]
+        var i = 0
+        while orphans.count < count {
+            for (processor, outcomes) in plan where orphans.count < count {
+                let outcome = outcomes[i % outcomes.count]
+                orphans.append(Orphan(processor: processor, id: "\(processor == "globalcollect" ? "GC" : "EC")-\(i)-\(processor)", outcome: outcome))
+            }
+            i += 1
+        }
+    }
+
+    /// The resolution each orphan must get (nil: left for later).
+    static func expected(_ o: Orphan) -> PendingResolution? {
+        switch (o.processor, o.outcome) {
+        case (_, .complete), (_, .pendingPoke), (_, .finish), ("paypal", .duplicate), ("paypal", .pending): return .completed
+        case (_, .abandoned), (_, .expired), ("globalcollect", .pending): return .timeout
+        case (_, .failed): return .failed
+        case (_, .cancelled): return .cancelled
+        default: return nil
+        }
+    }
+
+    /// Whether the rectifier must capture (finish, create a profile) for it.
+    static func captures(_ o: Orphan) -> Bool {
+        [.pendingPoke, .finish].contains(o.outcome) || (o.processor == "paypal" && o.outcome == .pending)
+    }
+}
+
+func adapters(_ f: SandboxFixture) throws -> [any PaymentProcessor] {
+    try Processors.all.map { type in
+        let upper = type.name.uppercased().replacingOccurrences(of: "-", with: "_")
+        return try f.processor(type.name, ["FUNDQ_\(upper)_RETRY_BACKOFF_SECONDS": "0", "FUNDQ_\(upper)_RATE_LIMIT_PER_SECOND": "10000"])
+    }
+}
+
+func quietLogger() -> Logger {
+    var logger = Logger(label: "test.rectifier")
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Stores the scenario's orphans (an hour old) and scripts the sandbox.
+func seed(_ scenario: OrphanScenario, into storage: Storage, sandbox: Sandbox) throws {
+    let store = PendingStore(connection: storage.database)
+    let date = Int(Date().timeIntervalSince1970) - 3600
+    try storage.database.transaction {
+        for o in scenario.orphans {
+            sandbox.script(o.processor, id: o.id, outcome: o.outcome, amount: "10.00", currency: "EUR")
+            let token = o.processor.hasPrefix("paypal") ? #","gateway_session_id":"\#(o.id)""# : ""
+            try store.store(try PendingMessage(members: try JSONParser().parse(
+                #"{"gateway":"\#(o.processor)","order_id":"\#(o.id)","date":\#(date),"gross":"10.00","currency":"EUR","email":"d@example.org"\#(token)}"#).objectValue!))
+        }
+    }
+}
+
+@Suite("Rectifier scenarios")
+struct RectifierScenarioTests {
+    @Test(arguments: DatabaseKind.allCases)
+    func everyOrphanIsResolvedScheduledOrMarkedAndNothingIsCapturedTwice(database: DatabaseKind) throws {
+        let scenario = OrphanScenario(count: 3_000)
+        let db = try DatabaseFixture(database)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        try seed(scenario, into: storage, sandbox: f.sandbox)
+
+        // The dry run asks, and changes nothing anywhere.
+        let dry = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger()).run(RectifierOptions(dryRun: true))
+        #expect(dry.decisions.count == scenario.orphans.count)
+        #expect(f.sandbox.captures.isEmpty)
+        #expect(try PendingStore(connection: storage.database).list(limit: 10_000).count == scenario.orphans.count)
+        #expect(try storage.queue.stats("donations").waiting == 0)
+        #expect(try DecisionLog(connection: storage.database).list(limit: 10).isEmpty)
+
+        let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger()).run(RectifierOptions())
+        let store = PendingStore(connection: storage.database)
+        let rows = Dictionary(uniqueKeysWithValues: try store.list(includeResolved: true, limit: 10_000).map { ($0.orderID!, $0) })
+        #expect(rows.count == scenario.orphans.count, "no row lost")
+        for o in scenario.orphans {
+            let row = try #require(rows[o.id])
+            let expected = OrphanScenario.expected(o)
+            #expect(row.resolution == expected, "\(o.processor) \(o.outcome): \(String(describing: row.resolution))")
+            if expected == nil {
+                #expect(row.attempts == 1 && row.nextAttemptDate != nil, "\(o.processor) \(o.outcome) is scheduled")
+            }
+        }
+        // Captures: exactly one per orphan that needed one, none twice.
+        let captures = f.sandbox.captures
+        #expect(captures.count == scenario.orphans.filter(OrphanScenario.captures).count)
+        #expect(Set(captures.map(\.id)).count == captures.count)
+        // Every completed payment became exactly one message.
+        let completed = scenario.orphans.filter { OrphanScenario.expected($0) == .completed }
+        let recurringSignups = completed.filter { $0.processor == "paypal-recurring" && $0.outcome == .pendingPoke }.count
+        #expect(try storage.queue.stats("donations").waiting == completed.count - recurringSignups)
+        #expect(try storage.queue.stats("recurring").waiting == recurringSignups)
+        let totals = report.counts.values.reduce(into: RectifierCounts()) { t, c in
+            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed; t.left += c.left
+        }
+        #expect(totals.examined == scenario.orphans.count)
+        #expect(totals.completed == completed.count)
+        #expect(totals.captured == captures.count)
+        #expect(totals.completed + totals.failed + totals.left == scenario.orphans.count)
+        // Every decision is in the log, with its evidence.
+        let logged = try DecisionLog(connection: storage.database).list(limit: 10_000)
+        #expect(logged.count == scenario.orphans.count)
+        #expect(logged.allSatisfy { !$0.evidence.isEmpty })
+        #expect(logged.allSatisfy { !($0.raw ?? "").contains(Sandbox.paypalPassword) && !($0.raw ?? "").contains("donor@example.org") })
+
+        // A second run now finds nothing due (the left rows wait for their next attempt).
+        let again = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger()).run(RectifierOptions())
+        #expect(again.decisions.isEmpty)
+        #expect(f.sandbox.captures.count == captures.count)
+    }
+}
