@@ -27,6 +27,8 @@ public struct RectifierDecision: Sendable, Equatable {
     public var action: RectifierAction
     /// How it went.
     public var result: String
+    /// When the payment started (not stored in the log; for dry-run tables).
+    public var startedAt: Date?
 
     /// A decision.
     public init(time: Date, runID: String, processor: String, gateway: String, orderID: String?, pendingID: Int64, status: String,

@@ -64,6 +64,9 @@ public struct RectifierReport: Sendable {
     public var counts: [String: RectifierCounts] = [:]
     /// Every decision (what was done, or in a dry run what would be).
     public var decisions: [RectifierDecision] = []
+
+    /// An empty report.
+    public init() {}
 }
 
 /// The orphan rectifier: for every processor, finds stale pending rows,
@@ -155,6 +158,7 @@ public final class Rectifier {
         counts.examined += 1
         var decision = RectifierDecision(time: Date(), runID: runID, processor: type.name, gateway: row.gateway, orderID: row.orderID,
                                          pendingID: row.id, status: "error", evidence: "", raw: nil, action: .leave, result: "")
+        decision.startedAt = row.date
         do {
             try decide(row, processor: processor, options: options, decision: &decision, counts: &counts)
             noteSuccess(type.name)

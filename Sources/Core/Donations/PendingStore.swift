@@ -240,14 +240,17 @@ public final class PendingStore {
     }
 
     /// Claims row `id` for `worker` until `now + lease`, unless another
-    /// worker holds an unexpired claim or the row is resolved. Exactly one
-    /// of several concurrent claimers wins.
+    /// worker holds an unexpired claim, the row is resolved or marked for
+    /// review, or its next attempt is not due yet (so a worker holding a
+    /// stale list cannot redo a row another just attempted). Exactly one of
+    /// several concurrent claimers wins.
     public func claim(id: Int64, worker: String, lease: Duration, now: Date = Date()) throws -> Bool {
         let d = connection.dialect
         return try connection.execute("""
             UPDATE pending SET claimed_by = ?, claim_until = ?
-            WHERE id = ? AND resolution IS NULL AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)
-            """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), d.value(now), .text(worker)]) == 1
+            WHERE id = ? AND resolution IS NULL AND needs_review = 0 AND (next_attempt_date IS NULL OR next_attempt_date <= ?)
+              AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)
+            """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), d.value(now), d.value(now), .text(worker)]) == 1
     }
 
     /// Marks row `id` for a person to look at (it leaves the rectifier's

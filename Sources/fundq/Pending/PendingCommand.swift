@@ -41,6 +41,9 @@ struct PendingListCommand: ParsableCommand {
     @Flag(help: "Include resolved rows.")
     var all = false
 
+    @Flag(help: "Only rows the rectifier marked for a person to review, with the reason.")
+    var needsReview = false
+
     @Option(help: "At most this many rows.")
     var limit = 100
 
@@ -50,6 +53,22 @@ struct PendingListCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let now = Date()
+        if needsReview {
+            let rows = try PendingStore(connection: stores.database).needingReview(gateway: gateway, limit: limit)
+            if json {
+                try Output.json(.array(rows.map { r in
+                    var o = PendingCommand.json(r.record, withMessage: false, personal: false).objectValue ?? [:]
+                    o["review_reason"] = .string(r.reason)
+                    return .object(o)
+                }))
+            } else {
+                try Output.line(Output.table(["ID", "GATEWAY", "ORDER", "AGE", "ATTEMPTS", "REASON"], rows.map { r in
+                    [String(r.record.id), r.record.gateway, r.record.orderID ?? "-", Output.age(now.timeIntervalSince(r.record.date)),
+                     String(r.record.attempts), r.reason]
+                }))
+            }
+            return
+        }
         let rows = try PendingStore(connection: stores.database).list(
             gateway: gateway, olderThan: olderThan.map { now.addingTimeInterval(-$0.seconds) }, includeResolved: all, limit: limit)
         if json {

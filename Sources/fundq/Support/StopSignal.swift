@@ -29,4 +29,11 @@ final class StopSignal {
 
     /// Whether a stop was requested.
     var isRaised: Bool { flag.raised.load(ordering: .relaxed) }
+
+    /// A check of the same flag that other threads may call (keep this
+    /// `StopSignal` alive meanwhile: it owns the signal sources).
+    var check: @Sendable () -> Bool {
+        let flag = self.flag
+        return { flag.raised.load(ordering: .relaxed) }
+    }
 }

@@ -1,0 +1,200 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+import Processors
+import Rectifier
+import Synchronization
+
+/// `fundq rectify …`: the orphan rectifier.
+struct RectifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rectify",
+        abstract: "Find stale pending donations, ask each processor what became of them, and finish, resolve or leave each one.",
+        subcommands: [RectifyRunCommand.self, RectifyLogCommand.self],
+        defaultSubcommand: RectifyRunCommand.self
+    )
+}
+
+/// Runs `workers` rectifiers on their own threads, each with its own
+/// connections and adapters; rows are claimed, so they never overlap.
+func runRectifiers(workers: Int, configuration: StorageConfiguration, processorsDirectory: String, names: [String],
+                   options: RectifierOptions, logLevel: Logger.Level, shouldStop: @escaping @Sendable () -> Bool) throws -> RectifierReport {
+    let reports = Mutex<[RectifierReport]>([])
+    let failures = Mutex<[String]>([])
+    let group = DispatchGroup()
+    for _ in 0..<workers {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            do {
+                var logger = Logger(label: "fundq.rectifier")
+                logger.logLevel = logLevel
+                let adapters = try names.map { try Processors.make($0, directory: processorsDirectory) }
+                let report = try Rectifier(storage: try Storage(configuration), processors: adapters, logger: logger).run(options, shouldStop: shouldStop)
+                reports.withLock { $0.append(report) }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }.start()
+    }
+    group.wait()
+    if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
+    var total = RectifierReport()
+    for report in reports.withLock({ $0 }) {
+        total.decisions += report.decisions
+        for (name, c) in report.counts {
+            var t = total.counts[name, default: RectifierCounts()]
+            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed
+            t.duplicates += c.duplicates; t.left += c.left; t.needsReview += c.needsReview; t.errors += c.errors; t.skipped += c.skipped
+            total.counts[name] = t
+        }
+    }
+    return total
+}
+
+/// A rectifier worker stopped on an error that is not about one row (the database went away, say).
+struct RectifierRunFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct RectifyRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "One rectifier run (the default), a dry run, or the daemon.",
+        discussion: """
+            --dry-run calls only read-only status APIs and changes nothing anywhere (no queue push, no store write, \
+            no capture); it prints what it would do. Without --processor, every registered processor takes part. \
+            --daemon runs a pass every --interval seconds until SIGTERM/SIGINT, finishing the rows in hand; \
+            claims of a killed rectifier expire after --lease seconds.
+            """)
+
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var processorOptions: ProcessorOptions
+
+    @Option(help: "Only this processor.")
+    var processor: String?
+
+    @Flag(help: "Ask only; change nothing anywhere; print what would be done.")
+    var dryRun = false
+
+    @Option(help: "Stop after examining this many rows.")
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Stop after this long (90s, 10m).", valueName: "duration"))
+    var timeLimit: DurationArgument?
+
+    @Flag(help: "Run until SIGTERM or SIGINT, a pass every --interval seconds.")
+    var daemon = false
+
+    @Option(help: "Seconds between passes with --daemon.")
+    var interval: Double = 60
+
+    @Option(help: "Rectifiers working at once (default: the largest configured concurrency).")
+    var workers: Int?
+
+    @Option(help: "Seconds a claimed row stays this rectifier's.")
+    var lease: Double = 300
+
+    @Flag(help: "Print decisions and the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let processor, Processors.named(processor) == nil {
+            throw ValidationError("no processor called '\(processor)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
+        }
+        if dryRun && daemon { throw ValidationError("--dry-run and --daemon do not go together") }
+        if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be between 1 and 64") }
+        guard lease >= 10 else { throw ValidationError("--lease must be at least 10 seconds") }
+    }
+
+    func run() throws {
+        let stop = StopSignal()
+        let stopped = stop.check
+        let names = processor.map { [$0] } ?? Processors.all.map { $0.name }
+        // Fail fast on configuration: every processor's file and credentials, and the database's schema.
+        let adapters = try names.map { try processorOptions.make($0) }
+        _ = try Storage(storage.configuration)
+        let count = dryRun ? 1 : (workers ?? adapters.map(\.configuration.concurrency).max() ?? 1)
+        let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
+                                       lease: .milliseconds(Int64(lease * 1000)))
+        let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
+        repeat {
+            let report = try runRectifiers(workers: count, configuration: storage.configuration, processorsDirectory: processorOptions.directory,
+                                           names: names, options: options, logLevel: level, shouldStop: stopped)
+            try print(report)
+            guard daemon else { break }
+            let until = Date().addingTimeInterval(interval)
+            while Date() < until && !stopped() { Thread.sleep(forTimeInterval: 0.05) }
+        } while !stopped()
+        withExtendedLifetime(stop) {}
+    }
+
+    func print(_ report: RectifierReport) throws {
+        if json {
+            try Output.json(.object([
+                "dry_run": .bool(dryRun),
+                "summary": .object(report.counts.mapValues { c in
+                    .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
+                             "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
+                             "needs_review": Output.number(c.needsReview), "errors": Output.number(c.errors), "skipped": Output.number(c.skipped)])
+                }),
+                "decisions": .array(report.decisions.map(RectifyLogCommand.json)),
+            ]))
+            return
+        }
+        if dryRun {
+            let now = Date()
+            let rows = report.decisions.map { d in
+                [d.processor, d.orderID ?? "-", Output.age(d.startedAt.map { now.timeIntervalSince($0) }), d.status, String(d.evidence.prefix(70)),
+                 d.action.rawValue, String(d.result.prefix(90))]
+            }
+            try Output.line(Output.table(["PROCESSOR", "ORDER", "AGE", "STATUS", "EVIDENCE", "ACTION", "WOULD"], rows))
+        }
+        for (name, c) in report.counts.sorted(by: { $0.key < $1.key }) {
+            Output.note("rectify \(name)\(dryRun ? " (dry run)" : ""): \(c.examined) examined, \(c.completed) completed (\(c.captured) captured), \(c.failed) failed/cancelled/timeout, \(c.duplicates) duplicate, \(c.left) left, \(c.needsReview) needs review, \(c.errors) errors")
+        }
+        if report.counts.isEmpty { Output.note("rectify: nothing due") }
+    }
+}
+
+struct RectifyLogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "The rectifier's decisions, newest first, with their evidence.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Only this order id.")
+    var order: String?
+
+    @Option(help: ArgumentHelp("Only decisions this recent (30m, 6h, 2d).", valueName: "duration"))
+    var since: DurationArgument?
+
+    @Option(help: "At most this many decisions.")
+    var limit = 100
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    static func json(_ d: RectifierDecision) -> JSONValue {
+        .object([
+            "id": .number(String(d.id)), "time": Output.date(d.time), "run_id": .string(d.runID), "processor": .string(d.processor),
+            "gateway": .string(d.gateway), "order_id": d.orderID.map(JSONValue.string) ?? .null, "pending_id": .number(String(d.pendingID)),
+            "status": .string(d.status), "evidence": .string(d.evidence), "raw": d.raw.map(JSONValue.string) ?? .null,
+            "action": .string(d.action.rawValue), "result": .string(d.result),
+            "age_seconds": Output.number(d.startedAt.map { Date().timeIntervalSince($0) }),
+        ])
+    }
+
+    func run() throws {
+        let stores = try storage.open()
+        let decisions = try DecisionLog(connection: stores.database).list(
+            orderID: order, since: since.map { Date().addingTimeInterval(-$0.seconds) }, limit: limit)
+        if json {
+            try Output.json(.array(decisions.map(Self.json)))
+            return
+        }
+        try Output.line(Output.table(["TIME", "RUN", "PROCESSOR", "ORDER", "STATUS", "ACTION", "EVIDENCE", "RESULT"], decisions.map { d in
+            [Output.iso(d.time), d.runID, d.processor, d.orderID ?? "-", d.status, d.action.rawValue, String(d.evidence.prefix(60)), String(d.result.prefix(60))]
+        }))
+    }
+}
