@@ -156,11 +156,21 @@ struct QueueCommandTests {
         #expect(!bad.stderr.contains("hunter2"))
     }
 
-    @Test func demoAccountsForEveryDonation() throws {
+    @Test func demoRunsTheWholeBackOfficeAndAccountsForEveryDonor() throws {
         let dir = try TemporaryDirectory()
-        let r = try FundqProcess.run(["demo", "--data-dir", dir.path])
+        let env = ["FUNDQ_PROCESSORS_DIR": RepositoryPaths.processors]
+        let r = try FundqProcess.run(["demo", "--data-dir", dir.path], environment: env)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("accounting: 300 submitted = 12 refused + 282 booked + 6 damaged; 0 left in the queue: balanced"))
+        #expect(r.stderr.contains("pending consumer: 300 messages"))
+        #expect(r.stderr.contains("rectifier dry run: 150 orphans"))
+        #expect(r.stderr.contains("rectifier: 150 orphans: 60 completed (60 collected by the rectifier), 75 failed or abandoned, 15 left"))
+        #expect(r.stderr.contains("= 300 of 300 donors: every donor accounted for"))
+        #expect(r.stderr.contains("each payment at most once: true"))
+        #expect(!r.stderr.contains("warning"))
+        // Run again on the same file: a new set of donors, still balanced.
+        let again = try FundqProcess.run(["demo", "--data-dir", dir.path], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("every donor accounted for"))
     }
 
     @Test func versionNamesTheLinkedCLibraries() throws {

@@ -1,79 +1,131 @@
 import ArgumentParser
+import Consumers
 import Core
 import Foundation
 import Logging
+import Processors
+import Rectifier
+import Sandbox
 
-/// `fundq demo`: the first thing to run. On the embedded default it plays a
-/// frontend pushing donations (a few malformed), consumes them with
-/// popAtomic, and shows that every message is accounted for.
+/// `fundq demo`: the first thing to run. On the embedded default it starts
+/// the processor sandbox in-process, plays a frontend taking a few hundred
+/// donations across every processor, and runs the back office — pending
+/// consumer, rectifier dry run, rectifier, donations sink — printing what
+/// happened with counts that add up.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Push and consume a few hundred donations on the configured stores and account for every one.")
+        abstract: "Play a frontend and run the whole back office against the sandbox, accounting for every donation.")
 
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var processors: ProcessorOptions
 
-    @Option(help: "How many donations the frontend submits.")
+    @Option(help: "How many donors the frontend sees.")
     var donations = 300
 
-    /// Refuses a donation the back office could not book.
-    struct InvalidDonation: Error, CustomStringConvertible {
-        let reason: String
-        var description: String { reason }
+    /// What happened to one donor at the frontend.
+    enum Story: CaseIterable {
+        case returned        // paid, came back: the frontend books it
+        case approvedLeft    // approved at the processor, never came back: the rectifier collects
+        case abandoned       // never approved: the rectifier resolves timeout
+        case failing         // the processor refused: resolved failed
+        case processorDown   // the processor answers 5xx: left for later
+        case brokenForm      // the frontend sent garbage: damaged store
+    }
+
+    func story(_ i: Int) -> Story {
+        switch i % 20 {
+        case 0..<8: return .returned
+        case 8..<12: return .approvedLeft
+        case 12..<15: return .abandoned
+        case 15..<17: return .failing
+        case 17: return .processorDown
+        default: return i % 20 == 18 ? .returned : .brokenForm
+        }
     }
 
     func run() throws {
         let stores = try storage.open()
-        let queueName = "demo-donations"
-        try stores.queue.removeAll(queueName)
-        let producer = QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-demo", sourceType: "demo"))
-        var logger = Logger(label: "fundq.demo")
-        logger.logLevel = .error
-        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, logger: logger)
-        let damagedBefore = try stores.damaged.count(queue: queueName)
+        let sandbox = Sandbox()
+        try sandbox.start()
+        defer { sandbox.stop() }
+        var quiet = Logger(label: "fundq.demo")
+        quiet.logLevel = .critical
+        let environment = ProcessInfo.processInfo.environment.merging(sandbox.environment) { $1 }.merging([
+            "FUNDQ_PAYPAL_RATE_LIMIT_PER_SECOND": "1000", "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "1000",
+            "FUNDQ_PAYPAL_RECURRING_RATE_LIMIT_PER_SECOND": "1000", "FUNDQ_PAYPAL_RETRY_ATTEMPTS": "1",
+            "FUNDQ_GLOBALCOLLECT_RETRY_ATTEMPTS": "1", "FUNDQ_PAYPAL_RECURRING_RETRY_ATTEMPTS": "1",
+        ]) { $1 }
+        let adapters = try Processors.all.map { try Processors.make($0.name, directory: processors.directory, environment: environment) }
+        let run = UUID().uuidString.prefix(6).lowercased()
+        let producer = QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-demo-frontend", sourceType: "demo"))
 
-        Output.note("fundq demo on \(stores.queue.location)")
-        var pushed = 0
-        var refused: [String] = []
+        Output.note("fundq demo: sandbox processors on \(sandbox.baseURL), stores on \(stores.queue.location) and \(stores.database.location)")
+        // 1. The frontend: every donor starts a payment (a pending message); some come back and pay.
+        var tally: [Story: Int] = [:]
+        let started = Int(Date().timeIntervalSince1970) - 3600  // an hour ago: old enough for the rectifier
         for i in 0..<donations {
-            let body: String
-            switch i % 50 {
-            case 7: body = "{\"gateway\": \"paypal\", \"gross\": 5,"  // truncated by a broken client
-            case 19: body = "[\"not\", \"an\", \"object\"]"
-            case 33: body = #"{"gateway":"paypal","gateway_txn_id":"T\#(i)","currency":"USD","gross":"0"}"#  // books nothing
-            default:
-                let gateway = ["globalcollect", "paypal", "paypal-recurring"][i % 3]
-                body = #"{"gateway":"\#(gateway)","gateway_txn_id":"T\#(i)","order_id":"\#(10_000 + i)","currency":"EUR","gross":"\#(5 + i % 20).00","date":\#(Int(Date().timeIntervalSince1970))}"#
+            let story = story(i)
+            tally[story, default: 0] += 1
+            let processor = Processors.all[i % Processors.all.count]
+            let order = "demo-\(run)-\(i)"
+            let outcome: SandboxOutcome = [.returned: .complete, .approvedLeft: .pendingPoke, .abandoned: .abandoned,
+                                           .failing: .failed, .processorDown: .serverError, .brokenForm: .complete][story]!
+            sandbox.script(processor.name, id: order, outcome: outcome, amount: "\(5 + i % 20).00", currency: "EUR")
+            if story == .brokenForm {
+                try stores.queue.append([Array(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","gross":"#.utf8)], to: PendingConsumer.queueName)
+                continue
             }
-            do {
-                try producer.push(body, to: queueName)
-                pushed += 1
-            } catch let error as MessageError {
-                refused.append(error.description)
+            let token = processor.gateway.hasPrefix("paypal") ? #","gateway_session_id":"\#(order)""# : ""
+            try producer.push(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","date":\#(started),"gross":"\#(5 + i % 20).00","currency":"EUR","contribution_tracking_id":"\#(i)","email":"donor\#(i)@example.org"\#(token)}"#,
+                              to: PendingConsumer.queueName)
+            if story == .returned {
+                try producer.push(#"{"gateway":"\#(processor.gateway)","gateway_txn_id":"FRONT-\#(order)","order_id":"\#(order)","currency":"EUR","gross":"\#(5 + i % 20).00","completion_message_id":"\#(processor.gateway)-\#(order)"}"#,
+                                  to: DonationsSink.queueName)
             }
         }
-        Output.note("frontend: \(donations) submitted, \(pushed) pushed, \(refused.count) refused at push")
-        if let first = refused.first { Output.note("  e.g. \(first)") }
+        Output.note("frontend: \(donations) donors: \(tally[.returned, default: 0]) paid and came back, \(tally[.approvedLeft, default: 0]) approved but never came back, \(tally[.abandoned, default: 0]) abandoned, \(tally[.failing, default: 0]) refused, \(tally[.processorDown, default: 0]) hit a processor outage, \(tally[.brokenForm, default: 0]) sent a broken form")
 
-        var books = 0
-        var total = PopSummary()
-        while true {
-            let summary = try consumer.popAtomic(from: queueName, maximum: 50) { message in
-                let m = try message.members()
-                guard let gross = m["gross"]?.scalarText.flatMap({ Decimal(string: $0) }), gross > 0 else {
-                    throw InvalidDonation(reason: "gross must be greater than 0 (got \(m["gross"]?.scalarText ?? "nothing"))")
-                }
-                books += 1
-            }
-            if summary.claimed == 0 { break }
-            total.add(summary)
+        // 2. The pending consumer fills the pending database.
+        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: quiet)
+        let pendingRun = try ConsumerRunner(consumer: consumer, queueName: PendingConsumer.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+            .run(handler: PendingConsumer(connection: stores.database).handle)
+        Output.note(pendingRun.line(for: "pending consumer"))
+
+        // 3. The donations sink books the donors who came back (their pending rows resolve).
+        var sinkRun = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+            .run(handler: DonationsSink(connection: stores.database).handle)
+        Output.note(sinkRun.line(for: "donations sink"))
+
+        // 4. The rectifier's dry run, then the run.
+        let dry = try Rectifier(storage: stores, processors: adapters, logger: quiet).run(RectifierOptions(dryRun: true))
+        let wouldDo = Dictionary(grouping: dry.decisions, by: \.action).mapValues(\.count)
+        Output.note("rectifier dry run: \(dry.decisions.count) orphans; would " + wouldDo.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + "; \(sandbox.captures.count) captures so far")
+        let report = try Rectifier(storage: stores, processors: adapters, logger: quiet).run(RectifierOptions())
+        let t = report.counts.values.reduce(into: RectifierCounts()) { t, c in
+            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed; t.left += c.left
+            t.needsReview += c.needsReview; t.duplicates += c.duplicates
         }
-        let damagedNow = try stores.damaged.count(queue: queueName) - damagedBefore
-        Output.note("consumer: \(total.claimed) popped, \(total.acknowledged) booked, \(total.damaged) moved to the damaged store")
-        let remaining = try stores.queue.stats(queueName)
-        let balanced = donations == refused.count + books + damagedNow && remaining.waiting + remaining.inFlight == 0
-        Output.note("accounting: \(donations) submitted = \(refused.count) refused + \(books) booked + \(damagedNow) damaged; \(remaining.waiting + remaining.inFlight) left in the queue: \(balanced ? "balanced" : "NOT BALANCED")")
-        Output.note("see them with: fundq damaged list --queue \(queueName)")
-        if !balanced { throw ExitCode(1) }
+        Output.note("rectifier: \(t.examined) orphans: \(t.completed) completed (\(t.captured) collected by the rectifier), \(t.failed) failed or abandoned, \(t.left) left for a later attempt, \(t.needsReview) for review")
+
+        // 5. The sink books what the rectifier completed.
+        let secondSink = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+            .run(handler: DonationsSink(connection: stores.database).handle)
+        sinkRun.pops.add(secondSink.pops)
+        _ = try ConsumerRunner(consumer: consumer, queueName: "recurring", limits: RunLimits(batchSize: 100), logger: quiet).run { $0.map { _ in .handled("signup") } }
+
+        // 6. Accounting.
+        let booked = try stores.database.query("SELECT COUNT(*) FROM donations WHERE order_id LIKE ?", [.text("demo-\(run)-%")]).first?.first?.int64 ?? 0
+        let rows = try PendingStore(connection: stores.database).list(includeResolved: true, limit: 100_000).filter { $0.orderID?.hasPrefix("demo-\(run)-") == true }
+        let resolvedBad = rows.filter { [.failed, .timeout, .cancelled].contains($0.resolution) }.count
+        let open = rows.filter { $0.resolution == nil }.count
+        let signups = rows.filter { $0.resolution == .completed && $0.message["subscr_id"] != nil }.count
+        let damaged = pendingRun.pops.damaged
+        let sum = Int(booked) + signups + resolvedBad + open + damaged
+        Output.note("back office: \(booked) donations booked + \(signups) recurring signups + \(resolvedBad) resolved failed/abandoned + \(open) still open + \(damaged) in the damaged store = \(sum) of \(donations) donors: \(sum == donations ? "every donor accounted for" : "NOT BALANCED")")
+        Output.note("captures at the processors: \(sandbox.captures.count), each payment at most once: \(Set(sandbox.captures.map(\.id)).count == sandbox.captures.count)")
+        Output.note("look closer: fundq rectify log, fundq pending list --all, fundq damaged list")
+        if sum != donations { throw ExitCode(1) }
     }
 }

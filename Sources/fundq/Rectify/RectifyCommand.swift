@@ -23,14 +23,27 @@ func runRectifiers(workers: Int, configuration: StorageConfiguration, processors
     let reports = Mutex<[RectifierReport]>([])
     let failures = Mutex<[String]>([])
     let group = DispatchGroup()
-    for _ in 0..<workers {
+    // Each processor's concurrency and rate limit hold for the whole process:
+    // worker i asks only processors allowing more than i requests at once,
+    // and each worker gets its share of the processor's rate.
+    let environment = ProcessInfo.processInfo.environment
+    let configurations = try names.map { try ProcessorConfiguration.load(name: $0, directory: processorsDirectory, environment: environment) }
+    for index in 0..<workers {
+        let mine = configurations.filter { $0.concurrency > index }
+        guard !mine.isEmpty else { continue }
+        var shared = environment
+        for c in mine {
+            let key = "FUNDQ_" + c.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"
+            shared[key] = String(c.rateLimitPerSecond / Double(min(workers, c.concurrency)))
+        }
+        let workerEnvironment = shared
         group.enter()
         Thread {
             defer { group.leave() }
             do {
                 var logger = Logger(label: "fundq.rectifier")
                 logger.logLevel = logLevel
-                let adapters = try names.map { try Processors.make($0, directory: processorsDirectory) }
+                let adapters = try mine.map { try Processors.make($0.name, directory: processorsDirectory, environment: workerEnvironment) }
                 let report = try Rectifier(storage: try Storage(configuration), processors: adapters, logger: logger).run(options, shouldStop: shouldStop)
                 reports.withLock { $0.append(report) }
             } catch {
@@ -120,9 +133,14 @@ struct RectifyRunCommand: ParsableCommand {
                                        lease: .milliseconds(Int64(lease * 1000)))
         let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
         repeat {
-            let report = try runRectifiers(workers: count, configuration: storage.configuration, processorsDirectory: processorOptions.directory,
-                                           names: names, options: options, logLevel: level, shouldStop: stopped)
-            try print(report)
+            do {
+                let report = try runRectifiers(workers: count, configuration: storage.configuration, processorsDirectory: processorOptions.directory,
+                                               names: names, options: options, logLevel: level, shouldStop: stopped)
+                try print(report)
+            } catch where daemon {
+                // The daemon outlives outages: claims of the rows in hand expire, the next pass retries.
+                Output.note("fundq: rectify pass failed, retrying in \(Int(interval)) s: \(error)")
+            }
             guard daemon else { break }
             let until = Date().addingTimeInterval(interval)
             while Date() < until && !stopped() { Thread.sleep(forTimeInterval: 0.05) }
