@@ -68,6 +68,25 @@ struct RectifyCommandTests {
         #expect(decisions.first?.objectValue?["evidence"]?.scalarText?.contains("PAYMENTINFO_0_PAYMENTSTATUS=Completed") == true)
     }
 
+    @Test func theDaemonWorksUntilSigtermThenExitsZero() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        try seed(db, f, (0..<30).map { ("globalcollect", "GC-\($0)", SandboxOutcome.pendingPoke) })
+        let env = environment(db, f)
+        let daemon = try FundqProcess.spawn(["rectify", "--daemon", "--interval", "1"], environment: env, outputIn: db.directory)
+        let storage = try Storage(db.configuration)
+        #expect(eventually { (try? PendingStore(connection: storage.database).list(limit: 100).isEmpty) == true })
+        // Work that arrives later is picked up by a later pass.
+        try seed(db, f, [("paypal", "EC-LATE", .pendingPoke)])
+        #expect(eventually { (try? PendingStore(connection: storage.database).list(limit: 100).isEmpty) == true })
+        daemon.send(SIGTERM)
+        let r = daemon.wait()
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(f.sandbox.captures.count == 31)
+        #expect(try storage.database.query("SELECT COUNT(*) FROM pending WHERE claimed_by IS NOT NULL", []).first?.first?.int64 == 0,
+                "no claim left behind")
+    }
+
     @Test func rowsWithoutAFinalAnswerAreScheduledThenMarkedForReview() throws {
         let db = try DatabaseFixture(.sqlite)
         let f = try SandboxFixture()

@@ -19,14 +19,14 @@ struct RectifyCommand: ParsableCommand {
 /// Runs `workers` rectifiers on their own threads, each with its own
 /// connections and adapters; rows are claimed, so they never overlap.
 func runRectifiers(workers: Int, configuration: StorageConfiguration, processorsDirectory: String, names: [String],
-                   options: RectifierOptions, logLevel: Logger.Level, shouldStop: @escaping @Sendable () -> Bool) throws -> RectifierReport {
+                   options: RectifierOptions, logLevel: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment,
+                   shouldStop: @escaping @Sendable () -> Bool) throws -> RectifierReport {
     let reports = Mutex<[RectifierReport]>([])
     let failures = Mutex<[String]>([])
     let group = DispatchGroup()
     // Each processor's concurrency and rate limit hold for the whole process:
     // worker i asks only processors allowing more than i requests at once,
     // and each worker gets its share of the processor's rate.
-    let environment = ProcessInfo.processInfo.environment
     let configurations = try names.map { try ProcessorConfiguration.load(name: $0, directory: processorsDirectory, environment: environment) }
     for index in 0..<workers {
         let mine = configurations.filter { $0.concurrency > index }

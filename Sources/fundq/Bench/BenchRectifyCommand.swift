@@ -1,0 +1,97 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+import Processors
+import Rectifier
+import Sandbox
+
+/// `fundq bench rectify`: orphans resolved per second against the sandbox,
+/// with the configured concurrency, beside one rectifier working one row at
+/// a time, measured in the same run on a scratch database.
+struct BenchRectifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rectify",
+        abstract: "Measure the rectifier against the in-process sandbox: default concurrency vs one at a time.",
+        discussion: """
+            Uses a scratch SQLite file in a temporary folder unless --db-url names a scratch MariaDB database. \
+            The processors' rate limits are lifted for the sandbox (it is not PayPal); their concurrency is the configured one.
+            """)
+
+    @OptionGroup var processors: ProcessorOptions
+
+    @Option(name: .customLong("db-url"), help: "A scratch MariaDB database (mysql://…); default: a temporary SQLite file.")
+    var databaseURL: String?
+
+    @Option(help: "Orphans in the concurrent run.")
+    var orphans = 10_000
+
+    @Option(help: "Orphans in the one-at-a-time baseline.")
+    var baselineOrphans = 2_000
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fundq-bench-rectify-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let config = StorageConfiguration(queueURL: nil, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
+        if databaseURL != nil { try SchemaMigrator.migrate(try Storage.openDatabase(config)) }
+        let sandbox = Sandbox()
+        try sandbox.start()
+        defer { sandbox.stop() }
+        var environment = ProcessInfo.processInfo.environment.merging(sandbox.environment) { $1 }
+        for type in Processors.all {
+            environment["FUNDQ_" + type.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"] = "10000"
+        }
+        let names = Processors.all.map { $0.name }
+        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.max() ?? 1
+        let outcomes: [SandboxOutcome] = [.pendingPoke, .complete, .abandoned, .failed]
+        let tag = "bench\(ProcessInfo.processInfo.processIdentifier)"
+
+        func seed(_ count: Int, prefix: String) throws {
+            let storage = try Storage(config)
+            let store = PendingStore(connection: storage.database)
+            let date = Int(Date().timeIntervalSince1970) - 3600
+            try storage.database.transaction {
+                for i in 0..<count {
+                    let type = Processors.all[i % Processors.all.count]
+                    let id = "\(prefix)-\(i)"
+                    sandbox.script(type.name, id: id, outcome: outcomes[(i / Processors.all.count) % outcomes.count])
+                    let token = type.gateway.hasPrefix("paypal") ? #","gateway_session_id":"\#(id)""# : ""
+                    try store.store(try PendingMessage(members: try JSONParser().parse(
+                        #"{"gateway":"\#(type.gateway)","order_id":"\#(id)","date":\#(date),"gross":"10.00","currency":"EUR"\#(token)}"#).objectValue!))
+                }
+            }
+        }
+
+        func measure(_ label: String, workers: Int, count: Int) throws -> (label: String, orphans: Int, seconds: Double, workers: Int) {
+            try seed(count, prefix: "\(tag)-\(workers)")
+            let start = ContinuousClock.now
+            let report = try runRectifiers(workers: workers, configuration: config, processorsDirectory: processors.directory, names: names,
+                                           options: RectifierOptions(), logLevel: .error, environment: environment, shouldStop: { false })
+            let elapsed = ContinuousClock.now - start
+            let done = report.counts.values.reduce(0) { $0 + $1.examined }
+            guard done == count else { throw ConfigurationError("the rectifier examined \(done) of \(count) orphans") }
+            return (label, count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, workers)
+        }
+
+        let baseline = try measure("one at a time (1 rectifier)", workers: 1, count: baselineOrphans)
+        let concurrent = try measure("default concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans)
+        let runs = [baseline, concurrent]
+        let baseRate = Double(baseline.orphans) / baseline.seconds
+        if json {
+            try Output.json(.object(["database": .string(databaseURL == nil ? "sqlite (scratch)" : "mariadb (scratch)"), "runs": .array(runs.map { r in
+                .object(["name": .string(r.label), "orphans": Output.number(r.orphans), "seconds": Output.number(r.seconds),
+                         "orphans_per_second": Output.number(Double(r.orphans) / r.seconds),
+                         "ratio_to_baseline": Output.number(Double(r.orphans) / r.seconds / baseRate)])
+            })]))
+            return
+        }
+        try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(databaseURL == nil ? "scratch SQLite" : "scratch MariaDB")")
+        try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE"], runs.map { r in
+            [r.label, String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", Double(r.orphans) / r.seconds),
+             String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate)]
+        }))
+    }
+}
