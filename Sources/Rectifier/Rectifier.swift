@@ -19,10 +19,13 @@ public struct RectifierOptions: Sendable {
     public var breakerThreshold: Int
     /// How long an open circuit stays open before one probe is let through.
     public var breakerCooldown: Duration
+    /// Longest one processor's turn lasts before the next processor's turn
+    /// (a slow processor never starves the others; its cursor keeps its place).
+    public var turnBudget: Duration
 
     /// Options; the defaults suit the daemon.
     public init(dryRun: Bool = false, limit: Int? = nil, timeLimit: Duration? = nil, batchSize: Int = 50, lease: Duration = .seconds(300),
-                breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(60)) {
+                breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(60), turnBudget: Duration = .seconds(5)) {
         self.dryRun = dryRun
         self.limit = limit
         self.timeLimit = timeLimit
@@ -30,6 +33,7 @@ public struct RectifierOptions: Sendable {
         self.lease = lease
         self.breakerThreshold = breakerThreshold
         self.breakerCooldown = breakerCooldown
+        self.turnBudget = turnBudget
     }
 }
 
@@ -129,8 +133,13 @@ public final class Rectifier {
                                           newerThan: now.addingTimeInterval(-config.maximumAge.seconds), now: now,
                                           after: cursors[type.name], limit: options.batchSize)
                 if due.count < options.batchSize { exhausted.insert(type.name) }
+                let turnStarted = clock.now
                 for row in due {
                     if over() { break }
+                    if clock.now - turnStarted >= options.turnBudget {
+                        exhausted.remove(type.name)  // its turn is over, not its rows: back after the others
+                        break
+                    }
                     cursors[type.name] = (row.date, row.id)
                     examined += 1
                     var counts = report.counts[type.name, default: RectifierCounts()]

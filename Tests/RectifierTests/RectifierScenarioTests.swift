@@ -135,4 +135,37 @@ struct RectifierScenarioTests {
         #expect(again.decisions.isEmpty)
         #expect(f.sandbox.captures.count == captures.count)
     }
+
+    @Test func aFailingProcessorOpensItsCircuitAndNeverStarvesTheOthers() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        var scenario = OrphanScenario(count: 0)
+        for i in 0..<40 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-DOWN-\(i)", outcome: .serverError)) }
+        for i in 0..<20 { scenario.orphans.append(.init(processor: "paypal", id: "EC-OK-\(i)", outcome: .complete)) }
+        try seed(scenario, into: storage, sandbox: f.sandbox)
+        let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger())
+            .run(RectifierOptions(batchSize: 10, breakerThreshold: 5))
+        // GlobalCollect was asked until five failures in a row, then left alone for this run.
+        #expect(report.counts["globalcollect"]?.errors == 5)
+        #expect(report.counts["paypal"]?.completed == 20)
+        let untouched = try PendingStore(connection: storage.database).list(gateway: "globalcollect", limit: 100).filter { $0.attempts == 0 }
+        #expect(untouched.count == 35)
+    }
+
+    @Test func aSlowProcessorGetsTurnsLikeTheOthers() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        var scenario = OrphanScenario(count: 0)
+        for i in 0..<6 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
+        for i in 0..<6 { scenario.orphans.append(.init(processor: "paypal", id: "EC-FAST-\(i)", outcome: .complete)) }
+        try seed(scenario, into: storage, sandbox: f.sandbox)
+        // A 1-second turn: GlobalCollect answers in 2 s, so after its first row PayPal takes its turn.
+        let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger())
+            .run(RectifierOptions(batchSize: 50, turnBudget: .seconds(1)))
+        let order = report.decisions.map(\.processor)
+        #expect(Array(order.prefix(7)) == ["globalcollect"] + Array(repeating: "paypal", count: 6), "PayPal waited behind GlobalCollect: \(order)")
+        #expect(report.counts["globalcollect"]?.completed == 6)
+    }
 }
