@@ -4,7 +4,8 @@
 # - queues: redis-benchmark's single-connection RPUSH, then `fundq bench
 #   queue` on the same redis-server and on the embedded SQLite file;
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
-# - processors: `fundq bench processor NAME` against the in-process sandbox.
+# - processors: `fundq bench processor NAME` against the in-process sandbox;
+# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,6 +31,9 @@ rb=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -d 800 -n "$message
 for p in globalcollect paypal paypal-recurring; do
   "$fundq" bench processor "$p" --processors-dir processors --requests 5000 --json > "$work/processor-$p.json"
 done
+mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
+"$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
+"$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -60,4 +64,11 @@ for p in ["globalcollect", "paypal", "paypal-recurring"]:
     for run in r["runs"]:
         print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "
               f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
+print("\n| database | run | orphans | seconds | orphans/s | vs baseline |")
+print("|---|---|---:|---:|---:|---:|")
+for db in ["sqlite", "mariadb"]:
+    r = json.load(open(f"{work}/rectify-{db}.json"))
+    for run in r["runs"]:
+        print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
+              f"{float(run['ratio_to_baseline']):.2f}× |")
 PY
