@@ -60,6 +60,13 @@ public struct RectifierCounts: Sendable, Equatable {
 
     /// Empty counts.
     public init() {}
+
+    /// Adds `other` to these counts.
+    public mutating func add(_ other: RectifierCounts) {
+        examined += other.examined; completed += other.completed; captured += other.captured; failed += other.failed
+        duplicates += other.duplicates; left += other.left; needsReview += other.needsReview; errors += other.errors
+        skipped += other.skipped
+    }
 }
 
 /// What a run did.
@@ -71,6 +78,17 @@ public struct RectifierReport: Sendable {
 
     /// An empty report.
     public init() {}
+
+    /// The counts over every processor.
+    public var total: RectifierCounts {
+        counts.values.reduce(into: RectifierCounts()) { $0.add($1) }
+    }
+
+    /// Adds another run's decisions and counts to this report.
+    public mutating func add(_ other: RectifierReport) {
+        decisions += other.decisions
+        for (name, c) in other.counts { counts[name, default: RectifierCounts()].add(c) }
+    }
 }
 
 /// The orphan rectifier: for every processor, finds stale pending rows,

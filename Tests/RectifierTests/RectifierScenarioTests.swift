@@ -117,9 +117,7 @@ struct RectifierScenarioTests {
         let recurringSignups = completed.filter { $0.processor == "paypal-recurring" && $0.outcome == .pendingPoke }.count
         #expect(try storage.queue.stats("donations").waiting == completed.count - recurringSignups)
         #expect(try storage.queue.stats("recurring").waiting == recurringSignups)
-        let totals = report.counts.values.reduce(into: RectifierCounts()) { t, c in
-            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed; t.left += c.left
-        }
+        let totals = report.total
         #expect(totals.examined == scenario.orphans.count)
         #expect(totals.completed == completed.count)
         #expect(totals.captured == captures.count)

@@ -103,10 +103,7 @@ struct DemoCommand: ParsableCommand {
         Output.note("rectifier dry run: \(dry.decisions.count) orphans; would " + wouldDo.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + "; \(sandbox.captures.count) captures so far")
         let report = try Rectifier(storage: stores, processors: adapters, logger: quiet).run(RectifierOptions())
-        let t = report.counts.values.reduce(into: RectifierCounts()) { t, c in
-            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed; t.left += c.left
-            t.needsReview += c.needsReview; t.duplicates += c.duplicates
-        }
+        let t = report.total
         Output.note("rectifier: \(t.examined) orphans: \(t.completed) completed (\(t.captured) collected by the rectifier), \(t.failed) failed or abandoned, \(t.left) left for a later attempt, \(t.needsReview) for review")
 
         // 5. The sink books what the rectifier completed.

@@ -54,15 +54,7 @@ func runRectifiers(workers: Int, configuration: StorageConfiguration, processors
     group.wait()
     if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
     var total = RectifierReport()
-    for report in reports.withLock({ $0 }) {
-        total.decisions += report.decisions
-        for (name, c) in report.counts {
-            var t = total.counts[name, default: RectifierCounts()]
-            t.examined += c.examined; t.completed += c.completed; t.captured += c.captured; t.failed += c.failed
-            t.duplicates += c.duplicates; t.left += c.left; t.needsReview += c.needsReview; t.errors += c.errors; t.skipped += c.skipped
-            total.counts[name] = t
-        }
-    }
+    for report in reports.withLock({ $0 }) { total.add(report) }
     return total
 }
 
