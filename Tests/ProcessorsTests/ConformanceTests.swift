@@ -200,6 +200,23 @@ struct FinishTests {
     }
 }
 
+@Suite("Redaction")
+struct RedactionTests {
+    @Test func donorDataAndCredentialsAreMaskedWhateverPayPalCallsThem() {
+        let fields = ["USER": "u", "PWD": "p", "SIGNATURE": "s", "EMAIL": "d@example.org", "FIRSTNAME": "Ada", "MIDDLENAME": "B",
+                      "PAYMENTREQUEST_0_SHIPTONAME": "Ada L", "PAYMENTREQUEST_0_SHIPTOSTREET2": "Flat 1", "SHIPTOSTATE": "CA",
+                      "PHONENUM": "555", "CHECKOUTSTATUS": "PaymentActionCompleted", "PAYERSTATUS": "verified", "TOKEN": "EC-1",
+                      "PAYMENTINFO_0_PAYMENTSTATUS": "Completed", "CUSTOM": "the-secret-value"]
+        let shown = NVP.redacted(fields, secrets: ["the-secret-value"])
+        for hidden in ["=u&", "=p&", "=s&", "d@example.org", "Ada", "=B&", "Flat 1", "=CA", "555", "the-secret-value"] {
+            #expect(!shown.contains(hidden), "\(hidden) shown in \(shown)")
+        }
+        for kept in ["CHECKOUTSTATUS=PaymentActionCompleted", "PAYERSTATUS=verified", "TOKEN=EC-1", "PAYMENTINFO_0_PAYMENTSTATUS=Completed"] {
+            #expect(shown.contains(kept), "\(kept) missing from \(shown)")
+        }
+    }
+}
+
 @Suite("Status tables")
 struct StatusTableTests {
     @Test func globalCollectStatusIDsFollowTheDocumentedTable() {

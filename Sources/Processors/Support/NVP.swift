@@ -29,12 +29,20 @@ public enum NVP {
         s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
+    /// Whether `key` names a credential or donor data (names, email,
+    /// address, phone — PayPal spells them many ways: `FIRSTNAME`,
+    /// `PAYMENTREQUEST_0_SHIPTOSTREET2`, `L_EMAIL0`, …).
+    public static func isSensitive(_ key: String) -> Bool {
+        let k = key.uppercased()
+        if ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX"].contains(k) { return true }
+        return ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE"].contains { k.contains($0) }
+            && !k.hasSuffix("STATUS") && k != "PAYERSTATUS"
+    }
+
     /// `fields` with credentials and donor data masked, for logs and evidence.
     public static func redacted(_ fields: [String: String], secrets: [String]) -> String {
-        let hidden: Set<String> = ["USER", "PWD", "SIGNATURE", "EMAIL", "FIRSTNAME", "LASTNAME", "SHIPTONAME", "SHIPTOSTREET",
-                                   "SHIPTOCITY", "SHIPTOZIP", "PAYERID_EMAIL", "PHONENUM", "BUSINESS"]
-        return fields.keys.sorted().map { key in
-            let value = hidden.contains(key) || secrets.contains(fields[key]!) ? "***" : fields[key]!
+        fields.keys.sorted().map { key in
+            let value = isSensitive(key) || secrets.contains(fields[key]!) ? "***" : fields[key]!
             return "\(key)=\(value)"
         }.joined(separator: "&")
     }
