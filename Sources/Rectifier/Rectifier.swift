@@ -176,11 +176,19 @@ public final class Rectifier {
     func rectify(_ row: PendingRecord, with processor: any PaymentProcessor, options: RectifierOptions,
                  counts: inout RectifierCounts) throws -> RectifierDecision? {
         let type = type(of: processor)
+        var row = row
         if !options.dryRun {
             guard try pending.claim(id: row.id, worker: runID, lease: options.lease) else {
                 counts.skipped += 1
                 return nil
             }
+            // Work on the row as it is now, not as it was when the batch was read.
+            guard let fresh = try pending.fetch(id: row.id), fresh.resolution == nil else {
+                try pending.release(id: row.id, worker: runID)
+                counts.skipped += 1
+                return nil
+            }
+            row = fresh
         }
         counts.examined += 1
         var decision = RectifierDecision(time: Date(), runID: runID, processor: type.name, gateway: row.gateway, orderID: row.orderID,
@@ -196,6 +204,12 @@ public final class Rectifier {
             if case .transport = error.kind { noteFailure(type.name, options) }
             if case .httpStatus(let code) = error.kind, code >= 500 { noteFailure(type.name, options) }
             try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: !error.isRetryable ? error.description : nil)
+        } catch let error where !Rectifier.isOutage(error) {
+            // Anything else about this row (bad data, a refused statement): record it and move on.
+            counts.errors += 1
+            decision.status = "error"
+            decision.evidence = "\(error)"
+            try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: nil)
         }
         if !options.dryRun { try log.record(decision) }
         logger.info("decision", metadata: [
@@ -204,6 +218,22 @@ public final class Rectifier {
             "dry_run": "\(options.dryRun)",
         ])
         return decision
+    }
+
+    /// Whether `error` means the stores are unreachable (the run stops; the
+    /// claims expire and a later run takes the rows again).
+    static func isOutage(_ error: any Error) -> Bool {
+        switch error {
+        case let e as MariaDBError: return e.isConnectionFailure || e.isTransient
+        case let e as SQLiteError: return e.isTransient
+        case let e as RedisError: return e.isConnectionFailure
+        default: return false
+        }
+    }
+
+    /// Keeps the claim for the money call ahead; `false` when it was lost.
+    func stillMine(_ row: PendingRecord, _ options: RectifierOptions) throws -> Bool {
+        try pending.renewClaim(id: row.id, worker: runID, lease: options.lease)
     }
 
     private func noteSuccess(_ name: String) { breakers[name] = (0, nil) }
@@ -232,11 +262,11 @@ public final class Rectifier {
                 return
             }
             var result = "resolved as duplicate: a completed donation already exists"
-            if type.capabilities.contains(.cancel), status.status == .pending || status.status == .pendingPoke {
+            if type.capabilities.contains(.cancel), status.status == .pending || status.status == .pendingPoke, try stillMine(row, options) {
                 let cancelled = try processor.cancel(row)
                 result += "; cancelled at \(type.name) (\(cancelled.evidence))"
             }
-            try pending.resolve(id: row.id, as: .duplicate)
+            try pending.resolve(id: row.id, as: .duplicate, worker: runID)
             decision.result = result
             counts.duplicates += 1
             return
@@ -264,14 +294,18 @@ public final class Rectifier {
                 return
             }
             var current = row
-            if recurring {
-                if current.message["subscr_id"] == nil, current.message["recurring_profile_requested_at"] != nil {
-                    return try leave(row, decision: &decision, counts: &counts, options: options,
-                                     reviewNow: "a profile creation was started earlier and its outcome is unknown; look for PROFILEREFERENCE=\(row.orderID ?? "?") at PayPal before creating one")
-                }
-                current.message["recurring_profile_requested_at"] = .number(String(Int(Date().timeIntervalSince1970)))
-                try pending.updateMessage(id: row.id, message: current.message)
+            if recurring, current.message["subscr_id"] == nil, current.message["recurring_profile_requested_at"] != nil {
+                return try leave(row, decision: &decision, counts: &counts, options: options,
+                                 reviewNow: "a profile creation was started earlier and its outcome is unknown; look for PROFILEREFERENCE=\(row.orderID ?? "?") at PayPal before creating one")
             }
+            guard try stillMine(row, options) else {
+                decision.action = .leave
+                decision.result = "claim lost before \(recurring ? "creating the profile" : "finishing"); nothing sent"
+                return
+            }
+            // Record the intent first: evidence that money may have moved, whatever happens next.
+            current.message[recurring ? "recurring_profile_requested_at" : "finish_requested_at"] = .number(String(Int(Date().timeIntervalSince1970)))
+            try pending.updateMessage(id: row.id, message: current.message)
             let finished = try processor.finish(current, current: status)
             if recurring, let profile = finished.details["PROFILEID"] {
                 current.message["subscr_id"] = .string(profile)
@@ -337,7 +371,7 @@ public final class Rectifier {
         }
         let producer = QueueProducer(queue: storage.queue, envelope: MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier"))
         try producer.push(Array(JSONValue.object(message).serialized().utf8), to: queue)
-        try pending.resolve(id: row.id, as: .completed)
+        try pending.resolve(id: row.id, as: .completed, worker: runID)
         decision.result = "pushed to \(queue), resolved as completed"
         counts.completed += 1
         if captured { counts.captured += 1 }
@@ -350,7 +384,10 @@ public final class Rectifier {
             decision.result = "would resolve as \(resolution.rawValue)"
             return
         }
-        try pending.resolve(id: row.id, as: resolution)
+        guard try pending.resolve(id: row.id, as: resolution, worker: runID) else {
+            decision.result = "claim lost: not resolved (another rectifier has the row)"
+            return
+        }
         decision.result = "resolved as \(resolution.rawValue)"
         counts.failed += 1
     }
@@ -368,7 +405,7 @@ public final class Rectifier {
                 decision.result = "would mark for review: \(reason)"
                 return
             }
-            try pending.markNeedsReview(id: row.id, reason: reason)
+            try pending.markNeedsReview(id: row.id, reason: reason, worker: runID)
             decision.result = "marked for review: \(reason)"
             counts.needsReview += 1
             return
@@ -379,7 +416,7 @@ public final class Rectifier {
             decision.result = "would leave it and ask again after \(next.formatted(.iso8601))"
             return
         }
-        try pending.recordAttempt(id: row.id, nextAttempt: next)
+        try pending.recordAttempt(id: row.id, nextAttempt: next, worker: runID)
         decision.result = "left; next attempt \(next.formatted(.iso8601))"
         counts.left += 1
     }

@@ -153,12 +153,21 @@ struct RectifyCommandTests {
                 : ("globalcollect", "GC-\(i)", [.pendingPoke, .finish, .failed, .complete][i % 4])
         }
         try seed(db, f, orphans)
-        let env = environment(db, f)
+        // Short timeouts, so that a 10-second lease outlasts the longest a row can take (fundq refuses a shorter one).
+        var fast: [String: String] = [:]
+        for p in ["PAYPAL", "GLOBALCOLLECT", "PAYPAL_RECURRING"] {
+            fast["FUNDQ_\(p)_TIMEOUTS_TOTAL_SECONDS"] = "1"
+            fast["FUNDQ_\(p)_RETRY_ATTEMPTS"] = "1"
+            fast["FUNDQ_\(p)_RETRY_BACKOFF_SECONDS"] = "0"
+        }
+        let env = environment(db, f, fast)
+        #expect(try FundqProcess.run(["rectify", "--lease", "10"], environment: environment(db, f)).stderr.contains("is shorter than one row can take"))
         let storage = try Storage(db.configuration)
         let first = try FundqProcess.spawn(["rectify", "--workers", "1", "--lease", "10"], environment: env, outputIn: db.directory)
-        #expect(eventually { ((try? storage.database.query("SELECT COUNT(*) FROM rectifier_decision", []).first?.first?.int64) ?? 0) >= 200 })
+        let started = eventually { ((try? storage.database.query("SELECT COUNT(*) FROM rectifier_decision", []).first?.first?.int64) ?? 0) >= 200 }
         first.send(SIGKILL)
-        _ = first.wait()
+        let killed = first.wait()
+        #expect(started, "the rectifier made no progress: \(killed.stderr.prefix(2000))")
         let decidedBeforeKill = try storage.database.query("SELECT COUNT(*) FROM rectifier_decision", []).first?.first?.int64 ?? 0
         #expect(decidedBeforeKill < Int64(orphans.count), "the run finished before it could be killed")
         Thread.sleep(forTimeInterval: 10.5)  // the dead run's claim expires

@@ -16,7 +16,7 @@ struct IPNTests {
         ("express_checkout", "express_checkout", "donations"),
     ])
     func txnTypesMapToTheirNormalizedTypeAndQueue(txnType: String, expected: String, queue: String) throws {
-        let n = try PayPalIPN.normalize(["txn_type": txnType, "txn_id": "T1", "mc_gross": "5.00", "mc_fee": "0.45", "mc_currency": "EUR",
+        let n = try PayPalIPN.normalize(["txn_type": txnType, "payment_status": "Completed", "txn_id": "T1", "mc_gross": "5.00", "mc_fee": "0.45", "mc_currency": "EUR",
                                          "custom": "ct-9", "recurring_payment_id": "I-ABC", "payer_email": "d@example.org",
                                          "payment_date": "08:00:00 Nov 28, 2026 PST"])
         #expect(n.queue == queue)
@@ -28,6 +28,16 @@ struct IPNTests {
         #expect(n.message["subscr_id"] == .string("I-ABC"))
         #expect(n.message["date"] == .number("1795881600"))
         if queue == "donations" { _ = try DonationMessage(members: n.message) }  // the sink will accept it
+    }
+
+    @Test func pendingAndRefusedOneOffPaymentsAreNotBookedAsDonationsAndWindows1252IsRead() throws {
+        #expect(try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Pending", "txn_id": "P1", "mc_gross": "5", "mc_currency": "EUR"]).queue == "pending")
+        #expect(throws: PayPalIPN.UnknownType.self) { try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Denied", "txn_id": "D1"]) }
+        let fields = try #require(NVP.decode("txn_type=web_accept&first_name=Jos%E9&payment_status=Completed"))
+        #expect(fields["first_name"] == "José")
+        let n = try PayPalIPN.normalize(["txn_type": "recurring_payment", "custom": "ct-custom", "rp_invoice_id": "ct-rp", "amount": "1", "mc_gross": "5.00"])
+        #expect(n.message["contribution_tracking_id"] == .string("ct-custom"))
+        #expect(n.message["gross"] == .string("5.00"))
     }
 
     @Test func refundsAndReversalsGoToTheRefundQueueAndUnknownTypesAreRefused() throws {
@@ -55,7 +65,8 @@ struct IPNTests {
         let payment = f.sandbox.issueIPN([("txn_type", "recurring_payment"), ("txn_id", "T-1"), ("mc_gross", "5.00"), ("mc_currency", "EUR"),
                                           ("recurring_payment_id", "I-1"), ("rp_invoice_id", "ct-1"), ("payer_email", "d@example.org")])
         #expect(try post(payment) == 200)
-        let oneOff = f.sandbox.issueIPN([("txn_type", "express_checkout"), ("txn_id", "T-2"), ("mc_gross", "9.99"), ("mc_currency", "USD")])
+        let oneOff = f.sandbox.issueIPN([("txn_type", "express_checkout"), ("txn_id", "T-2"), ("mc_gross", "9.99"), ("mc_currency", "USD"),
+                                         ("payment_status", "Completed")])
         #expect(try post(oneOff) == 200)
         let odd = f.sandbox.issueIPN([("txn_type", "mass_pay"), ("txn_id", "T-3")])
         #expect(try post(odd) == 200, "kept, so PayPal need not resend")

@@ -188,6 +188,21 @@ public final class PendingStore {
                              [.text(gateway), .text(orderID)]).first.map(record)
     }
 
+    /// The row with `id`.
+    public func fetch(id: Int64) throws -> PendingRecord? {
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE id = ?", [.integer(id)]).first.map(record)
+    }
+
+    /// Extends `worker`'s claim on row `id` to `now + lease`, only while it
+    /// still holds an unexpired claim; `false` means the claim was lost
+    /// (another worker may have the row now) and the caller must stop.
+    public func renewClaim(id: Int64, worker: String, lease: Duration, now: Date = Date()) throws -> Bool {
+        let d = connection.dialect
+        return try connection.execute("""
+            UPDATE pending SET claim_until = ? WHERE id = ? AND claimed_by = ? AND claim_until > ? AND resolution IS NULL
+            """, [d.value(now.addingTimeInterval(lease.seconds)), .integer(id), .text(worker), d.value(now)]) == 1
+    }
+
     /// The rows with `gatewayTxnID` at `gateway`.
     public func fetch(gateway: String, gatewayTxnID: String) throws -> [PendingRecord] {
         try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway_txn_id = ? AND gateway = ? ORDER BY id",
@@ -255,12 +270,13 @@ public final class PendingStore {
 
     /// Marks row `id` for a person to look at (it leaves the rectifier's
     /// selection until someone resolves or clears it); releases the claim.
-    public func markNeedsReview(id: Int64, reason: String, at now: Date = Date()) throws {
+    @discardableResult
+    public func markNeedsReview(id: Int64, reason: String, at now: Date = Date(), worker: String? = nil) throws -> Bool {
         try connection.execute("""
             UPDATE pending SET needs_review = 1, review_reason = ?, attempts = attempts + 1, last_attempt_date = ?,
               claimed_by = NULL, claim_until = NULL
-            WHERE id = ?
-            """, [.text(reason), connection.dialect.value(now), .integer(id)])
+            WHERE id = ?\(worker == nil ? "" : " AND claimed_by = ?")
+            """, [.text(reason), connection.dialect.value(now), .integer(id)] + (worker.map { [.text($0)] } ?? [])) == 1
     }
 
     /// Unresolved rows marked for review, with the reason, oldest first.
@@ -285,21 +301,24 @@ public final class PendingStore {
 
     /// Records an attempt on row `id` and when the next one is due; releases
     /// the claim.
-    public func recordAttempt(id: Int64, at now: Date = Date(), nextAttempt: Date?) throws {
+    /// With `worker`, only while that worker still holds the claim.
+    @discardableResult
+    public func recordAttempt(id: Int64, at now: Date = Date(), nextAttempt: Date?, worker: String? = nil) throws -> Bool {
         let d = connection.dialect
-        try connection.execute("""
+        return try connection.execute("""
             UPDATE pending SET attempts = attempts + 1, last_attempt_date = ?, next_attempt_date = ?, claimed_by = NULL, claim_until = NULL
-            WHERE id = ?
-            """, [d.value(now), d.value(nextAttempt), .integer(id)])
+            WHERE id = ?\(worker == nil ? "" : " AND claimed_by = ?")
+            """, [d.value(now), d.value(nextAttempt), .integer(id)] + (worker.map { [.text($0)] } ?? [])) == 1
     }
 
-    /// Resolves row `id`; `false` when it was already resolved.
+    /// Resolves row `id`; `false` when it was already resolved (or, with
+    /// `worker`, when that worker no longer holds the claim).
     @discardableResult
-    public func resolve(id: Int64, as resolution: PendingResolution, at now: Date = Date()) throws -> Bool {
+    public func resolve(id: Int64, as resolution: PendingResolution, at now: Date = Date(), worker: String? = nil) throws -> Bool {
         try connection.execute("""
             UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
-            WHERE id = ? AND resolution IS NULL
-            """, [.text(resolution.rawValue), connection.dialect.value(now), .integer(id)]) == 1
+            WHERE id = ? AND resolution IS NULL\(worker == nil ? "" : " AND claimed_by = ?")
+            """, [.text(resolution.rawValue), connection.dialect.value(now), .integer(id)] + (worker.map { [.text($0)] } ?? [])) == 1
     }
 
     /// Resolves the row of `(gateway, orderID)`; `false` when there is no

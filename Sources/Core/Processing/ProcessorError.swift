@@ -15,6 +15,9 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         case unsupported(ProcessorCapability)
         /// Configuration or credentials are missing or wrong.
         case configuration(String)
+        /// The answer cannot be trusted either way (a capture was attempted
+        /// and the processor has since forgotten the payment): a person must look.
+        case ambiguous(String)
     }
 
     /// What went wrong.
@@ -41,6 +44,7 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         case .processorError(let code, let message): what = "error \(code): \(message)"
         case .unsupported(let capability): what = "\(processor) does not support \(capability.rawValue)"
         case .configuration(let why): what = why
+        case .ambiguous(let why): what = "ambiguous answer: \(why)"
         }
         return "\(processor) \(action): \(what)"
     }
@@ -48,7 +52,7 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
     /// Whether asking again later may help (everything but unsupported and configuration).
     public var isRetryable: Bool {
         switch kind {
-        case .unsupported, .configuration: return false
+        case .unsupported, .configuration, .ambiguous: return false
         default: return true
         }
     }

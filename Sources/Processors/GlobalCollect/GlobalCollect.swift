@@ -48,8 +48,9 @@ public final class GlobalCollect: PaymentProcessor {
     /// returned too (as `nok`) so callers can read its error codes.
     func call(_ action: String, version: String, params: XMLElement, what: String, idempotent: Bool) throws(ProcessorError)
         -> (response: XMLElement, nok: (code: String, message: String)?, raw: String) {
-        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>" + request(action, version: version, params: params).serialized()
-        let text = try http.post(body, contentType: "text/xml; charset=utf-8", action: what, shown: body, idempotent: idempotent)
+        let xml = request(action, version: version, params: params)
+        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>" + xml.serialized()
+        let text = try http.post(body, contentType: "text/xml; charset=utf-8", action: what, shown: xml.redacted().serialized(), idempotent: idempotent)
         let root: XMLElement
         do {
             root = try XMLReader.parse(text)
@@ -59,7 +60,7 @@ public final class GlobalCollect: PaymentProcessor {
         guard root.name == "XML", let response = root.child("RESPONSE"), let result = response.text(at: "RESULT") else {
             throw ProcessorError(.malformedResponse("no XML/RESPONSE/RESULT in the answer"), processor: Self.name, action: what)
         }
-        let raw = response.serialized()
+        let raw = response.redacted().serialized()
         switch result {
         case "OK": return (response, nil, raw)
         case "NOK":
@@ -165,6 +166,6 @@ public final class GlobalCollect: PaymentProcessor {
         case .createRecurringProfile:
             throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
-        return "POST \(configuration.endpoint)\n" + xml.serialized()
+        return "POST \(configuration.endpoint)\n" + xml.redacted().serialized()
     }
 }

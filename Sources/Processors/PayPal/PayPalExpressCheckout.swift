@@ -78,6 +78,11 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let errors = Self.errors(reply)
         if reply["ACK"]!.hasPrefix("Failure") {
             if errors.contains(where: { $0.code == "10411" }) {
+                // Tokens expire after 3 hours whatever happened: only a token we never tried to capture means "never paid".
+                if row.message["finish_requested_at"] != nil || row.message["recurring_profile_requested_at"] != nil {
+                    throw ProcessorError(.ambiguous("token \(token) expired (10411) after fundq tried to collect it; look the payment up at PayPal"),
+                                         processor: Self.name, action: action)
+                }
                 return ProcessorStatus(status: .timeout, evidence: "L_ERRORCODE0=10411 (the checkout token expired)", raw: raw(reply))
             }
             let first = errors.first ?? (code: "?", message: "Failure without an error code")
@@ -105,16 +110,29 @@ public final class PayPalExpressCheckout: PaymentProcessor {
             throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has no valid gross and currency to capture"),
                                  processor: Self.name, action: "DoExpressCheckoutPayment")
         }
-        var fields = [("TOKEN", token), ("PAYERID", payer), ("PAYMENTREQUEST_0_AMT", PayPalExpressCheckout.amount(gross)),
+        guard let amount = PayPalExpressCheckout.amount(gross, currency: currency) else {
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has gross \(grossText) \(currency), which PayPal cannot take without rounding"),
+                                 processor: Self.name, action: "DoExpressCheckoutPayment")
+        }
+        var fields = [("TOKEN", token), ("PAYERID", payer), ("PAYMENTREQUEST_0_AMT", amount),
                       ("PAYMENTREQUEST_0_CURRENCYCODE", currency), ("PAYMENTREQUEST_0_PAYMENTACTION", "Sale")]
         if let order = row.orderID { fields.append(("PAYMENTREQUEST_0_INVNUM", order)) }
+        // PayPal's idempotency key: a repeated capture is answered 11607, never paid twice.
+        fields.append(("MSGSUBID", row.orderID ?? token))
         return fields
     }
 
-    /// PayPal wants two decimals.
-    static func amount(_ a: DonationAmount) -> String {
-        let text = a.description
-        return String(text.dropLast(2))
+    /// Currencies PayPal takes without decimals.
+    static let zeroDecimalCurrencies: Set<String> = ["HUF", "JPY", "TWD"]
+
+    /// The amount as PayPal wants it (two decimals, none for HUF, JPY,
+    /// TWD), or nil when that would round it.
+    static func amount(_ a: DonationAmount, currency: String) -> String? {
+        let text = a.description  // four decimals
+        let decimals = zeroDecimalCurrencies.contains(currency) ? 0 : 2
+        let cut = text.suffix(4 - decimals)
+        guard cut.allSatisfy({ $0 == "0" }) else { return nil }
+        return String(text.dropLast(decimals == 0 ? 5 : 2))
     }
 
     /// DoExpressCheckoutPayment. PayPal's 11607 (duplicate request) means it
@@ -125,10 +143,10 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let reply = try call("DoExpressCheckoutPayment", fields, action: action, idempotent: false)
         let errors = Self.errors(reply)
         let transaction = reply["PAYMENTINFO_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }
-        if errors.contains(where: { $0.code == "11607" }) {
-            return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=11607 (duplicate request: already paid, not paid again)",
+        if let code = errors.first(where: { $0.code == "11607" || $0.code == "10415" })?.code {
+            return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=\(code) (\(code == "11607" ? "duplicate request" : "already completed for this token"): already paid, not paid again)",
                                    raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"],
-                                   details: current.details.merging([ProcessorStatus.alreadyDone: "11607"]) { $1 })
+                                   details: current.details.merging([ProcessorStatus.alreadyDone: code]) { $1 })
         }
         if reply["ACK"]!.hasPrefix("Failure") {
             if errors.contains(where: { $0.code == "10486" }) {

@@ -43,6 +43,10 @@ public enum PayPalIPN {
         let rawType = fields["txn_type"] ?? ""
         let isRefund = ["Refunded", "Reversed", "Canceled_Reversal"].contains(status) || rawType == "adjustment" || rawType == "new_case"
         guard isRefund || normalizedType(rawType) != nil else { throw UnknownType(txnType: rawType.isEmpty ? "(none)" : rawType) }
+        let oneOff = ["web_accept", "express_checkout", "cart"].contains(rawType)
+        if oneOff && !isRefund && !["Completed", "Processed", "Pending"].contains(status) {
+            throw UnknownType(txnType: "\(rawType) with payment_status '\(status)' (nothing to book)")
+        }
         let type = normalizedType(rawType) ?? rawType
         let recurring = type.hasPrefix("subscr_")
         var m: [String: JSONValue] = [
@@ -53,8 +57,8 @@ public enum PayPalIPN {
             if let v = fields[from], !v.isEmpty { m[to] = .string(v) }
         }
         if !type.isEmpty { m["txn_type"] = .string(type) }
-        copy("custom", "contribution_tracking_id")
         copy("rp_invoice_id", "contribution_tracking_id")
+        copy("custom", "contribution_tracking_id")  // custom wins when both are sent
         copy("txn_id", "gateway_txn_id")
         copy("parent_txn_id", "gateway_parent_id")
         copy("mc_gross", "gross")
@@ -73,11 +77,15 @@ public enum PayPalIPN {
         copy("address_country_code", "country")
         copy("payment_status", "payment_status")
         copy("payment_date", "payment_date")
-        copy("amount", "gross")
+        if m["gross"] == nil { copy("amount", "gross") }
         if recurring { m["recurring"] = .string("1") }
         if isRefund {
             m["gross"] = m["gross"].flatMap { $0.scalarText }.map { .string($0.hasPrefix("-") ? String($0.dropFirst()) : $0) }
             return Normalized(queue: "refund", message: m)
+        }
+        if oneOff && status == "Pending" {
+            // Not money yet (an eCheck, say): a payment in progress, for the pending database.
+            return Normalized(queue: "pending", message: m)
         }
         return Normalized(queue: recurring ? "recurring" : "donations", message: m)
     }
@@ -132,16 +140,32 @@ public enum PayPalIPN {
     /// answer for PayPal — 200 once the notification is safe, 403 when it
     /// could not be verified and 500 when it could not be stored (PayPal
     /// resends both) — and the outcome.
-    public static func handle(_ body: [UInt8], verifyEndpoint: String, client: HTTPClient,
+    public static func handle(_ body: [UInt8], verifyEndpoint: String, receiverEmail: String? = nil, client: HTTPClient,
                               push: (String, [UInt8]) throws -> Void, keep: ([UInt8], String) throws -> Void) -> (HTTPServerReply, Outcome) {
         func reply(_ status: Int, _ text: String) -> HTTPServerReply {
             .response(status: status, contentType: "text/plain", body: Array((text + "\n").utf8), delay: .zero)
         }
-        guard let fields = NVP.decode(String(decoding: body, as: UTF8.self)) else { return (reply(400, "not a form"), .malformed) }
         switch verify(body, endpoint: verifyEndpoint, client: client) {
         case .failure(let error): return (reply(403, "could not verify"), .unverified(error.description))
         case .success(false): return (reply(403, "INVALID"), .invalid)
         case .success(true): break
+        }
+        // Verified by PayPal: from here on it is kept whatever it looks like.
+        guard let fields = NVP.decode(String(decoding: body, as: UTF8.self)) else {
+            do {
+                try keep(body, "verified IPN that is not a decodable form")
+                return (reply(200, "OK"), .keptAsDamaged)
+            } catch {
+                return (reply(500, "could not store"), .storeFailed("\(error)"))
+            }
+        }
+        if let receiver = receiverEmail, let to = fields["receiver_email"], to.lowercased() != receiver.lowercased() {
+            do {
+                try keep(body, "IPN for another receiver (\(to.prefix(80)))")
+                return (reply(200, "OK"), .keptAsDamaged)
+            } catch {
+                return (reply(500, "could not store"), .storeFailed("\(error)"))
+            }
         }
         do {
             let normalized = try normalize(fields)

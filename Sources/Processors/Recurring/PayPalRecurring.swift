@@ -55,7 +55,7 @@ public final class PayPalRecurring: PaymentProcessor {
     }
 
     func createFields(_ row: PendingRecord, current: ProcessorStatus) throws -> [(String, String)] {
-        let capture = try checkout.captureFields(row, current: current)
+        let capture = try checkout.captureFields(row, current: current).filter { $0.0 != "MSGSUBID" }
         let token = capture[0].1
         let amount = capture.first { $0.0 == "PAYMENTREQUEST_0_AMT" }!.1
         let currency = capture.first { $0.0 == "PAYMENTREQUEST_0_CURRENCYCODE" }!.1

@@ -25,8 +25,24 @@ public enum NVP {
         return fields
     }
 
+    /// Percent-decodes `s` to bytes, then reads them as UTF-8 or, failing
+    /// that, as windows-1252 (the charset many PayPal accounts send IPNs in).
     static func unescape(_ s: Substring) -> String? {
-        s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        var bytes: [UInt8] = []
+        let utf8 = Array(s.utf8)
+        var i = 0
+        while i < utf8.count {
+            switch utf8[i] {
+            case UInt8(ascii: "+"): bytes.append(0x20); i += 1
+            case UInt8(ascii: "%"):
+                guard i + 2 < utf8.count, let v = UInt8(String(decoding: utf8[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(v)
+                i += 3
+            default: bytes.append(utf8[i]); i += 1
+            }
+        }
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        return String(data: Data(bytes), encoding: .windowsCP1252)
     }
 
     /// Whether `key` names a credential or donor data (names, email,

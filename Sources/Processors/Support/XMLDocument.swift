@@ -33,6 +33,18 @@ public struct XMLElement: Equatable, Sendable {
         at(path).map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
+    /// Elements never shown as they are: credentials, card and account
+    /// data, and anything NVP.isSensitive calls donor data.
+    static let sensitiveNames: Set<String> = ["MERCHANTID", "EXPIRYDATE", "CREDITCARDNUMBER", "CVV", "IBAN", "ACCOUNTNUMBER", "ACCOUNTNAME"]
+
+    /// This element with sensitive values replaced by "***".
+    public func redacted() -> XMLElement {
+        var copy = self
+        if XMLElement.sensitiveNames.contains(name) || (children.isEmpty && NVP.isSensitive(name) && !text.isEmpty) { copy.text = "***" }
+        copy.children = children.map { $0.redacted() }
+        return copy
+    }
+
     /// The element as XML text.
     public func serialized() -> String {
         if children.isEmpty { return "<\(name)>\(XMLElement.escape(text))</\(name)>" }

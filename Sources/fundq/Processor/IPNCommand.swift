@@ -28,6 +28,8 @@ struct IPNCommand: ParsableCommand {
             throw ConfigurationError("\(config.source): settings.ipn_verify_endpoint is required for fundq ipn")
         }
         try HTTPClient.check(verifyEndpoint)
+        // Optional: notifications for any other PayPal account are kept aside, not booked.
+        let receiverEmail = config.settings["receiver_email"]
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
         let http = config.httpConfiguration
@@ -39,7 +41,7 @@ struct IPNCommand: ParsableCommand {
             guard let client = try? HTTPClient(configuration: http) else {
                 return .response(status: 500, contentType: "text/plain", body: Array("no HTTP client\n".utf8), delay: .zero)
             }
-            let (reply, outcome) = PayPalIPN.handle(request.body, verifyEndpoint: verifyEndpoint, client: client, push: { queue, message in
+            let (reply, outcome) = PayPalIPN.handle(request.body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail, client: client, push: { queue, message in
                 let stores = try Storage(storageConfiguration)
                 try QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")).push(message, to: queue)
             }, keep: { body, reason in
