@@ -36,7 +36,7 @@ extension Sandbox {
                 checkout = order.captures > 0 || order.outcome != .duplicate ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
             case .failed: checkout = "PaymentActionFailed"
             case .pending: checkout = "PaymentActionInProgress"
-            case .pendingPoke: checkout = order.captures > 0 ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
+            case .pendingPoke, .shortCapture: checkout = order.captures > 0 ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
             default: checkout = "PaymentActionNotInitiated"
             }
             fields.append(("CHECKOUTSTATUS", checkout))
@@ -52,7 +52,8 @@ extension Sandbox {
             recordCapture("paypal", id: token, action: "DoExpressCheckoutPayment", amount: "\(order.amount) \(order.currency)", counts: !already)
             var fields = [("ACK", already ? "SuccessWithWarning" : "Success"), ("TOKEN", token),
                           ("PAYMENTINFO_0_TRANSACTIONID", "TX-\(token)"), ("PAYMENTINFO_0_PAYMENTSTATUS", "Completed"),
-                          ("PAYMENTINFO_0_AMT", order.amount), ("PAYMENTINFO_0_FEEAMT", "0.59"), ("PAYMENTINFO_0_CURRENCYCODE", order.currency)]
+                          ("PAYMENTINFO_0_AMT", order.outcome == .shortCapture ? "1.00" : order.amount), ("PAYMENTINFO_0_FEEAMT", "0.59"),
+                          ("PAYMENTINFO_0_CURRENCYCODE", order.currency)]
             if already {
                 fields += [("L_ERRORCODE0", "11607"), ("L_SHORTMESSAGE0", "Duplicate Request"),
                            ("L_LONGMESSAGE0", "A successful transaction has already been completed for this token."), ("L_SEVERITYCODE0", "Warning")]

@@ -43,6 +43,8 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     case stall
     /// A 10 MB answer.
     case huge
+    /// PayPal: approved, but the capture takes less than was asked.
+    case shortCapture = "short-capture"
 }
 
 /// A capture (or finish, or profile creation) the sandbox performed: the
@@ -136,7 +138,7 @@ public final class Sandbox: Sendable {
         switch outcome {
         case .complete, .slow, .duplicate: statusID = 1000
         case .pending: statusID = 50
-        case .pendingPoke: statusID = 600
+        case .pendingPoke, .shortCapture: statusID = 600
         case .finish: statusID = 200
         case .failed: statusID = 130
         case .cancelled: statusID = 99999

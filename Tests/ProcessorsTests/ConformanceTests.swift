@@ -140,6 +140,21 @@ struct FinishTests {
         #expect(try paypal.status(of: r).status == .complete)
     }
 
+    @Test func aCaptureOfAnotherAmountIsSentToAPersonNotBooked() throws {
+        let f = try SandboxFixture()
+        f.sandbox.script("paypal", id: "EC-SHORT", outcome: .shortCapture)
+        let paypal = try f.processor("paypal")
+        let r = pendingRecord(gateway: "paypal", orderID: "o-short", token: "EC-SHORT")
+        let status = try paypal.status(of: r)
+        #expect(status.status == .pendingPoke)
+        #expect {
+            _ = try paypal.finish(r, current: status)
+        } throws: { error in
+            guard let e = error as? ProcessorError, case .ambiguous(let why) = e.kind else { return false }
+            return why.contains("PayPal captured 1.00 where 10.00 was asked") && !e.isRetryable
+        }
+    }
+
     @Test func payPalRefusesToCaptureWithoutApprovalOrAmount() throws {
         let f = try SandboxFixture()
         f.sandbox.script("paypal", id: "EC-A", outcome: .abandoned)
@@ -148,6 +163,10 @@ struct FinishTests {
         let status = try paypal.status(of: r)
         #expect(status.status == .timeout)
         #expect(throws: ProcessorError.self) { try paypal.finish(r, current: status) }
+        let fraction = pendingRecord(gateway: "paypal", orderID: "o", token: "EC-A", gross: "10.125")
+        #expect(throws: ProcessorError.self) {
+            try paypal.finish(fraction, current: ProcessorStatus(status: .pendingPoke, evidence: "", raw: "", details: ["PAYERID": "X"]))
+        }
         var noAmount = pendingRecord(gateway: "paypal", orderID: "o", token: "EC-A")
         noAmount.message["gross"] = nil
         #expect(throws: ProcessorError.self) {

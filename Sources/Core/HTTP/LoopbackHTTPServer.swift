@@ -152,6 +152,8 @@ public final class LoopbackHTTPServer: Sendable {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
+        // Only Content-Length bodies: a chunked body would be misread, so the connection is refused instead.
+        guard headers["transfer-encoding"] == nil else { return nil }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         guard length >= 0, length <= 16 << 20 else { return nil }
         let bodyStart = headEnd! + 4

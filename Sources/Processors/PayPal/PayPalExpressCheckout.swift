@@ -158,6 +158,11 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         }
         let paymentStatus = reply["PAYMENTINFO_0_PAYMENTSTATUS"] ?? ""
         let status = Self.normalized(paymentStatus: paymentStatus)
+        let asked = fields.first { $0.0 == "PAYMENTREQUEST_0_AMT" }?.1
+        if let paid = reply["PAYMENTINFO_0_AMT"], let asked, DonationAmount(paid) != DonationAmount(asked) {
+            throw ProcessorError(.ambiguous("PayPal captured \(paid) where \(asked) was asked (transaction \(transaction ?? "?")); book it by hand"),
+                                 processor: Self.name, action: action)
+        }
         return ProcessorStatus(status: status, evidence: "PAYMENTINFO_0_PAYMENTSTATUS=\(paymentStatus.isEmpty ? "(missing)" : paymentStatus)",
                                raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"], details: current.details)
     }
