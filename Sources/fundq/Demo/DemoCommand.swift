@@ -60,7 +60,8 @@ struct DemoCommand: ParsableCommand {
         let run = UUID().uuidString.prefix(6).lowercased()
         let producer = QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-demo-frontend", sourceType: "demo"))
 
-        Output.note("fundq demo: sandbox processors on \(sandbox.baseURL), stores on \(stores.queue.location) and \(stores.database.location)")
+        let where_ = stores.queue.location == stores.database.location ? stores.queue.location : "\(stores.queue.location) and \(stores.database.location)"
+        Output.note("fundq demo: sandbox processors on \(sandbox.baseURL), stores on \(where_)")
         // 1. The frontend: every donor starts a payment (a pending message); some come back and pay.
         var tally: [Story: Int] = [:]
         let started = Int(Date().timeIntervalSince1970) - 3600  // an hour ago: old enough for the rectifier
