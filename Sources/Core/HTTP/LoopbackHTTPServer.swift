@@ -98,7 +98,7 @@ public final class LoopbackHTTPServer: Sendable {
         while let request = readRequest(fd, &buffer) {
             switch handler(request) {
             case .response(let status, let contentType, let body, let delay):
-                if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
+                if delay > .zero { Thread.sleep(forTimeInterval: delay.seconds) }
                 let head = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Error")\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: keep-alive\r\n\r\n"
                 guard writeAll(fd, Array(head.utf8) + body) else { return }
             case .reset:
@@ -108,7 +108,7 @@ public final class LoopbackHTTPServer: Sendable {
                 open = false
                 return
             case .stall(let duration):
-                Thread.sleep(forTimeInterval: Double(duration.components.seconds))
+                Thread.sleep(forTimeInterval: duration.seconds)
                 return
             }
         }

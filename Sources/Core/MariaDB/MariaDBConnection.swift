@@ -133,22 +133,21 @@ public final class MariaDBConnection: SQLConnection {
             lengths[i] = UInt(bytes.count)
             binds[i].length = lengths + i
         }
+        func scalar<T>(_ value: T, at i: Int, as type: enum_field_types) {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+            buffer.storeBytes(of: value, as: T.self)
+            buffers.append(buffer)
+            binds[i].buffer_type = type
+            binds[i].buffer = buffer
+        }
         for (i, parameter) in parameters.enumerated() {
             switch parameter {
             case .null:
                 binds[i].buffer_type = MYSQL_TYPE_NULL
             case .integer(let v):
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
-                buffer.storeBytes(of: v, as: Int64.self)
-                buffers.append(buffer)
-                binds[i].buffer_type = MYSQL_TYPE_LONGLONG
-                binds[i].buffer = buffer
+                scalar(v, at: i, as: MYSQL_TYPE_LONGLONG)
             case .real(let v):
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
-                buffer.storeBytes(of: v, as: Double.self)
-                buffers.append(buffer)
-                binds[i].buffer_type = MYSQL_TYPE_DOUBLE
-                binds[i].buffer = buffer
+                scalar(v, at: i, as: MYSQL_TYPE_DOUBLE)
             case .text(let v):
                 copy(Array(v.utf8), at: i, as: MYSQL_TYPE_STRING)
             case .blob(let v):

@@ -62,10 +62,3 @@ final class ProcessorHTTP {
         }
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
-    }
-}

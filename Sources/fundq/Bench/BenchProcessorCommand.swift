@@ -63,7 +63,7 @@ struct BenchProcessorCommand: ParsableCommand {
                         let t0 = ContinuousClock.now
                         do { try call(t, i) } catch { failures.withLock { $0.append("\(error)") }; return }
                         let d = ContinuousClock.now - t0
-                        mine.append(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+                        mine.append(d.seconds)
                         i += threads
                     }
                     latencies.withLock { $0 += mine }
@@ -72,7 +72,7 @@ struct BenchProcessorCommand: ParsableCommand {
             group.wait()
             let elapsed = ContinuousClock.now - start
             if let first = failures.withLock({ $0.first }) { throw ConfigurationError("benchmark call failed: \(first)") }
-            return Run(name: label, calls: requests, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            return Run(name: label, calls: requests, seconds: elapsed.seconds,
                        latencies: latencies.withLock { $0 })
         }
 

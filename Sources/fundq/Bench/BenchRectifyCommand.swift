@@ -73,7 +73,7 @@ struct BenchRectifyCommand: ParsableCommand {
             let elapsed = ContinuousClock.now - start
             let done = report.counts.values.reduce(0) { $0 + $1.examined }
             guard done == count else { throw ConfigurationError("the rectifier examined \(done) of \(count) orphans") }
-            return (label, count, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, workers)
+            return (label, count, elapsed.seconds, workers)
         }
 
         let baseline = try measure("one at a time (1 rectifier)", workers: 1, count: baselineOrphans)
