@@ -187,7 +187,37 @@ public enum SchemaMigrator {
                   KEY rectifier_decision_by_time (time)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        Migration(
+            summary: "identifiers compare byte for byte; damaged messages too large to keep whole keep their size and digest",
+            sqlite: """
+                ALTER TABLE damaged ADD COLUMN original_size INTEGER;
+                ALTER TABLE damaged ADD COLUMN original_sha256 TEXT
+                """,
+            // utf8mb4_unicode_ci made ch_abc = ch_ABC, café = cafe, x1 = 'x1 '
+            // and 😀 = 😁, so unique keys merged distinct payments. NO PAD
+            // binary compares the bytes, trailing spaces included. (SQLite's
+            // default BINARY collation already does.)
+            mariadb: """
+                ALTER TABLE pending
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY gateway_account \(binaryID) NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY gateway_txn_id \(binaryID) NULL,
+                  MODIFY gateway_session_id \(binaryID) NULL, MODIFY contribution_tracking_id \(binaryID) NULL,
+                  MODIFY claimed_by \(binaryID) NULL;
+                ALTER TABLE donations
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY gateway_txn_id \(binaryID) NOT NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY contribution_tracking_id \(binaryID) NULL;
+                ALTER TABLE damaged
+                  MODIFY original_queue \(binaryID) NOT NULL, MODIFY gateway \(binaryID) NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY gateway_txn_id \(binaryID) NULL,
+                  ADD COLUMN original_size BIGINT NULL, ADD COLUMN original_sha256 CHAR(64) NULL;
+                ALTER TABLE rectifier_decision
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY order_id \(binaryID) NULL
+                """),
     ]
+
+    /// The MariaDB type of an identifier column: compared byte for byte,
+    /// trailing spaces included.
+    public static let binaryID = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
 
     /// The schema version this build of fundq expects.
     public static var currentVersion: Int { migrations.count }
@@ -216,6 +246,13 @@ public enum SchemaMigrator {
     /// is not transactional: under a named lock).
     @discardableResult
     public static func migrate(_ connection: any SQLConnection) throws -> [Int] {
+        try migrate(connection, upTo: currentVersion)
+    }
+
+    /// Applies the migrations up to `version` only (tests of a migration
+    /// start from the schema before it).
+    @discardableResult
+    public static func migrate(_ connection: any SQLConnection, upTo version: Int) throws -> [Int] {
         try ensureVersionTable(connection)
         if connection.dialect == .mariadb {
             let got = try connection.query("SELECT GET_LOCK('fundq-schema-migration', 60)", []).first?.first?.int64
@@ -225,7 +262,8 @@ public enum SchemaMigrator {
             if connection.dialect == .mariadb { _ = try? connection.query("SELECT RELEASE_LOCK('fundq-schema-migration')", []) }
         }
         var applied: [Int] = []
-        for (offset, migration) in migrations.enumerated() {
+        let target = version
+        for (offset, migration) in migrations.enumerated() where offset < target {
             let version = offset + 1
             try connection.transaction {
                 guard try installedVersion(connection) < version else { return }
@@ -235,7 +273,7 @@ public enum SchemaMigrator {
                 applied.append(version)
             }
         }
-        try check(connection)
+        if target == currentVersion { try check(connection) }
         return applied
     }
 
