@@ -94,6 +94,11 @@ struct IPNCommand: ParsableCommand {
             return reply
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
+            Logger(label: "fundq.ipn").warning(
+                "ulimit -n is \(files.rlim_cur), below --max-connections \(maxConnections) plus 32: accepting will pause when descriptors run out")
+        }
         while !stop.isRaised { Thread.sleep(forTimeInterval: 0.1) }
         server.stop()
     }
