@@ -103,7 +103,7 @@ public final class LoopbackHTTPServer: Sendable {
             if connection < 0 {
                 let code = errno
                 if stopped.load(ordering: .relaxed) { return }
-                if code == EINTR { continue }
+                if code == EINTR || code == ECONNABORTED { continue }  // a signal; a client gone before accept
                 if let message = failures.record(code) { logger.error("\(message)") }
                 Thread.sleep(forTimeInterval: failures.pause.seconds)
                 continue
@@ -139,8 +139,8 @@ public final class LoopbackHTTPServer: Sendable {
     /// Answers 503 without blocking the accept loop, then closes; what the
     /// client already sent is read first so that the close is not a reset.
     private func refuseAtOnce(_ fd: Int32) {
-        let answer = Self.head(status: 503, contentType: "text/plain", length: 32, extra: "Retry-After: 1\r\n", keepAlive: false)
-            + Array("too many connections, try again\n".utf8)
+        let body = Array("503 Service Unavailable: \(limits.maximumConnections) connections already open, try again\n".utf8)
+        let answer = Self.head(status: 503, contentType: "text/plain", length: body.count, extra: "Retry-After: 1\r\n", keepAlive: false) + body
         _ = answer.withUnsafeBytes { send(fd, $0.baseAddress!, answer.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         shutdown(fd, Int32(SHUT_WR))
         var scratch = [UInt8](repeating: 0, count: 4096)
