@@ -113,6 +113,11 @@ struct IPNListenerLimitsTests {
         let l = try startListener(["--max-connections", String(cap), "--request-timeout", "10m", "--idle-timeout", "10m"])
         #expect(l.serves())
         let baselineThreads = try #require(l.process.threadCount)
+        var files = rlimit()  // this test process holds 500 sockets too: lift a low soft limit (CI machines often have 1024)
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < 4096 {
+            files.rlim_cur = min(files.rlim_max, 4096)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        }
         var connections = try (0..<500).map { _ in try RawHTTPConnection(port: l.port) }
         // The first `cap` are held (they never send a request); every further one is answered 503 at once.
         var answers: [Int: Int] = [:]
