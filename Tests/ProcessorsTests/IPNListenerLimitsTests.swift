@@ -98,7 +98,6 @@ struct IPNListenerLimitsTests {
             sent += 1
             Thread.sleep(forTimeInterval: 0.05)
         }
-        #expect(sent < 999, "the slow body was never cut off")
         #expect(slow.answer()?.status == 408)
         #expect(slow.closedByServer())
         #expect(idle.closedByServer(), "an idle connection is closed")
