@@ -89,7 +89,8 @@ public final class RawHTTPConnection {
     }
 
     private func parsed() -> Answer? {
-        guard let end = received.indices.dropLast(3).first(where: { received[$0..<$0 + 4].elementsEqual([13, 10, 13, 10]) }) else { return nil }
+        let blankLine: [UInt8] = [13, 10, 13, 10]
+        guard let end = received.indices.dropLast(3).first(where: { received[$0..<$0 + 4].elementsEqual(blankLine) }) else { return nil }
         let head = String(decoding: received[0..<end], as: UTF8.self)
         let fields = head.split(separator: " ", maxSplits: 2)
         guard fields.count >= 2, let status = Int(fields[1]) else { return nil }

@@ -72,7 +72,8 @@ struct HTTPClientRoutingTests {
         let loopback = try runStatus(f, environmentProxies(proxy))
         #expect(loopback.status == 0, "\(loopback.stderr)")
         #expect(loopback.stdout.contains("pending-poke"))
-        let remote = try runStatus(f, environmentProxies(proxy).merging(["FUNDQ_PAYPAL_ENDPOINT": "https://api.paypal.example.invalid/nvp"]) { $1 })
+        let unresolvable = ["FUNDQ_PAYPAL_ENDPOINT": "https://api.paypal.example.invalid/nvp"]
+        let remote = try runStatus(f, environmentProxies(proxy).merging(unresolvable) { $1 })
         #expect(remote.status != 0, "the name does not resolve, and no proxy resolves it instead")
         #expect(proxy.log.counts.isEmpty, "the proxy received: \(proxy.log.counts.keys.sorted())")
     }
@@ -92,11 +93,13 @@ struct HTTPClientRoutingTests {
 
     @Test func theProxyKeyIsReadAndCheckedWithoutShowingIt() throws {
         let base = "endpoint: https://example.org/api\n"
-        let c = try ProcessorConfiguration.parse(base + "proxy: http://proxy.internal:3128\n", name: "x", source: "x.yaml", environment: [:])
+        let c = try ProcessorConfiguration.parse(base + "proxy: http://proxy.internal:3128\n", name: "x", source: "x.yaml",
+                                                 environment: [:])
         #expect(c.proxy == "http://proxy.internal:3128")
         #expect(c.httpConfiguration.proxy == "http://proxy.internal:3128")
         #expect(try ProcessorConfiguration.parse(base, name: "x", source: "x.yaml", environment: [:]).httpConfiguration.proxy == nil)
-        let env = try ProcessorConfiguration.parse(base, name: "x", source: "x.yaml", environment: ["FUNDQ_X_PROXY": "socks5h://127.0.0.1:1080"])
+        let env = try ProcessorConfiguration.parse(base, name: "x", source: "x.yaml",
+                                                   environment: ["FUNDQ_X_PROXY": "socks5h://127.0.0.1:1080"])
         #expect(env.proxy == "socks5h://127.0.0.1:1080")
         do {
             _ = try ProcessorConfiguration.parse(base + "proxy: ftp://user:hunter2@proxy\n", name: "x", source: "x.yaml", environment: [:])

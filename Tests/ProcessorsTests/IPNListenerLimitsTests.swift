@@ -19,7 +19,8 @@ struct IPNListenerLimitsTests {
         /// Waits until a GET is answered 405 (the listener serves).
         func serves(timeout: Double = 60) -> Bool {
             eventually(timeout: timeout, poll: 0.1) {
-                guard let c = try? RawHTTPConnection(port: port), (try? c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
+                guard let c = try? RawHTTPConnection(port: port),
+                      (try? c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
                 return c.answer(timeout: 10)?.status == 405
             }
         }

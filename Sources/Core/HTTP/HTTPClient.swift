@@ -110,7 +110,8 @@ public final class HTTPClient {
         let scheme = proxy.prefix { $0 != ":" }.lowercased()
         guard ["http", "https", "socks5", "socks5h"].contains(scheme), proxy.contains("://"),
               !(URLComponents(string: proxy)?.host ?? "").isEmpty else {
-            throw HTTPError(kind: .invalidURL("a proxy must be http://, https://, socks5:// or socks5h://HOST:PORT"), url: "(proxy, not shown)")
+            throw HTTPError(kind: .invalidURL("a proxy must be http://, https://, socks5:// or socks5h://HOST:PORT"),
+                            url: "(proxy, not shown)")
         }
     }
 

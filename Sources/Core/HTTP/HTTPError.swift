@@ -31,7 +31,8 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         switch kind {
         case .invalidURL(let why): return "invalid URL \(url): \(why)"
         case .insecureURL:
-            return "refusing plain http:// to \(url): only loopback addresses may be reached without TLS" + (detail.map { " (\($0))" } ?? "")
+            let why = detail.map { " (\($0))" } ?? ""
+            return "refusing plain http:// to \(url): only loopback addresses may be reached without TLS\(why)"
         case .connectionFailed(let why): return "cannot connect to \(url): \(why)"
         case .timedOut: return "no complete answer from \(url) in time"
         case .responseTooLarge(let limit): return "answer from \(url) is larger than \(limit) bytes"

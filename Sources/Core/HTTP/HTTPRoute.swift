@@ -24,7 +24,8 @@ struct HTTPRoute: Equatable {
 
     /// Checks `url` (https anywhere; http only when the host resolves to
     /// loopback addresses alone) and returns where it goes.
-    static func check(_ url: String, resolve: (String) -> Result<[String], ResolutionFailure> = resolveHost) throws(HTTPError) -> HTTPRoute {
+    static func check(_ url: String,
+                      resolve: (String) -> Result<[String], ResolutionFailure> = resolveHost) throws(HTTPError) -> HTTPRoute {
         let shown = HTTPClient.shown(url)
         let (scheme, host, port) = try parts(of: url)
         switch scheme {
@@ -46,7 +47,8 @@ struct HTTPRoute: Equatable {
             }
             let foreign = addresses.filter { !isLoopback($0) }
             guard !addresses.isEmpty, foreign.isEmpty else {
-                throw HTTPError(kind: .insecureURL, url: shown, detail: "\(bare) resolves to \(foreign.joined(separator: ", ")), which is not loopback")
+                let found = foreign.joined(separator: ", ")
+                throw HTTPError(kind: .insecureURL, url: shown, detail: "\(bare) resolves to \(found), which is not loopback")
             }
             return HTTPRoute(scheme: scheme, host: host, port: port, pinnedAddresses: addresses)
         default:
@@ -98,10 +100,11 @@ struct HTTPRoute: Equatable {
     static func resolveHost(_ host: String) -> Result<[String], ResolutionFailure> {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>? = nil
         let status = getaddrinfo(host, nil, &hints, &list)
-        guard status == 0 else { return .failure(ResolutionFailure(description: "\(host) does not resolve (\(String(cString: gai_strerror(status))))")) }
+        guard status == 0 else {
+            return .failure(ResolutionFailure(description: "\(host) does not resolve (\(String(cString: gai_strerror(status))))"))
+        }
         defer { freeaddrinfo(list) }
         var addresses: [String] = []
         var entry = list

@@ -140,7 +140,8 @@ public final class LoopbackHTTPServer: Sendable {
     /// client already sent is read first so that the close is not a reset.
     private func refuseAtOnce(_ fd: Int32) {
         let body = Array("503 Service Unavailable: \(limits.maximumConnections) connections already open, try again\n".utf8)
-        let answer = Self.head(status: 503, contentType: "text/plain", length: body.count, extra: "Retry-After: 1\r\n", keepAlive: false) + body
+        let answer = Self.head(status: 503, contentType: "text/plain", length: body.count, extra: "Retry-After: 1\r\n", keepAlive: false)
+            + body
         _ = answer.withUnsafeBytes { send(fd, $0.baseAddress!, answer.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         shutdown(fd, Int32(SHUT_WR))
         var scratch = [UInt8](repeating: 0, count: 4096)
@@ -227,7 +228,8 @@ public final class LoopbackHTTPServer: Sendable {
     /// to a reset.
     private func refuse(_ fd: Int32, _ refusal: HTTPRefusal) {
         let body = Array("\(refusal.status) \(Self.reasonPhrase(refusal.status)): \(refusal.reason)\n".utf8)
-        guard writeAll(fd, Self.head(status: refusal.status, contentType: "text/plain", length: body.count, keepAlive: false) + body) else { return }
+        let head = Self.head(status: refusal.status, contentType: "text/plain", length: body.count, keepAlive: false)
+        guard writeAll(fd, head + body) else { return }
         shutdown(fd, Int32(SHUT_WR))
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(2)

@@ -42,8 +42,12 @@ struct IPNCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
-        guard (1_024...1_048_576).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be between 1024 and 1048576") }
-        guard (1_024...67_108_864).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be between 1024 and 67108864") }
+        guard (1_024...1_048_576).contains(maxHeaderBytes) else {
+            throw ValidationError("--max-header-bytes must be between 1024 and 1048576")
+        }
+        guard (1_024...67_108_864).contains(maxBodyBytes) else {
+            throw ValidationError("--max-body-bytes must be between 1024 and 67108864")
+        }
         guard requestTimeout.seconds >= 0.1, idleTimeout.seconds >= 0.1 else {
             throw ValidationError("--request-timeout and --idle-timeout must be at least 0.1s")
         }
@@ -96,8 +100,10 @@ struct IPNCommand: ParsableCommand {
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
-            Logger(label: "fundq.ipn").warning(
-                "ulimit -n is \(files.rlim_cur), below --max-connections \(maxConnections) plus 32: accepting will pause when descriptors run out")
+            Logger(label: "fundq.ipn").warning("""
+                ulimit -n is \(files.rlim_cur), below --max-connections \(maxConnections) plus 32: \
+                accepting will pause when descriptors run out
+                """)
         }
         while !stop.isRaised { Thread.sleep(forTimeInterval: 0.1) }
         server.stop()
