@@ -140,6 +140,14 @@ struct IPNListenerLimitsTests {
         #expect(r.stderr.contains("connections already open (the limit): answering 503"))
     }
 
+    @Test func limitsOutOfRangeAreRefusedAtStart() throws {
+        let cap = try FundqProcess.run(["ipn", "--port", "0", "--max-connections", "0"])
+        #expect(cap.status != 0 && cap.stderr.contains("--max-connections must be between 1 and 100000"), "\(cap.stderr)")
+        let timeout = try FundqProcess.run(["ipn", "--port", "0", "--request-timeout", "0s"])
+        #expect(timeout.status != 0, "\(timeout.stderr)")
+        #expect(timeout.stderr.contains("--request-timeout and --idle-timeout must be at least 0.1s"))
+    }
+
     @Test func outOfFileDescriptorsTheListenerLogsPausesAndGoesOnAccepting() throws {
         let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
                                   fileDescriptorLimit: 64)

@@ -33,12 +33,13 @@ struct IPNCommand: ParsableCommand {
     @Option(help: "Largest notification body in bytes; a larger Content-Length is answered 413 without reading the body.")
     var maxBodyBytes = 262_144
 
-    @Option(help: ArgumentHelp("Longest time from a request's first byte to its last (10s, 1m); slower requests are answered 408.",
+    @Option(help: ArgumentHelp("Longest time from a request's first byte to its last (default 10s); slower requests are answered 408.",
                                valueName: "duration"))
-    var requestTimeout = DurationArgument(argument: "10s")!
+    var requestTimeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("Longest wait for the next request on an open connection before closing it.", valueName: "duration"))
-    var idleTimeout = DurationArgument(argument: "15s")!
+    @Option(help: ArgumentHelp("Longest wait for the next request on an open connection before closing it (default 15s).",
+                               valueName: "duration"))
+    var idleTimeout: DurationArgument?
 
     func validate() throws {
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
@@ -48,14 +49,14 @@ struct IPNCommand: ParsableCommand {
         guard (1_024...67_108_864).contains(maxBodyBytes) else {
             throw ValidationError("--max-body-bytes must be between 1024 and 67108864")
         }
-        guard requestTimeout.seconds >= 0.1, idleTimeout.seconds >= 0.1 else {
+        guard (requestTimeout?.seconds ?? 10) >= 0.1, (idleTimeout?.seconds ?? 15) >= 0.1 else {
             throw ValidationError("--request-timeout and --idle-timeout must be at least 0.1s")
         }
     }
 
     var limits: HTTPServerLimits {
         HTTPServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
-                         requestTimeout: requestTimeout.duration, idleTimeout: idleTimeout.duration)
+                         requestTimeout: requestTimeout?.duration ?? .seconds(10), idleTimeout: idleTimeout?.duration ?? .seconds(15))
     }
 
     func run() throws {
