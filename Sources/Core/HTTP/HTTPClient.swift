@@ -160,6 +160,19 @@ public final class HTTPClient {
                 _ = fundq_curl_setopt_slist(handle, CURLOPT_RESOLVE, pins)
                 _ = fundq_curl_setopt_string(handle, CURLOPT_PROXY, proxy)
                 _ = fundq_curl_setopt_string(handle, CURLOPT_NOPROXY, proxy.isEmpty ? "*" : "")
+                if route.scheme == "http" {
+                    // Pinned above; and whatever address libcurl ends up with, it may connect to loopback only.
+                    _ = fundq_curl_setopt_opensocket_function(handle) { _, _, target in
+                        guard let target else { return -1 }
+                        let offset = MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
+                        guard HTTPRoute.isLoopback(family: target.pointee.family, address: UnsafeRawPointer(target) + offset) else {
+                            return -1  // CURL_SOCKET_BAD: libcurl reports a failed connect
+                        }
+                        let fd = socket(target.pointee.family, target.pointee.socktype, target.pointee.protocol)
+                        if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                        return fd
+                    }
+                }
                 _ = fundq_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
                 _ = fundq_curl_setopt_write_function(handle) { data, size, count, userdata in
                     guard let userdata, let data else { return 0 }

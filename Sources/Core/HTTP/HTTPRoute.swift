@@ -96,6 +96,23 @@ struct HTTPRoute: Equatable {
         return mapped && bytes[12] == 127
     }
 
+    /// Whether the socket address libcurl is about to connect to is loopback
+    /// (the last check for plain http, at connect time, whatever resolved it).
+    static func isLoopback(family: Int32, address: UnsafeRawPointer) -> Bool {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch family {
+        case AF_INET:
+            var v4 = address.loadUnaligned(as: sockaddr_in.self).sin_addr
+            guard inet_ntop(AF_INET, &v4, &text, socklen_t(text.count)) != nil else { return false }
+        case AF_INET6:
+            var v6 = address.loadUnaligned(as: sockaddr_in6.self).sin6_addr
+            guard inet_ntop(AF_INET6, &v6, &text, socklen_t(text.count)) != nil else { return false }
+        default:
+            return false
+        }
+        return isLoopback(String(cString: text))
+    }
+
     /// Every address `host` resolves to (getaddrinfo), as numeric text.
     static func resolveHost(_ host: String) -> Result<[String], ResolutionFailure> {
         var hints = addrinfo()
