@@ -10,6 +10,10 @@ static inline CURLcode fundq_curl_setopt_slist(CURL *h, CURLoption o, struct cur
 static inline CURLcode fundq_curl_setopt_write_function(CURL *h, size_t (*f)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, f);
 }
+/* Decides, at connect time, whether libcurl may open a socket to an address (plain http: loopback only). */
+static inline CURLcode fundq_curl_setopt_opensocket_function(CURL *h, curl_opensocket_callback f) {
+    return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f);
+}
 static inline CURLcode fundq_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode fundq_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline const char *fundq_curl_version(void) { return curl_version(); }

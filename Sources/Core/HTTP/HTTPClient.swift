@@ -45,12 +45,19 @@ public struct HTTPClientConfiguration: Sendable {
     public var totalTimeout: Duration
     /// Largest accepted answer.
     public var maximumResponseBytes: Int
+    /// The proxy for `https://` requests (`http://host:port`, `socks5h://…`),
+    /// or nil for none. `http_proxy`, `https_proxy`, `ALL_PROXY` and
+    /// `no_proxy` in the environment are always ignored, and plain `http://`
+    /// (loopback only) never goes through a proxy.
+    public var proxy: String?
 
     /// Limits; the defaults suit processor APIs.
-    public init(connectTimeout: Duration = .seconds(5), totalTimeout: Duration = .seconds(30), maximumResponseBytes: Int = 1 << 20) {
+    public init(connectTimeout: Duration = .seconds(5), totalTimeout: Duration = .seconds(30), maximumResponseBytes: Int = 1 << 20,
+                proxy: String? = nil) {
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
         self.maximumResponseBytes = maximumResponseBytes
+        self.proxy = proxy
     }
 }
 
@@ -58,7 +65,9 @@ public struct HTTPClientConfiguration: Sendable {
 /// connections are kept alive and reused between requests; use it from one
 /// task or thread at a time (it is not `Sendable`), one client per worker
 /// for concurrency. TLS verification is always on, and plain `http://` is
-/// accepted only for loopback addresses.
+/// accepted only when the host resolves to loopback addresses alone (the
+/// connection is pinned to the addresses checked). No proxy is used unless
+/// the configuration names one; the environment's proxy variables never apply.
 public final class HTTPClient {
     /// The limits.
     public let configuration: HTTPClientConfiguration
@@ -90,20 +99,19 @@ public final class HTTPClient {
         String(url.prefix { $0 != "?" })
     }
 
-    /// Refuses URLs that are not https, or http to loopback.
+    /// Refuses URLs that are not https, or http to a host that does not
+    /// resolve to loopback addresses alone (it resolves the host to decide).
     public static func check(_ url: String) throws(HTTPError) {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-              let host = components.host, !host.isEmpty else {
-            throw HTTPError(kind: .invalidURL("not an absolute http(s) URL"), url: shown(url))
-        }
-        switch scheme {
-        case "https": return
-        case "http":
-            let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            if h == "localhost" || h == "::1" || h.hasPrefix("127.") { return }
-            throw HTTPError(kind: .insecureURL, url: shown(url))
-        default:
-            throw HTTPError(kind: .invalidURL("scheme \(scheme) is not http or https"), url: shown(url))
+        _ = try HTTPRoute.check(url)
+    }
+
+    /// Refuses a proxy URL that libcurl would not read as a proxy.
+    public static func checkProxy(_ proxy: String) throws(HTTPError) {
+        let scheme = proxy.prefix { $0 != ":" }.lowercased()
+        guard ["http", "https", "socks5", "socks5h"].contains(scheme), proxy.contains("://"),
+              !(URLComponents(string: proxy)?.host ?? "").isEmpty else {
+            throw HTTPError(kind: .invalidURL("a proxy must be http://, https://, socks5:// or socks5h://HOST:PORT"),
+                            url: "(proxy, not shown)")
         }
     }
 
@@ -118,7 +126,7 @@ public final class HTTPClient {
     /// Sends `request` and returns the answer (any status). Transport
     /// failures throw a typed ``HTTPError``.
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
-        try HTTPClient.check(request.url)
+        let route = try HTTPRoute.check(request.url)
         let shown = HTTPClient.shown(request.url)
         curl_easy_reset(handle)
         errorBuffer[0] = 0
@@ -128,7 +136,14 @@ public final class HTTPClient {
             headers = curl_slist_append(headers, "\(name): \(value)")
         }
         headers = curl_slist_append(headers, "Expect:")  // no 100-continue round trip
-        defer { curl_slist_free_all(headers) }
+        var pins: UnsafeMutablePointer<curl_slist>? = nil
+        for entry in route.resolveEntries { pins = curl_slist_append(pins, entry) }
+        defer {
+            curl_slist_free_all(headers)
+            curl_slist_free_all(pins)
+        }
+        // A proxy only when configured, and never for plain http (loopback): "" overrides the environment's variables.
+        let proxy = route.scheme == "https" ? configuration.proxy ?? "" : ""
 
         let code: CURLcode = request.body.withUnsafeBytes { body in
             withExtendedLifetime(sink) {
@@ -142,6 +157,22 @@ public final class HTTPClient {
                 _ = fundq_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(configuration.totalTimeout.wholeMilliseconds))
                 _ = fundq_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
                 _ = fundq_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
+                _ = fundq_curl_setopt_slist(handle, CURLOPT_RESOLVE, pins)
+                _ = fundq_curl_setopt_string(handle, CURLOPT_PROXY, proxy)
+                _ = fundq_curl_setopt_string(handle, CURLOPT_NOPROXY, proxy.isEmpty ? "*" : "")
+                if route.scheme == "http" {
+                    // Pinned above; and whatever address libcurl ends up with, it may connect to loopback only.
+                    _ = fundq_curl_setopt_opensocket_function(handle) { _, _, target in
+                        guard let target else { return -1 }
+                        let offset = MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
+                        guard HTTPRoute.isLoopback(family: target.pointee.family, address: UnsafeRawPointer(target) + offset) else {
+                            return -1  // CURL_SOCKET_BAD: libcurl reports a failed connect
+                        }
+                        let fd = socket(target.pointee.family, target.pointee.socktype, target.pointee.protocol)
+                        if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                        return fd
+                    }
+                }
                 _ = fundq_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
                 _ = fundq_curl_setopt_write_function(handle) { data, size, count, userdata in
                     guard let userdata, let data else { return 0 }

@@ -23,12 +23,16 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public let kind: Kind
     /// The URL, without its query string.
     public let url: String
+    /// Why, when the kind alone does not say (e.g. what a refused host resolved to).
+    public var detail: String? = nil
 
     /// One line for an operator.
     public var description: String {
         switch kind {
         case .invalidURL(let why): return "invalid URL \(url): \(why)"
-        case .insecureURL: return "refusing plain http:// to \(url): only loopback addresses may be reached without TLS"
+        case .insecureURL:
+            let why = detail.map { " (\($0))" } ?? ""
+            return "refusing plain http:// to \(url): only loopback addresses may be reached without TLS\(why)"
         case .connectionFailed(let why): return "cannot connect to \(url): \(why)"
         case .timedOut: return "no complete answer from \(url) in time"
         case .responseTooLarge(let limit): return "answer from \(url) is larger than \(limit) bytes"

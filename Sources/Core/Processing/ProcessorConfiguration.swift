@@ -38,10 +38,14 @@ public struct ProcessorConfiguration: Sendable {
     public var attemptSchedule: [Duration]
     /// Processor-specific settings (merchant id, API version, …).
     public var settings: [String: String]
+    /// The proxy for this processor's calls (`proxy:`); nil: none, whatever
+    /// the environment's `http_proxy`/`HTTPS_PROXY`/`ALL_PROXY` say.
+    public var proxy: String? = nil
 
     /// The HTTP limits these settings imply.
     public var httpConfiguration: HTTPClientConfiguration {
-        HTTPClientConfiguration(connectTimeout: connectTimeout, totalTimeout: totalTimeout, maximumResponseBytes: maximumResponseBytes)
+        HTTPClientConfiguration(connectTimeout: connectTimeout, totalTimeout: totalTimeout, maximumResponseBytes: maximumResponseBytes,
+                                proxy: proxy)
     }
 
     /// Reads `directory/NAME.yaml` and applies the environment's overrides.
@@ -97,13 +101,14 @@ public struct ProcessorConfiguration: Sendable {
             minimumAge: .seconds(Int64(try reader.number("rectifier.minimum_age_minutes", default: 20, range: 0...100_000) * 60)),
             maximumAge: .seconds(Int64(try reader.number("rectifier.maximum_age_days", default: 30, range: 0.001...3650) * 86_400)),
             attemptSchedule: try reader.numbers("rectifier.attempt_schedule_minutes", default: [20, 60, 240, 1440]).map { .seconds(Int64($0 * 60)) },
-            settings: flat.filter { $0.key.hasPrefix("settings.") }.reduce(into: [:]) { $0[String($1.key.dropFirst(9))] = $1.value })
+            settings: flat.filter { $0.key.hasPrefix("settings.") }.reduce(into: [:]) { $0[String($1.key.dropFirst(9))] = $1.value },
+            proxy: try reader.proxy())
     }
 
     static let knownKeys: Set<String> = [
         "endpoint", "timeouts.connect_seconds", "timeouts.total_seconds", "retry.attempts", "retry.backoff_seconds",
         "rate_limit_per_second", "concurrency", "maximum_response_bytes", "rectifier.minimum_age_minutes",
-        "rectifier.maximum_age_days", "rectifier.attempt_schedule_minutes",
+        "rectifier.maximum_age_days", "rectifier.attempt_schedule_minutes", "proxy",
     ]
 
     static func flatten(_ node: Any, prefix: String, into flat: inout [String: String]) {
@@ -137,6 +142,12 @@ public struct ProcessorConfiguration: Sendable {
                 throw ConfigurationError("\(origin(key)) must be a number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
             }
             return value
+        }
+
+        func proxy() throws -> String? {
+            guard let text = flat["proxy"], !text.isEmpty else { return nil }
+            do { try HTTPClient.checkProxy(text) } catch { throw ConfigurationError("\(origin("proxy")): \(error)") }
+            return text
         }
 
         func numbers(_ key: String, default fallback: [Double]) throws -> [Double] {

@@ -12,6 +12,9 @@ struct IPNCommand: ParsableCommand {
         discussion: """
             Answers 200 once a notification is safe (pushed, or kept in the damaged store when its txn_type is unknown), \
             403 when it cannot be verified (PayPal resends) and 500 when it cannot be stored (PayPal resends). \
+            Bounded: at most --max-connections at once (503 beyond), --max-header-bytes (431), --max-body-bytes (413), \
+            a Content-Length required (411; chunked bodies 501), --request-timeout per request (408), --idle-timeout between requests; \
+            when out of file descriptors it logs, pauses and goes on accepting. \
             The verification endpoint is settings.ipn_verify_endpoint of processors/paypal-recurring.yaml. Runs until SIGTERM/SIGINT.
             """)
 
@@ -20,6 +23,41 @@ struct IPNCommand: ParsableCommand {
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port = 8089
+
+    @Option(help: "Connections served at once; further ones are answered 503 (PayPal resends) and closed.")
+    var maxConnections = 128
+
+    @Option(help: "Largest request line plus header fields in bytes; larger requests are answered 431.")
+    var maxHeaderBytes = 16_384
+
+    @Option(help: "Largest notification body in bytes; a larger Content-Length is answered 413 without reading the body.")
+    var maxBodyBytes = 262_144
+
+    @Option(help: ArgumentHelp("Longest time from a request's first byte to its last (default 10s); slower requests are answered 408.",
+                               valueName: "duration"))
+    var requestTimeout: DurationArgument?
+
+    @Option(help: ArgumentHelp("Longest wait for the next request on an open connection before closing it (default 15s).",
+                               valueName: "duration"))
+    var idleTimeout: DurationArgument?
+
+    func validate() throws {
+        guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
+        guard (1_024...1_048_576).contains(maxHeaderBytes) else {
+            throw ValidationError("--max-header-bytes must be between 1024 and 1048576")
+        }
+        guard (1_024...67_108_864).contains(maxBodyBytes) else {
+            throw ValidationError("--max-body-bytes must be between 1024 and 67108864")
+        }
+        guard (requestTimeout?.seconds ?? 10) >= 0.1, (idleTimeout?.seconds ?? 15) >= 0.1 else {
+            throw ValidationError("--request-timeout and --idle-timeout must be at least 0.1s")
+        }
+    }
+
+    var limits: HTTPServerLimits {
+        HTTPServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
+                         requestTimeout: requestTimeout?.duration ?? .seconds(10), idleTimeout: idleTimeout?.duration ?? .seconds(15))
+    }
 
     func run() throws {
         let stop = StopSignal()
@@ -33,7 +71,7 @@ struct IPNCommand: ParsableCommand {
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
         let http = config.httpConfiguration
-        let server = try LoopbackHTTPServer(port: port) { request in
+        let server = try LoopbackHTTPServer(port: port, limits: limits, logger: Logger(label: "fundq.ipn")) { request in
             let logger = Logger(label: "fundq.ipn")
             guard request.method == "POST" else {
                 return .response(status: 405, contentType: "text/plain", body: Array("POST only\n".utf8), delay: .zero)
@@ -61,6 +99,13 @@ struct IPNCommand: ParsableCommand {
             return reply
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
+        var files = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
+            Logger(label: "fundq.ipn").warning("""
+                ulimit -n is \(files.rlim_cur), below --max-connections \(maxConnections) plus 32: \
+                accepting will pause when descriptors run out
+                """)
+        }
         while !stop.isRaised { Thread.sleep(forTimeInterval: 0.1) }
         server.stop()
     }

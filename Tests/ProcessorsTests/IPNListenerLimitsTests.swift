@@ -1,0 +1,166 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Sandbox
+import Testing
+
+/// `fundq ipn` as a real child process under hostile clients: malformed and
+/// oversized requests, slow and idle clients, 500 connections at once, and
+/// more connections than it has file descriptors. No durations are asserted:
+/// each test waits for a condition with a generous timeout.
+@Suite("IPN listener limits")
+struct IPNListenerLimitsTests {
+    struct Listener {
+        let fixture: SandboxFixture
+        let directory: TemporaryDirectory
+        let process: SpawnedProcess
+        let port: Int
+
+        /// Waits until a GET is answered 405 (the listener serves).
+        func serves(timeout: Double = 60) -> Bool {
+            eventually(timeout: timeout, poll: 0.1) {
+                guard let c = try? RawHTTPConnection(port: port),
+                      (try? c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
+                return c.answer(timeout: 10)?.status == 405
+            }
+        }
+
+        /// A genuine notification is verified, pushed and answered 200.
+        func acceptsAGenuineNotification(_ id: String) throws -> Bool {
+            let body = fixture.sandbox.issueIPN([("txn_type", "web_accept"), ("txn_id", id), ("mc_gross", "5.00"), ("mc_currency", "EUR"),
+                                                 ("payment_status", "Completed")])
+            let client = try HTTPClient()
+            return try client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/ipn", body: body)).status == 200
+        }
+    }
+
+    func startListener(_ flags: [String], fileDescriptorLimit: Int? = nil) throws -> Listener {
+        let f = try SandboxFixture()
+        let dir = try TemporaryDirectory()
+        let port = try FreePort.find()
+        var env = f.environment()
+        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
+        env["FUNDQ_DATA_DIR"] = dir.path
+        let args = ["ipn", "--port", String(port)] + flags
+        let process = try fileDescriptorLimit.map { try FundqProcess.spawn(args, fileDescriptorLimit: $0, environment: env, outputIn: dir) }
+            ?? FundqProcess.spawn(args, environment: env, outputIn: dir)
+        return Listener(fixture: f, directory: dir, process: process, port: port)
+    }
+
+    /// Sends `request` on a fresh connection and returns the answer and whether the server then closed.
+    func exchange(_ port: Int, _ request: String) throws -> (status: Int?, closed: Bool) {
+        let c = try RawHTTPConnection(port: port)
+        try? c.send(request)  // the server may answer and close before an oversized request is all sent
+        let answer = c.answer()
+        return (answer?.status, c.closedByServer())
+    }
+
+    @Test func everyRefusalIsAnsweredWithItsStatusThenClosed() throws {
+        let l = try startListener([])
+        #expect(l.serves())
+        let hugeHeader = "GET /ipn HTTP/1.1\r\nHost: x\r\nX-Padding: \(String(repeating: "a", count: 70_000))\r\n\r\n"
+        let cases: [(String, String, Int)] = [
+            ("70 KB header", hugeHeader, 431),
+            ("100 MB body announced, not sent", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", 413),
+            ("chunked", "POST /ipn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab=cd\r\n0\r\n\r\n", 501),
+            ("negative length", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nab=cd", 400),
+            ("garbage length", "GET /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n", 400),
+            ("two lengths", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nab=cd", 400),
+            ("POST without length", "POST /ipn HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+            ("not HTTP", "HELLO\r\n\r\n", 400),
+        ]
+        for (name, request, status) in cases {
+            let (answered, closed) = try exchange(l.port, request)
+            #expect(answered == status, "\(name)")
+            #expect(closed, "\(name): the connection is closed after a refusal")
+        }
+        // Keep-alive still works for well-formed requests, and the listener still serves.
+        let c = try RawHTTPConnection(port: l.port)
+        try c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(c.answer()?.status == 405)
+        try c.send("GET /ipn HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(c.closedByServer())
+        #expect(try l.acceptsAGenuineNotification("T-LIMITS-1"))
+        l.process.send(SIGTERM)
+        #expect(l.process.wait().status == 0)
+    }
+
+    @Test func aSlowClientIsAnswered408AnIdleOneIsClosedAndNeitherHoldsUpOthers() throws {
+        let l = try startListener(["--request-timeout", "1s", "--idle-timeout", "1s"])
+        #expect(l.serves())
+        let idle = try RawHTTPConnection(port: l.port)
+        let slow = try RawHTTPConnection(port: l.port)
+        try slow.send("POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        // One byte at a time, for as long as the server lets it (at most a minute).
+        let deadline = Date().addingTimeInterval(60)
+        var sent = 0
+        while !slow.heardAnything, Date() < deadline, sent < 999 {
+            guard (try? slow.send("a")) != nil else { break }
+            sent += 1
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(slow.answer()?.status == 408)
+        #expect(slow.closedByServer())
+        #expect(idle.closedByServer(), "an idle connection is closed")
+        #expect(idle.answer(timeout: 0) == nil, "quietly, without an answer")
+        #expect(try l.acceptsAGenuineNotification("T-SLOW-1"))
+        l.process.send(SIGTERM)
+        #expect(l.process.wait().status == 0)
+    }
+
+    @Test func fiveHundredConnectionsAtOnceAreBoundedAndTheListenerServesAfterwards() throws {
+        let cap = 40
+        let l = try startListener(["--max-connections", String(cap), "--request-timeout", "10m", "--idle-timeout", "10m"])
+        #expect(l.serves())
+        let baselineThreads = try #require(l.process.threadCount)
+        var files = rlimit()  // this test process holds 500 sockets too: lift a low soft limit (CI machines often have 1024)
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < 4096 {
+            files.rlim_cur = min(files.rlim_max, 4096)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        }
+        var connections = try (0..<500).map { _ in try RawHTTPConnection(port: l.port) }
+        // The first `cap` are held (they never send a request); every further one is answered 503 at once.
+        var answers: [Int: Int] = [:]
+        #expect(eventually(timeout: 120, poll: 0.1) {
+            answers = [:]
+            for c in connections where c.heardAnything { answers[c.answer(timeout: 0)?.status ?? 0, default: 0] += 1 }
+            return answers[503] == 500 - cap
+        }, "answers: \(answers)")
+        #expect(answers.values.reduce(0, +) == 500 - cap, "the held connections heard nothing: \(answers)")
+        let threads = try #require(l.process.threadCount)
+        #expect(threads <= baselineThreads + cap + 8, "threads: \(baselineThreads) before, \(threads) with 500 connections")
+        let answer = connections.first { $0.answer(timeout: 0)?.status == 503 }?.answer(timeout: 0)
+        #expect(answer?.head.contains("Retry-After: 1") == true)
+        connections.removeAll()  // everyone leaves
+        #expect(l.serves(), "the listener serves once the crowd has gone")
+        #expect(try l.acceptsAGenuineNotification("T-CROWD-1"))
+        l.process.send(SIGTERM)
+        let r = l.process.wait()
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("connections already open (the limit): answering 503"))
+    }
+
+    @Test func limitsOutOfRangeAreRefusedAtStart() throws {
+        let cap = try FundqProcess.run(["ipn", "--port", "0", "--max-connections", "0"])
+        #expect(cap.status != 0 && cap.stderr.contains("--max-connections must be between 1 and 100000"), "\(cap.stderr)")
+        let timeout = try FundqProcess.run(["ipn", "--port", "0", "--request-timeout", "0s"])
+        #expect(timeout.status != 0, "\(timeout.stderr)")
+        #expect(timeout.stderr.contains("--request-timeout and --idle-timeout must be at least 0.1s"))
+    }
+
+    @Test func outOfFileDescriptorsTheListenerLogsPausesAndGoesOnAccepting() throws {
+        let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
+                                  fileDescriptorLimit: 64)
+        #expect(l.serves())
+        var connections = try (0..<100).map { _ in try RawHTTPConnection(port: l.port) }
+        #expect(eventually(timeout: 60, poll: 0.1) { l.process.standardErrorSoFar.contains("accept() failed: Too many open files") },
+                "stderr: \(l.process.standardErrorSoFar)")
+        #expect(l.process.process.isRunning)
+        connections.removeAll()  // closes all 100
+        #expect(l.serves(), "accepting resumed once descriptors were free")
+        l.process.send(SIGTERM)
+        let r = l.process.wait()
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("accepting connections again after"))
+    }
+}
