@@ -40,7 +40,8 @@ struct Fundq: ParsableCommand {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             default:
-                FileHandle.standardError.write(Data("fundq: \(error)\n".utf8))
+                // Whatever failed, a URL in its message never shows a password.
+                FileHandle.standardError.write(Data("fundq: \(SecretMasking.urls(in: "\(error)"))\n".utf8))
                 Foundation.exit(1)
             }
         }
