@@ -84,8 +84,11 @@ struct ProcessorMaskingTests {
     func anErrorAnswerEchoingTheRequestNeverPrintsTheCredentials(token: String) throws {
         let p = try EchoingProcessor()
         let dir = try TemporaryDirectory()
-        let r = try FundqProcess.run(["processor", "paypal", "status", token, "--data-dir", dir.path], environment: p.environment)
+        // At debug level the requests are logged too.
+        let r = try FundqProcess.run(["processor", "paypal", "status", token, "--data-dir", dir.path],
+                                     environment: p.environment.merging(["FUNDQ_LOG_LEVEL": "debug"]) { $1 })
         #expect(r.status == 1, "\(r.stdout)")
+        #expect(r.stderr.contains("request"), "the request was logged: \(r.stderr)")
         #expect(r.stderr.contains("paypal GetExpressCheckoutDetails for \(token)"), "\(r.stderr)")
         expectClean(r.stderr + r.stdout, "processor status \(token)")
     }
@@ -116,7 +119,30 @@ struct ProcessorMaskingTests {
         expectClean(gc.stdout + gc.stderr, "globalcollect status")
     }
 
-    @Test func adaptersMaskWhatTheyReturnAndThrowAndWhatTheyLog() throws {
+    @Test func theRectifiersDecisionLogIsMasked() throws {
+        let p = try EchoingProcessor()
+        let db = try DatabaseFixture(.sqlite)
+        let storage = try Storage(db.configuration)
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        for token in ["EC-NOTE", "EC-ECHO"] {
+            try PendingStore(connection: storage.database).store(try PendingMessage(members: try JSONParser().parse(
+                #"{"gateway":"paypal","order_id":"\#(token)","gateway_session_id":"\#(token)","date":\#(date),"gross":"10.00","currency":"EUR"}"#
+            ).objectValue!))
+        }
+        var env = p.environment
+        env["FUNDQ_DATA_DIR"] = db.directory.path
+        let run = try FundqProcess.run(["rectify", "--processor", "paypal"], environment: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        expectClean(run.stdout + run.stderr, "rectify")
+        let log = try FundqProcess.run(["rectify", "log", "--json"], environment: env)
+        guard case .array(let decisions) = try JSONParser().parse(log.stdout) else { Issue.record("log printed \(log.stdout)"); return }
+        #expect(decisions.count == 2)
+        #expect(log.stdout.contains("error 10002"), "\(log.stdout)")
+        #expect(log.stdout.contains("NOTE=***"), "the raw answer is logged, masked: \(log.stdout)")
+        expectClean(log.stdout, "rectify log (evidence and raw answer as stored)")
+    }
+
+    @Test func adaptersMaskWhatTheyReturnThrowAndPreview() throws {
         let p = try EchoingProcessor()
         let paypal = try Processors.make("paypal", directory: RepositoryPaths.processors, environment: p.environment)
         let status = try paypal.status(of: pendingRecord(gateway: "paypal", orderID: "o1", token: "EC-NOTE"))

@@ -51,8 +51,10 @@ public enum NVP {
     /// `L_EMAIL0`, `NOTE`, `PAYMENTREQUEST_0_NOTETEXT`, …).
     public static func isSensitive(_ key: String) -> Bool {
         let k = key.uppercased()
-        if ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX", "ACCT", "CVV2", "EXPDATE"].contains(k) { return true }
-        return ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE", "NOTE", "MEMO"].contains { k.contains($0) }
+        let exact = ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX", "ACCT", "CVV2", "EXPDATE"]
+        if exact.contains(k) { return true }
+        let parts = ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE", "NOTE", "MEMO"]
+        return parts.contains { k.contains($0) }
             && !k.hasSuffix("STATUS") && k != "PAYERSTATUS"
     }
 

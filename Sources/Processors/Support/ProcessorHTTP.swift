@@ -61,8 +61,8 @@ final class ProcessorHTTP {
                 throw ProcessorError(.transport(.transport("\(error)")), processor: processor, action: action)
             }
             guard attempt < attempts else { throw failure }
-            logger.warning("retrying after a failed read-only call",
-                           metadata: ["action": "\(secrets.masked(action))", "error": "\(failure.masked(answerText, action: secrets.masked))"])
+            let shownFailure = failure.masked(answerText, action: secrets.masked)
+            logger.warning("retrying after a failed read-only call", metadata: ["action": "\(secrets.masked(action))", "error": "\(shownFailure)"])
             Thread.sleep(forTimeInterval: configuration.retryBackoff.seconds)
         }
     }
