@@ -110,6 +110,14 @@ struct MaskingTests {
         #expect(try configuration.redisURL()?.port == 7000)
         let inURL = StorageConfiguration(databaseURL: "mysql://fundq:url-pw@db/fundq", environment: ["FUNDQ_DB_PASSWORD": "env"])
         #expect(try inURL.mariaDBURL()?.password == "url-pw", "a password in the URL still works and wins")
+        let processor = try ProcessorConfiguration.parse("endpoint: https://x.example.org\ncredentials:\n  password: FUNDQ_X_PASSWORD\n",
+                                                         name: "x", source: "x.yaml", environment: [:])
+        #expect(try Credentials(for: processor, environment: ["FUNDQ_X_PASSWORD_FILE": dir.file("pw")])["password"] == "pw-from-file")
+        let settings = SecretSettings(environment: ["FUNDQ_DB_PASSWORD": "hunter2"])
+        #expect(!"\(settings)".contains("hunter2") && !String(reflecting: settings).contains("hunter2"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        #expect(!dumped.contains("pw=from=secrets"))
         let redisUser = StorageConfiguration(queueURL: "redis://alice@r:6379", environment: ["FUNDQ_QUEUE_PASSWORD": "pw"])
         #expect(try redisUser.redisURL()?.user == "alice")
         #expect(try redisUser.redisURL()?.password == "pw")

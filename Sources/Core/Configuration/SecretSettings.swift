@@ -5,7 +5,8 @@ public import Foundation
 /// environment variable `NAME`, else from the file named by `NAME_FILE`
 /// (its content, surrounding whitespace trimmed), else from the line
 /// `NAME=value` of the secrets file named by `FUNDQ_SECRETS_FILE`.
-public struct SecretSettings: Sendable, Equatable {
+/// Its description never shows a value.
+public struct SecretSettings: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     /// The environment the settings are read from.
     let environment: [String: String]
 
@@ -14,6 +15,12 @@ public struct SecretSettings: Sendable, Equatable {
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment
     }
+
+    /// "secret settings (N variables, values hidden)".
+    public var description: String { "secret settings (\(environment.count) variables, values hidden)" }
+
+    /// No values in `dump` or `debugPrint` either.
+    public var customMirror: Mirror { Mirror(self, children: ["variables": environment.keys.sorted()]) }
 
     /// The variable naming the secrets file.
     public static let secretsFileVariable = "FUNDQ_SECRETS_FILE"

@@ -35,7 +35,7 @@ public struct StorageConfiguration: Sendable, Equatable {
         self.queueURL = nonEmpty(queueURL) ?? nonEmpty(environment[Self.queueURLSetting])
         self.databaseURL = nonEmpty(databaseURL) ?? nonEmpty(environment[Self.databaseURLSetting])
         self.dataDirectory = nonEmpty(dataDirectory) ?? nonEmpty(environment["FUNDQ_DATA_DIR"]) ?? Self.defaultDataDirectory
-        secrets = SecretSettings(environment: environment)
+        secrets = SecretSettings(environment: environment.filter { $0.key.hasPrefix("FUNDQ_") })
     }
 
     /// Path of the embedded SQLite file.
