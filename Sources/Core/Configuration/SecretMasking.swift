@@ -29,7 +29,8 @@ public enum SecretMasking {
     /// `user:password@host`. Other words (an address, `127.0.0.1:6379`, an
     /// email address) are left as they are.
     public static func urls(in message: String) -> String {
-        guard message.contains(":") else { return message }
+        // Only a word with a scheme (":/") or an "@" is ever masked.
+        guard mayHoldURL(message) else { return message }
         var out = ""
         var word = ""
         func flush() {
@@ -46,6 +47,16 @@ public enum SecretMasking {
         }
         flush()
         return out
+    }
+
+    /// Whether `message` has an "@" or a ":/" (one pass over its bytes).
+    static func mayHoldURL(_ message: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in message.utf8 {
+            if byte == UInt8(ascii: "@") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: ":")) { return true }
+            previous = byte
+        }
+        return false
     }
 
     static func maskedWord(_ word: String) -> String {
@@ -121,10 +132,25 @@ public struct SecretMasker: Sendable {
     /// `text` with every secret value replaced by `***` and URLs masked.
     public func masked(_ text: String) -> String {
         var out = text
-        for form in forms where out.contains(form) {
+        for form in found(in: text) {
             out = out.replacingOccurrences(of: form, with: "***")
         }
         return SecretMasking.urls(in: out)
+    }
+
+    /// The forms that occur in `text` (longest first), found in one pass over its bytes.
+    func found(in text: String) -> [String] {
+        guard !forms.isEmpty else { return [] }
+        let haystack = Array(text.utf8)
+        let needles = forms.map { Array($0.utf8) }
+        let firstBytes = Set(needles.compactMap(\.first))
+        var present = Array(repeating: false, count: needles.count)
+        for start in haystack.indices where firstBytes.contains(haystack[start]) {
+            for (n, needle) in needles.enumerated() where !present[n] && haystack[start] == needle[0] {
+                if start + needle.count <= haystack.count, haystack[start..<(start + needle.count)].elementsEqual(needle) { present[n] = true }
+            }
+        }
+        return forms.indices.filter { present[$0] }.map { forms[$0] }
     }
 
     static func percentEncoded(_ s: String, spaceAsPlus: Bool) -> String {

@@ -136,34 +136,38 @@ public enum PersonalData {
 
     /// "****1111": the last four digits of `text`, or "***" when it has fewer.
     static func lastFour(_ text: String) -> String {
-        let digits = text.filter(\.isASCIIDigit)
+        let digits = text.filter { $0.isASCII && $0.isNumber }
         return digits.count >= 12 ? "****" + String(digits.suffix(4)) : "***"
     }
 
     /// `text` with card-number-like runs of digits replaced by `****` and their last four digits.
     public static func maskedCardNumbers(in text: String) -> String {
-        let chars = Array(text)
-        guard chars.count(where: \.isASCIIDigit) >= 13 else { return text }
-        var out = ""
+        let bytes = Array(text.utf8)
+        func isDigit(_ i: Int) -> Bool { i >= 0 && i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+        var out: [UInt8] = []
+        var copied = 0
         var i = 0
-        while i < chars.count {
-            guard chars[i].isASCIIDigit, i == 0 || !chars[i - 1].isASCIIDigit else {
-                out.append(chars[i]); i += 1; continue
-            }
+        while i < bytes.count {
+            guard isDigit(i), !isDigit(i - 1) else { i += 1; continue }
             // A run: digits, with single spaces or dashes between digits.
             var end = i
             var digits = 0
             var grouped = false
-            while end < chars.count {
-                if chars[end].isASCIIDigit { digits += 1; end += 1; continue }
-                if " -".contains(chars[end]), end + 1 < chars.count, chars[end + 1].isASCIIDigit { grouped = true; end += 1; continue }
+            while end < bytes.count {
+                if isDigit(end) { digits += 1; end += 1; continue }
+                if bytes[end] == 0x20 || bytes[end] == 0x2d, isDigit(end + 1) { grouped = true; end += 1; continue }
                 break
             }
-            let run = String(chars[i..<end])
-            out += (13...19).contains(digits) || (digits > 19 && grouped) ? lastFour(run) : run
+            if (13...19).contains(digits) || (digits > 19 && grouped) {
+                out += bytes[copied..<i]
+                out += Array(lastFour(String(decoding: bytes[i..<end], as: UTF8.self)).utf8)
+                copied = end
+            }
             i = end
         }
-        return out
+        guard copied > 0 else { return text }
+        out += bytes[copied...]
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `text` with email-like substrings (`local@domain.tld`) replaced by `***@***`.
