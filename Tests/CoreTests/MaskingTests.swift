@@ -17,6 +17,7 @@ struct MaskingTests {
         ("mysql://u:p@SS/w#rd?SECRET@db/x", "mysql://***@db/x"),
         ("mysql://fundq:SECRET127.0.0.1:3306/fundq", "mysql://***/fundq"),
         ("redis://127.0.0.1:SECRET", "redis://***"),
+        ("redis://127.0.0.1:31415926535/0", "redis://***/0"),
         ("host:SECRET", "***"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
         ("redis://[::1]:6379", "redis://[::1]:6379"),

@@ -23,6 +23,7 @@ struct SecretsTests {
         ["queue", "stats", "--queue-url", "rediss://:\(secret)@127.0.0.1:6379"],
         ["queue", "stats", "--queue-url", "redis://:\(secret)@127.0.0.1:6379/\(secret)"],
         ["queue", "stats", "--queue-url", "redis://127.0.0.1:\(secret)"],
+        ["queue", "stats", "--queue-url", "redis://127.0.0.1:31415926535"],
         ["queue", "stats", "--queue-url", "redis://user:\(secret)@@127.0.0.1:notaport"],
     ])
     func aMalformedURLNeverPrintsItsPassword(arguments: [String]) throws {
@@ -30,7 +31,7 @@ struct SecretsTests {
         let r = try FundqProcess.run(arguments + ["--data-dir", dir.path])
         #expect(r.status == 1, "\(arguments): \(r.stderr)")
         #expect(r.stderr.hasPrefix("fundq: "), "\(r.stderr)")
-        #expect(!r.stderr.contains(Self.secret), "\(arguments) printed the password: \(r.stderr)")
+        #expect(!r.stderr.contains(Self.secret) && !r.stderr.contains("31415926535"), "\(arguments) printed the password: \(r.stderr)")
         #expect(!r.stdout.contains(Self.secret))
     }
 

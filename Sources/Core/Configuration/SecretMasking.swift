@@ -81,11 +81,16 @@ public enum SecretMasking {
         return i
     }
 
-    /// Whether `s` is `HOST[:PORT]` (a name or IPv4 address, or `[IPv6]`), or empty.
+    /// Whether `s` is `HOST[:PORT]` (a name or IPv4 address, or `[IPv6]`; a
+    /// port of at most 65535), or empty.
     static func isHostPort(_ s: Substring) -> Bool {
         var host = s
         if let colon = s.lastIndex(of: ":"), !s.hasSuffix("]") {
-            guard s[s.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+            let port = s[s.index(after: colon)...]
+            // A port is 1 to 5 digits, at most 65535 (anything else there may be a password).
+            guard port.isEmpty || (port.count <= 5 && port.allSatisfy({ $0.isASCII && $0.isNumber }) && Int(port)! <= 65535) else {
+                return false
+            }
             host = s[..<colon]
         }
         if host.hasPrefix("[") && host.hasSuffix("]") {

@@ -36,8 +36,8 @@ struct ServiceURL: Sendable, Equatable {
         if let colon = rest.lastIndex(of: ":") {
             let portText = rest[rest.index(after: colon)...]
             guard let p = Int(portText), (1...65535).contains(p) else {
-                let shown = portText.allSatisfy(\.isNumber) ? " '\(portText)'" : " (not a number from 1 to 65535)"
-                throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid port\(shown)")
+                // Not echoed: what stands where the port should be may be a password (redis://HOST:PASSWORD).
+                throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid port (expected a number from 1 to 65535)")
             }
             port = p
             rest = rest[..<colon]
