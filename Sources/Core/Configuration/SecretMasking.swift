@@ -148,9 +148,10 @@ public struct SecretMasker: Sendable {
         guard !forms.isEmpty else { return [] }
         let haystack = Array(text.utf8)
         let needles = forms.map { Array($0.utf8) }
-        let firstBytes = Set(needles.compactMap(\.first))
+        var firstBytes = [Bool](repeating: false, count: 256)
+        for needle in needles { if let first = needle.first { firstBytes[Int(first)] = true } }
         var present = Array(repeating: false, count: needles.count)
-        for start in haystack.indices where firstBytes.contains(haystack[start]) {
+        for start in haystack.indices where firstBytes[Int(haystack[start])] {
             for (n, needle) in needles.enumerated() where !present[n] && haystack[start] == needle[0] {
                 if start + needle.count <= haystack.count, haystack[start..<(start + needle.count)].elementsEqual(needle) { present[n] = true }
             }

@@ -85,7 +85,7 @@ public enum PersonalData {
     /// `text` with the values of `"NAME": value` pairs masked when NAME is a
     /// card number, CVV or (unless `showPersonalData`) personal field.
     static func maskedJSONMembers(in text: String, showPersonalData: Bool) -> String {
-        guard text.contains("\"") && text.contains(":") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "\"")) && text.utf8.contains(UInt8(ascii: ":")) else { return text }
         let chars = Array(text)
         var out = ""
         var i = 0
@@ -172,7 +172,7 @@ public enum PersonalData {
 
     /// `text` with email-like substrings (`local@domain.tld`) replaced by `***@***`.
     public static func maskedEmails(in text: String) -> String {
-        guard text.contains("@") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "@")) else { return text }
         let chars = Array(text)
         func isLocal(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || "._%+-".contains(c)) }
         func isDomain(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || ".-".contains(c)) }
