@@ -25,7 +25,7 @@ struct Fundq: ParsableCommand {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return handler
+            return MaskingLogHandler(wrapped: handler)
         }
         do {
             var command = try parseAsRoot()

@@ -102,6 +102,9 @@ struct SecretsTests {
         // The handler fails echoing the message: the error holds the donor's data too.
         let pop = try FundqProcess.run(["queue", "pop", "crm", "--exec", "cat >&2; exit 3"] + flags)
         #expect(pop.status == 0, "\(pop.stderr)")
+        #expect(pop.stderr.contains("message moved to the damaged store"), "\(pop.stderr)")
+        #expect(!pop.stderr.contains("ada@example.org") && !pop.stderr.contains("4111111111111111") && !pop.stderr.contains("737"),
+                "the log line about the damaged message shows donor data: \(pop.stderr)")
         let list = try FundqProcess.run(["damaged", "list", "--json"] + flags)
         guard case .array(let rows) = try JSONParser().parse(list.stdout), let id = rows.first?.objectValue?["id"]?.scalarText else {
             Issue.record("damaged list printed \(list.stdout)")
