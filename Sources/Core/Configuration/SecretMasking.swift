@@ -153,7 +153,8 @@ public struct SecretMasker: Sendable {
         var present = Array(repeating: false, count: needles.count)
         for start in haystack.indices where firstBytes[Int(haystack[start])] {
             for (n, needle) in needles.enumerated() where !present[n] && haystack[start] == needle[0] {
-                if start + needle.count <= haystack.count, haystack[start..<(start + needle.count)].elementsEqual(needle) { present[n] = true }
+                let end = start + needle.count
+                if end <= haystack.count, haystack[start..<end].elementsEqual(needle) { present[n] = true }
             }
         }
         return forms.indices.filter { present[$0] }.map { forms[$0] }

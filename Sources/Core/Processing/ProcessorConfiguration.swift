@@ -164,7 +164,8 @@ public struct Credentials: Sendable, CustomStringConvertible {
         var values: [String: String] = [:]
         for (logical, variable) in configuration.credentialVariables {
             guard let value = try settings.value(variable) else {
-                throw ConfigurationError("\(configuration.name): credential '\(logical)' comes from \(variable), which is set neither in the environment nor in the secrets file (nor in a \(variable)_FILE)")
+                throw ConfigurationError("\(configuration.name): credential '\(logical)' comes from \(variable), "
+                    + "which is set neither in the environment nor in the secrets file (nor in a \(variable)_FILE)")
             }
             values[logical] = value
         }

@@ -67,7 +67,8 @@ public final class GlobalCollect: PaymentProcessor {
             let error = response.at("ERROR")
             return (response, (error?.text(at: "CODE") ?? "?", error?.text(at: "MESSAGE") ?? ""), raw)
         default:
-            throw ProcessorError(.malformedResponse("RESULT=\(http.answerText(result).prefix(20)) is neither OK nor NOK"), processor: Self.name, action: what)
+            throw ProcessorError(.malformedResponse("RESULT=\(http.answerText(result).prefix(20)) is neither OK nor NOK"),
+                                 processor: Self.name, action: what)
         }
     }
 
@@ -85,29 +86,31 @@ public final class GlobalCollect: PaymentProcessor {
     }
 
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
-        try http.masking {
-            let what = "GET_ORDERSTATUS for order \(try orderID(row, "GET_ORDERSTATUS"))"
-            let answer = try call("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row), what: what, idempotent: true)
-            if let nok = answer.nok {
-                if nok.code == "11000400" {
-                    return ProcessorStatus(status: .timeout, evidence: "RESULT=NOK, ERROR CODE=11000400 (time-out)", raw: answer.raw)
-                }
-                if nok.code == "1000001" {
-                    return ProcessorStatus(status: .cancelled, evidence: "RESULT=NOK, ERROR CODE=1000001 (cancelled)", raw: answer.raw)
-                }
-                throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
+        try http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
+        let what = "GET_ORDERSTATUS for order \(try orderID(row, "GET_ORDERSTATUS"))"
+        let answer = try call("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row), what: what, idempotent: true)
+        if let nok = answer.nok {
+            if nok.code == "11000400" {
+                return ProcessorStatus(status: .timeout, evidence: "RESULT=NOK, ERROR CODE=11000400 (time-out)", raw: answer.raw)
             }
-            guard let statusText = answer.response.text(at: "STATUS/STATUSID"), let statusID = Int(statusText) else {
-                throw ProcessorError(.malformedResponse("RESULT=OK without a numeric STATUS/STATUSID"), processor: Self.name, action: what)
+            if nok.code == "1000001" {
+                return ProcessorStatus(status: .cancelled, evidence: "RESULT=NOK, ERROR CODE=1000001 (cancelled)", raw: answer.raw)
             }
-            var details: [String: String] = ["STATUSID": statusText]
-            for field in ["ORDERID", "EFFORTID", "ATTEMPTID", "PAYMENTPRODUCTID", "AMOUNT", "CURRENCYCODE"] {
-                details[field] = answer.response.text(at: "STATUS/\(field)")
-            }
-            let normalized = Self.normalized(statusID: statusID)
-            return ProcessorStatus(status: normalized, evidence: "STATUSID=\(statusID) (\(normalized.rawValue))", raw: answer.raw,
-                                   transactionID: details["ORDERID"], details: details)
+            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
         }
+        guard let statusText = answer.response.text(at: "STATUS/STATUSID"), let statusID = Int(statusText) else {
+            throw ProcessorError(.malformedResponse("RESULT=OK without a numeric STATUS/STATUSID"), processor: Self.name, action: what)
+        }
+        var details: [String: String] = ["STATUSID": statusText]
+        for field in ["ORDERID", "EFFORTID", "ATTEMPTID", "PAYMENTPRODUCTID", "AMOUNT", "CURRENCYCODE"] {
+            details[field] = answer.response.text(at: "STATUS/\(field)")
+        }
+        let normalized = Self.normalized(statusID: statusID)
+        return ProcessorStatus(status: normalized, evidence: "STATUSID=\(statusID) (\(normalized.rawValue))", raw: answer.raw,
+                               transactionID: details["ORDERID"], details: details)
     }
 
     func finishRequest(_ row: PendingRecord, current: ProcessorStatus) throws(ProcessorError) -> (action: String, version: String, params: XMLElement) {
@@ -130,50 +133,56 @@ public final class GlobalCollect: PaymentProcessor {
     /// payment's state. "Order already final" (400120) means someone already
     /// finished it: nothing is sent twice, the new status is read.
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
-        try http.masking {
-            let step = try finishRequest(row, current: current)
-            let what = "\(step.action) for order \(row.orderID ?? "?")"
-            let answer = try call(step.action, version: step.version, params: step.params, what: what, idempotent: false)
-            if let nok = answer.nok, nok.code != "400120" {
-                throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
-            }
-            var after = try status(of: row)
-            after.evidence = "\(step.action) \(answer.nok == nil ? "OK" : "NOK 400120 (already final)"), then \(after.evidence)"
-            if answer.nok != nil { after.details[ProcessorStatus.alreadyDone] = "400120" }
-            return after
+        try http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        let step = try finishRequest(row, current: current)
+        let what = "\(step.action) for order \(row.orderID ?? "?")"
+        let answer = try call(step.action, version: step.version, params: step.params, what: what, idempotent: false)
+        if let nok = answer.nok, nok.code != "400120" {
+            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
         }
+        var after = try status(of: row)
+        after.evidence = "\(step.action) \(answer.nok == nil ? "OK" : "NOK 400120 (already final)"), then \(after.evidence)"
+        if answer.nok != nil { after.details[ProcessorStatus.alreadyDone] = "400120" }
+        return after
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
-        try http.masking {
-            let order = try orderID(row, "CANCEL_PAYMENT")
-            let what = "CANCEL_PAYMENT for order \(order)"
-            let answer = try call("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
-                .leaf("ORDERID", order), .leaf("EFFORTID", effortID(row)), .leaf("ATTEMPTID", row.message["attempt_id"]?.scalarText ?? "1")]),
-                what: what, idempotent: false)
-            if let nok = answer.nok {
-                throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
-            }
-            return try status(of: row)
+        try http.masking { try unmaskedCancel(row) }
+    }
+
+    func unmaskedCancel(_ row: PendingRecord) throws -> ProcessorStatus {
+        let order = try orderID(row, "CANCEL_PAYMENT")
+        let what = "CANCEL_PAYMENT for order \(order)"
+        let answer = try call("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
+            .leaf("ORDERID", order), .leaf("EFFORTID", effortID(row)), .leaf("ATTEMPTID", row.message["attempt_id"]?.scalarText ?? "1")]),
+            what: what, idempotent: false)
+        if let nok = answer.nok {
+            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
         }
+        return try status(of: row)
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
-        try http.maskingPreview {
-            let xml: XMLElement
-            switch action {
-            case .status: xml = request("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row))
-            case .finish:
-                guard let current else { throw ProcessorError(.configuration("finishing needs the current status"), processor: Self.name, action: "preview") }
-                let step = try finishRequest(row, current: current)
-                xml = request(step.action, version: step.version, params: step.params)
-            case .cancel:
-                xml = request("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
-                    .leaf("ORDERID", try orderID(row, "preview")), .leaf("EFFORTID", effortID(row)), .leaf("ATTEMPTID", "1")]))
-            case .createRecurringProfile:
-                throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
-            }
-            return "POST \(configuration.endpoint)\n" + xml.redacted().serialized()
+        try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let xml: XMLElement
+        switch action {
+        case .status: xml = request("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row))
+        case .finish:
+            guard let current else { throw ProcessorError(.configuration("finishing needs the current status"), processor: Self.name, action: "preview") }
+            let step = try finishRequest(row, current: current)
+            xml = request(step.action, version: step.version, params: step.params)
+        case .cancel:
+            xml = request("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
+                .leaf("ORDERID", try orderID(row, "preview")), .leaf("EFFORTID", effortID(row)), .leaf("ATTEMPTID", "1")]))
+        case .createRecurringProfile:
+            throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
+        return "POST \(configuration.endpoint)\n" + xml.redacted().serialized()
     }
 }

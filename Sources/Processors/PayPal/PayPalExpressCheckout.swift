@@ -31,7 +31,9 @@ public final class PayPalExpressCheckout: PaymentProcessor {
                                  shown: NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets),
                                  idempotent: idempotent)
         guard let reply = NVP.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ProcessorError(.malformedResponse("not a name-value pair answer: \(http.answerText(text).prefix(80))"), processor: Self.name, action: action)
+            // Masked before it is cut: a cut could leave half a credential that no longer matches.
+            throw ProcessorError(.malformedResponse("not a name-value pair answer: \(http.answerText(text).prefix(80))"),
+                                 processor: Self.name, action: action)
         }
         guard let ack = reply["ACK"] else {
             throw ProcessorError(.malformedResponse("no ACK in the answer"), processor: Self.name, action: action)
@@ -72,32 +74,34 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     /// is pending-poke when the donor approved (PAYERID present) and timeout
     /// when not — the distinction the old rectifier got wrong for years.
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
-        try http.masking {
-            let token = try token(of: row, action: "GetExpressCheckoutDetails")
-            let action = "GetExpressCheckoutDetails for \(token)"
-            let reply = try call("GetExpressCheckoutDetails", [("TOKEN", token)], action: action, idempotent: true)
-            let errors = Self.errors(reply)
-            if reply["ACK"]!.hasPrefix("Failure") {
-                if errors.contains(where: { $0.code == "10411" }) {
-                    // Tokens expire after 3 hours whatever happened: only a token we never tried to capture means "never paid".
-                    if row.message["finish_requested_at"] != nil || row.message["recurring_profile_requested_at"] != nil {
-                        throw ProcessorError(.ambiguous("token \(token) expired (10411) after fundq tried to collect it; look the payment up at PayPal"),
-                                             processor: Self.name, action: action)
-                    }
-                    return ProcessorStatus(status: .timeout, evidence: "L_ERRORCODE0=10411 (the checkout token expired)", raw: raw(reply))
+        try http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
+        let token = try token(of: row, action: "GetExpressCheckoutDetails")
+        let action = "GetExpressCheckoutDetails for \(token)"
+        let reply = try call("GetExpressCheckoutDetails", [("TOKEN", token)], action: action, idempotent: true)
+        let errors = Self.errors(reply)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            if errors.contains(where: { $0.code == "10411" }) {
+                // Tokens expire after 3 hours whatever happened: only a token we never tried to capture means "never paid".
+                if row.message["finish_requested_at"] != nil || row.message["recurring_profile_requested_at"] != nil {
+                    throw ProcessorError(.ambiguous("token \(token) expired (10411) after fundq tried to collect it; look the payment up at PayPal"),
+                                         processor: Self.name, action: action)
                 }
-                let first = errors.first ?? (code: "?", message: "Failure without an error code")
-                throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+                return ProcessorStatus(status: .timeout, evidence: "L_ERRORCODE0=10411 (the checkout token expired)", raw: raw(reply))
             }
-            let checkout = reply["CHECKOUTSTATUS"] ?? ""
-            let payer = reply["PAYERID"].flatMap { $0.isEmpty ? nil : $0 }
-            var details = ["TOKEN": token]
-            details["PAYERID"] = payer
-            let status = Self.normalized(checkoutStatus: checkout, payerPresent: payer != nil)
-            let evidence = "CHECKOUTSTATUS=\(checkout.isEmpty ? "(missing)" : checkout), PAYERID \(payer == nil ? "absent" : "present")"
-            return ProcessorStatus(status: status, evidence: evidence, raw: raw(reply),
-                                   transactionID: reply["PAYMENTREQUEST_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }, details: details)
+            let first = errors.first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
         }
+        let checkout = reply["CHECKOUTSTATUS"] ?? ""
+        let payer = reply["PAYERID"].flatMap { $0.isEmpty ? nil : $0 }
+        var details = ["TOKEN": token]
+        details["PAYERID"] = payer
+        let status = Self.normalized(checkoutStatus: checkout, payerPresent: payer != nil)
+        let evidence = "CHECKOUTSTATUS=\(checkout.isEmpty ? "(missing)" : checkout), PAYERID \(payer == nil ? "absent" : "present")"
+        return ProcessorStatus(status: status, evidence: evidence, raw: raw(reply),
+                               transactionID: reply["PAYMENTREQUEST_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }, details: details)
     }
 
     func captureFields(_ row: PendingRecord, current: ProcessorStatus) throws(ProcessorError) -> [(String, String)] {
@@ -140,35 +144,37 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     /// DoExpressCheckoutPayment. PayPal's 11607 (duplicate request) means it
     /// was already paid: reported complete, never paid again.
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
-        try http.masking {
-            let fields = try captureFields(row, current: current)
-            let action = "DoExpressCheckoutPayment for \(fields[0].1)"
-            let reply = try call("DoExpressCheckoutPayment", fields, action: action, idempotent: false)
-            let errors = Self.errors(reply)
-            let transaction = reply["PAYMENTINFO_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }
-            if let code = errors.first(where: { $0.code == "11607" || $0.code == "10415" })?.code {
-                return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=\(code) (\(code == "11607" ? "duplicate request" : "already completed for this token"): already paid, not paid again)",
-                                       raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"],
-                                       details: current.details.merging([ProcessorStatus.alreadyDone: code]) { $1 })
-            }
-            if reply["ACK"]!.hasPrefix("Failure") {
-                if errors.contains(where: { $0.code == "10486" }) {
-                    return ProcessorStatus(status: .failed, evidence: "L_ERRORCODE=10486 (the donor's funding failed; they would have to go back to PayPal)",
-                                           raw: raw(reply), details: current.details)
-                }
-                let first = errors.first ?? (code: "?", message: "Failure without an error code")
-                throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
-            }
-            let paymentStatus = reply["PAYMENTINFO_0_PAYMENTSTATUS"] ?? ""
-            let status = Self.normalized(paymentStatus: paymentStatus)
-            let asked = fields.first { $0.0 == "PAYMENTREQUEST_0_AMT" }?.1
-            if let paid = reply["PAYMENTINFO_0_AMT"], let asked, DonationAmount(paid) != DonationAmount(asked) {
-                throw ProcessorError(.ambiguous("PayPal captured \(paid) where \(asked) was asked (transaction \(transaction ?? "?")); book it by hand"),
-                                     processor: Self.name, action: action)
-            }
-            return ProcessorStatus(status: status, evidence: "PAYMENTINFO_0_PAYMENTSTATUS=\(paymentStatus.isEmpty ? "(missing)" : paymentStatus)",
-                                   raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"], details: current.details)
+        try http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        let fields = try captureFields(row, current: current)
+        let action = "DoExpressCheckoutPayment for \(fields[0].1)"
+        let reply = try call("DoExpressCheckoutPayment", fields, action: action, idempotent: false)
+        let errors = Self.errors(reply)
+        let transaction = reply["PAYMENTINFO_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }
+        if let code = errors.first(where: { $0.code == "11607" || $0.code == "10415" })?.code {
+            return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=\(code) (\(code == "11607" ? "duplicate request" : "already completed for this token"): already paid, not paid again)",
+                                   raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"],
+                                   details: current.details.merging([ProcessorStatus.alreadyDone: code]) { $1 })
         }
+        if reply["ACK"]!.hasPrefix("Failure") {
+            if errors.contains(where: { $0.code == "10486" }) {
+                return ProcessorStatus(status: .failed, evidence: "L_ERRORCODE=10486 (the donor's funding failed; they would have to go back to PayPal)",
+                                       raw: raw(reply), details: current.details)
+            }
+            let first = errors.first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        let paymentStatus = reply["PAYMENTINFO_0_PAYMENTSTATUS"] ?? ""
+        let status = Self.normalized(paymentStatus: paymentStatus)
+        let asked = fields.first { $0.0 == "PAYMENTREQUEST_0_AMT" }?.1
+        if let paid = reply["PAYMENTINFO_0_AMT"], let asked, DonationAmount(paid) != DonationAmount(asked) {
+            throw ProcessorError(.ambiguous("PayPal captured \(paid) where \(asked) was asked (transaction \(transaction ?? "?")); book it by hand"),
+                                 processor: Self.name, action: action)
+        }
+        return ProcessorStatus(status: status, evidence: "PAYMENTINFO_0_PAYMENTSTATUS=\(paymentStatus.isEmpty ? "(missing)" : paymentStatus)",
+                               raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"], details: current.details)
     }
 
     /// CHECKOUTSTATUS → normalized status. NotInitiated is pending-poke when
@@ -198,16 +204,18 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
-        try http.maskingPreview {
-            let request: [(String, String)]
-            switch action {
-            case .status: request = fields("GetExpressCheckoutDetails", [("TOKEN", try token(of: row, action: "preview"))])
-            case .finish:
-                guard let current else { throw ProcessorError(.configuration("a capture needs the current status"), processor: Self.name, action: "preview") }
-                request = fields("DoExpressCheckoutPayment", try captureFields(row, current: current))
-            default: throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
-            }
-            return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
+        try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let request: [(String, String)]
+        switch action {
+        case .status: request = fields("GetExpressCheckoutDetails", [("TOKEN", try token(of: row, action: "preview"))])
+        case .finish:
+            guard let current else { throw ProcessorError(.configuration("a capture needs the current status"), processor: Self.name, action: "preview") }
+            request = fields("DoExpressCheckoutPayment", try captureFields(row, current: current))
+        default: throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
+        return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
     }
 }

@@ -50,10 +50,12 @@ public final class PayPalRecurring: PaymentProcessor {
     }
 
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
-        try checkout.http.masking {
-            if let profile = Self.profileID(row) { return try profileStatus(profile) }
-            return try checkout.status(of: row)
-        }
+        try checkout.http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
+        if let profile = Self.profileID(row) { return try profileStatus(profile) }
+        return try checkout.status(of: row)
     }
 
     func createFields(_ row: PendingRecord, current: ProcessorStatus) throws -> [(String, String)] {
@@ -71,61 +73,67 @@ public final class PayPalRecurring: PaymentProcessor {
     /// Creates the profile, unless the row already names one (then its
     /// status is returned and nothing is created).
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
-        try checkout.http.masking {
-            if let profile = Self.profileID(row) {
-                var existing = try profileStatus(profile)
-                existing.evidence = "profile \(profile) already exists (not created again): " + existing.evidence
-                return existing
-            }
-            let fields = try createFields(row, current: current)
-            let action = "CreateRecurringPaymentsProfile for \(fields[0].1)"
-            let reply = try checkout.call("CreateRecurringPaymentsProfile", fields, action: action, idempotent: false)
-            if reply["ACK"]!.hasPrefix("Failure") {
-                let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
-                throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
-            }
-            guard let profile = reply["PROFILEID"], !profile.isEmpty else {
-                throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
-            }
-            let profileState = reply["PROFILESTATUS"] ?? ""
-            return ProcessorStatus(status: Self.normalized(profileStatus: profileState), evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
-                                   raw: checkout.raw(reply), transactionID: profile, details: current.details.merging(["PROFILEID": profile]) { $1 })
+        try checkout.http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        if let profile = Self.profileID(row) {
+            var existing = try profileStatus(profile)
+            existing.evidence = "profile \(profile) already exists (not created again): " + existing.evidence
+            return existing
         }
+        let fields = try createFields(row, current: current)
+        let action = "CreateRecurringPaymentsProfile for \(fields[0].1)"
+        let reply = try checkout.call("CreateRecurringPaymentsProfile", fields, action: action, idempotent: false)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        guard let profile = reply["PROFILEID"], !profile.isEmpty else {
+            throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
+        }
+        let profileState = reply["PROFILESTATUS"] ?? ""
+        return ProcessorStatus(status: Self.normalized(profileStatus: profileState), evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
+                               raw: checkout.raw(reply), transactionID: profile, details: current.details.merging(["PROFILEID": profile]) { $1 })
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
-        try checkout.http.masking {
-            guard let profile = Self.profileID(row) else {
-                throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") names no recurring profile (subscr_id)"),
-                                     processor: Self.name, action: "ManageRecurringPaymentsProfileStatus")
-            }
-            let action = "ManageRecurringPaymentsProfileStatus Cancel for \(profile)"
-            let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")], action: action, idempotent: false)
-            if reply["ACK"]!.hasPrefix("Failure") {
-                let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
-                throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
-            }
-            return try profileStatus(profile)
+        try checkout.http.masking { try unmaskedCancel(row) }
+    }
+
+    func unmaskedCancel(_ row: PendingRecord) throws -> ProcessorStatus {
+        guard let profile = Self.profileID(row) else {
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") names no recurring profile (subscr_id)"),
+                                 processor: Self.name, action: "ManageRecurringPaymentsProfileStatus")
         }
+        let action = "ManageRecurringPaymentsProfileStatus Cancel for \(profile)"
+        let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")], action: action, idempotent: false)
+        if reply["ACK"]!.hasPrefix("Failure") {
+            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
+            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+        }
+        return try profileStatus(profile)
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
-        try checkout.http.maskingPreview {
-            let request: [(String, String)]
-            switch action {
-            case .status:
-                if let profile = Self.profileID(row) {
-                    request = checkout.fields("GetRecurringPaymentsProfileDetails", [("PROFILEID", profile)])
-                } else {
-                    request = checkout.fields("GetExpressCheckoutDetails", [("TOKEN", try checkout.token(of: row, action: "preview"))])
-                }
-            case .createRecurringProfile, .finish:
-                guard let current else { throw ProcessorError(.configuration("creating a profile needs the current status"), processor: Self.name, action: "preview") }
-                request = checkout.fields("CreateRecurringPaymentsProfile", try createFields(row, current: current))
-            case .cancel:
-                request = checkout.fields("ManageRecurringPaymentsProfileStatus", [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
+        try checkout.http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let request: [(String, String)]
+        switch action {
+        case .status:
+            if let profile = Self.profileID(row) {
+                request = checkout.fields("GetRecurringPaymentsProfileDetails", [("PROFILEID", profile)])
+            } else {
+                request = checkout.fields("GetExpressCheckoutDetails", [("TOKEN", try checkout.token(of: row, action: "preview"))])
             }
-            return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
+        case .createRecurringProfile, .finish:
+            guard let current else { throw ProcessorError(.configuration("creating a profile needs the current status"), processor: Self.name, action: "preview") }
+            request = checkout.fields("CreateRecurringPaymentsProfile", try createFields(row, current: current))
+        case .cancel:
+            request = checkout.fields("ManageRecurringPaymentsProfileStatus", [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
         }
+        return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
     }
 }
