@@ -31,7 +31,8 @@ struct MaskingTests {
 
     @Test func urlsInsideAMessageAreMaskedAndTheRestIsLeftAlone() {
         let message = "database URL 'mysql:/fundq:SECRET@127.0.0.1:3306/fundq' must start with mysql://; "
-            + "cannot reach Redis at 127.0.0.1:6390: connection refused (redis://:SECRET@10.0.0.1:6379/2). Mail ada@example.org at 10:00:00."
+            + "cannot reach Redis at 127.0.0.1:6390: connection refused (redis://:SECRET@10.0.0.1:6379/2). "
+            + "Mail ada@example.org at 10:00:00."
         let out = SecretMasking.urls(in: message)
         #expect(!out.contains("SECRET"))
         #expect(out.contains("'mysql:/***@127.0.0.1:3306/fundq'"))
@@ -89,7 +90,8 @@ struct MaskingTests {
         let text = PersonalData.maskedBody(Array("not json: ada@example.org 4111111111111111".utf8), showPersonalData: false)
         #expect(text == .string("not json: ***@*** ****1111"))
         let echoed = #"exit 3: {"cvv": "737","first_name":"Ada \"A\"","card_num":4111111111111111,"gross":"1.00","nested":{"email":"x"}}"#
-        #expect(PersonalData.maskedText(echoed) == #"exit 3: {"cvv": "***","first_name":"***","card_num":"****1111","gross":"1.00","nested":{"email":"***"}}"#)
+        #expect(PersonalData.maskedText(echoed)
+                == #"exit 3: {"cvv": "***","first_name":"***","card_num":"****1111","gross":"1.00","nested":{"email":"***"}}"#)
         #expect(PersonalData.maskedText(echoed, showPersonalData: true)
                 == #"exit 3: {"cvv": "***","first_name":"Ada \"A\"","card_num":"****1111","gross":"1.00","nested":{"email":"x"}}"#)
     }
@@ -104,9 +106,12 @@ struct MaskingTests {
         let viaSecrets = SecretSettings(environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
         #expect(try viaSecrets.value("FUNDQ_DB_PASSWORD") == "pw=from=secrets")
         #expect(try viaSecrets.value("FUNDQ_QUEUE_PASSWORD") == nil)
-        #expect(throws: ConfigurationError.self) { try SecretSettings(environment: ["FUNDQ_DB_PASSWORD_FILE": dir.file("nope")]).value("FUNDQ_DB_PASSWORD") }
+        #expect(throws: ConfigurationError.self) {
+            try SecretSettings(environment: ["FUNDQ_DB_PASSWORD_FILE": dir.file("nope")]).value("FUNDQ_DB_PASSWORD")
+        }
 
-        let configuration = StorageConfiguration(databaseURL: "mysql://fundq@db:3306/fundq", environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
+        let configuration = StorageConfiguration(databaseURL: "mysql://fundq@db:3306/fundq",
+                                                 environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
         #expect(try configuration.mariaDBURL()?.password == "pw=from=secrets")
         #expect(try configuration.redisURL()?.port == 7000)
         let inURL = StorageConfiguration(databaseURL: "mysql://fundq:url-pw@db/fundq", environment: ["FUNDQ_DB_PASSWORD": "env"])

@@ -64,7 +64,9 @@ struct SecretsTests {
 
     // MARK: one masking policy for every view
 
-    static let donor = #"{"gateway":"paypal","order_id":"ORD-1","gateway_session_id":"EC-1","date":1764000000,"gross":"10.00","currency":"EUR","email":"ada@example.org","first_name":"Ada","card_num":"4111111111111111","cvv":"737","note":"or bill 5555 5555 5555 4444"}"#
+    static let donor = #"{"gateway":"paypal","order_id":"ORD-1","gateway_session_id":"EC-1","date":1764000000,"gross":"10.00","#
+        + #""currency":"EUR","email":"ada@example.org","first_name":"Ada","card_num":"4111111111111111","cvv":"737","#
+        + #""note":"or bill 5555 5555 5555 4444"}"#
 
     func expectMasked(_ text: String, _ what: String, personal: Bool, sourceLocation: SourceLocation = #_sourceLocation) {
         for never in ["4111111111111111", "5555 5555 5555 4444", "737"] {
@@ -97,8 +99,8 @@ struct SecretsTests {
             #expect(peek.status == 0, "\(peek.stderr)")
             expectMasked(peek.stdout, "queue peek", personal: false)
         }
-        expectMasked(try FundqProcess.run(["queue", "peek", "crm", "--show-personal-data"] + flags).stdout, "queue peek --show-personal-data",
-                     personal: true)
+        let peekShown = try FundqProcess.run(["queue", "peek", "crm", "--show-personal-data"] + flags)
+        expectMasked(peekShown.stdout, "queue peek --show-personal-data", personal: true)
         // The handler fails echoing the message: the error holds the donor's data too.
         let pop = try FundqProcess.run(["queue", "pop", "crm", "--exec", "cat >&2; exit 3"] + flags)
         #expect(pop.status == 0, "\(pop.stderr)")
@@ -142,14 +144,16 @@ struct SecretsTests {
         let viaSecrets = try FundqProcess.run(["queue", "push", "q", "--queue-url", redis.url] + flags, stdin: "{}",
                                               environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
         #expect(viaSecrets.status == 0, "\(viaSecrets.stderr)")
-        let viaURLFile = try FundqProcess.run(["queue", "stats", "q", "--json"] + flags, environment: ["FUNDQ_QUEUE_URL_FILE": dir.file("queue-url")])
+        let viaURLFile = try FundqProcess.run(["queue", "stats", "q", "--json"] + flags,
+                                              environment: ["FUNDQ_QUEUE_URL_FILE": dir.file("queue-url")])
         #expect(viaURLFile.status == 0, "\(viaURLFile.stderr)")
         #expect(viaURLFile.stdout.contains(#""waiting":2"#), "\(viaURLFile.stdout)")
         for r in [refused, pushed, viaSecrets, viaURLFile] {
             #expect(!(r.stdout + r.stderr).contains(password))
         }
         try "FUNDQ_QUEUE_PASSWORD=wrong-\(password)\n".write(toFile: dir.file("wrong"), atomically: true, encoding: .utf8)
-        let wrong = try FundqProcess.run(["queue", "stats", "--queue-url", redis.url] + flags, environment: ["FUNDQ_SECRETS_FILE": dir.file("wrong")])
+        let wrong = try FundqProcess.run(["queue", "stats", "--queue-url", redis.url] + flags,
+                                         environment: ["FUNDQ_SECRETS_FILE": dir.file("wrong")])
         #expect(wrong.status == 1)
         #expect(!wrong.stderr.contains(password), "\(wrong.stderr)")
     }
@@ -171,8 +175,8 @@ struct SecretsTests {
             let r = try FundqProcess.run(["db", "status", "--db-url", bare] + flags, environment: environment)
             #expect(r.status == 0, "\(environment): \(r.stderr)")
         }
-        let fromFiles = try FundqProcess.run(["pending", "list"] + flags,
-                                             environment: ["FUNDQ_DB_URL_FILE": dir.file("db-url"), "FUNDQ_SECRETS_FILE": dir.file("secrets")])
+        let fileEnvironment = ["FUNDQ_DB_URL_FILE": dir.file("db-url"), "FUNDQ_SECRETS_FILE": dir.file("secrets")]
+        let fromFiles = try FundqProcess.run(["pending", "list"] + flags, environment: fileEnvironment)
         #expect(fromFiles.status == 0, "\(fromFiles.stderr)")
         #expect(!(refused.stderr + fromFiles.stdout + fromFiles.stderr).contains(password))
     }

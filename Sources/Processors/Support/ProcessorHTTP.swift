@@ -62,7 +62,8 @@ final class ProcessorHTTP {
             }
             guard attempt < attempts else { throw failure }
             let shownFailure = failure.masked(answerText, action: secrets.masked)
-            logger.warning("retrying after a failed read-only call", metadata: ["action": "\(secrets.masked(action))", "error": "\(shownFailure)"])
+            logger.warning("retrying after a failed read-only call",
+                           metadata: ["action": "\(secrets.masked(action))", "error": "\(shownFailure)"])
             Thread.sleep(forTimeInterval: configuration.retryBackoff.seconds)
         }
     }

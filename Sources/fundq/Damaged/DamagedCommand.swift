@@ -56,7 +56,8 @@ struct DamagedListCommand: ParsableCommand {
             ["ID", "QUEUE", "DAMAGED", "RETRY", "GATEWAY", "ORDER", "ERROR"],
             records.map { r in
                 [String(r.id), r.originalQueue, Output.iso(r.damagedDate), r.retryDate.map(Output.iso) ?? "-",
-                 r.gateway ?? "-", r.orderID ?? "-", String(PersonalData.maskedText(r.error, showPersonalData: showPersonalData).prefix(100))]
+                 r.gateway ?? "-", r.orderID ?? "-",
+                 String(PersonalData.maskedText(r.error, showPersonalData: showPersonalData).prefix(100))]
             }))
     }
 }

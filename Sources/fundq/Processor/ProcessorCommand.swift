@@ -117,10 +117,11 @@ struct ProcessorListCommand {
         for type in Processors.all {
             let config = try? ProcessorConfiguration.load(name: type.name, directory: processors.directory)
             let capabilities = type.capabilities.sorted().map(\.rawValue)
-            rows.append([type.name, type.gateway, config?.source ?? "(missing)", config.map { SecretMasking.url($0.endpoint) } ?? "-", capabilities.joined(separator: ",")])
+            let endpoint = config.map { SecretMasking.url($0.endpoint) }
+            rows.append([type.name, type.gateway, config?.source ?? "(missing)", endpoint ?? "-", capabilities.joined(separator: ",")])
             items.append(.object([
                 "name": .string(type.name), "gateway": .string(type.gateway), "config": config.map { .string($0.source) } ?? .null,
-                "endpoint": config.map { .string(SecretMasking.url($0.endpoint)) } ?? .null, "capabilities": .array(capabilities.map(JSONValue.string)),
+                "endpoint": endpoint.map(JSONValue.string) ?? .null, "capabilities": .array(capabilities.map(JSONValue.string)),
             ]))
         }
         if json { try Output.json(.array(items)) } else {

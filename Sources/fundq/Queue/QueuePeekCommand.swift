@@ -26,7 +26,8 @@ struct QueuePeekCommand: ParsableCommand {
         let stores = try storage.open()
         let body = try stores.queue.peek(queue)
         if json {
-            try Output.json(.object(["queue": .string(queue), "message": body.map { PersonalData.maskedBody($0, showPersonalData: showPersonalData) } ?? .null]))
+            let message = body.map { PersonalData.maskedBody($0, showPersonalData: showPersonalData) } ?? .null
+            try Output.json(.object(["queue": .string(queue), "message": message]))
         } else if let body {
             try Output.line(Output.maskedBodyText(body, showPersonalData: showPersonalData))
         } else {
