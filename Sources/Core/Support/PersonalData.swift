@@ -34,12 +34,6 @@ public enum PersonalData {
         "card_num", "card_number", "cc_num", "cc_number", "credit_card_number", "creditcardnumber", "pan", "acct",
     ]
 
-    /// `members` with every personal field's value replaced by "***" (the
-    /// policy without `--show-personal-data`).
-    public static func redacted(_ members: [String: JSONValue]) -> [String: JSONValue] {
-        masked(members, showPersonalData: false)
-    }
-
     /// `members` masked by the policy above, recursively.
     public static func masked(_ members: [String: JSONValue], showPersonalData: Bool) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
