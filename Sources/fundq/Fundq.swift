@@ -25,7 +25,7 @@ struct Fundq: ParsableCommand {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return handler
+            return MaskingLogHandler(wrapped: handler)
         }
         do {
             var command = try parseAsRoot()
@@ -40,7 +40,8 @@ struct Fundq: ParsableCommand {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(2)
             default:
-                FileHandle.standardError.write(Data("fundq: \(error)\n".utf8))
+                // Whatever failed, a URL in its message never shows a password.
+                FileHandle.standardError.write(Data("fundq: \(SecretMasking.urls(in: "\(error)"))\n".utf8))
                 Foundation.exit(1)
             }
         }

@@ -38,6 +38,10 @@ public enum FundqProcess {
         env.removeValue(forKey: "FUNDQ_QUEUE_URL")
         env.removeValue(forKey: "FUNDQ_DB_URL")
         env.removeValue(forKey: "FUNDQ_DATA_DIR")
+        for name in ["FUNDQ_QUEUE_URL_FILE", "FUNDQ_DB_URL_FILE", "FUNDQ_QUEUE_PASSWORD", "FUNDQ_QUEUE_PASSWORD_FILE", "FUNDQ_DB_PASSWORD",
+                     "FUNDQ_DB_PASSWORD_FILE", "FUNDQ_SECRETS_FILE"] {
+            env.removeValue(forKey: name)
+        }
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let id = UUID().uuidString.prefix(8)

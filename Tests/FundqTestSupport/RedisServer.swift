@@ -10,19 +10,23 @@ public final class RedisServer {
     public let directory: TemporaryDirectory
     /// Whether it writes an append-only file fsynced on every write.
     public let durable: Bool
+    /// The password clients must give (`requirepass`), if any.
+    public let password: String?
     private var process: Process?
 
-    /// Starts a server; with `durable`, `appendonly yes` and `appendfsync always`.
-    public init(durable: Bool = false, port: Int? = nil) throws {
+    /// Starts a server; with `durable`, `appendonly yes` and `appendfsync always`;
+    /// with `password`, `requirepass`.
+    public init(durable: Bool = false, port: Int? = nil, password: String? = nil) throws {
         self.port = try port ?? FreePort.find()
         self.directory = try TemporaryDirectory(prefix: "fundq-redis")
         self.durable = durable
+        self.password = password
         try start()
     }
 
     deinit { kill(signal: SIGKILL) }
 
-    /// The server's URL.
+    /// The server's URL (without the password).
     public var url: String { "redis://127.0.0.1:\(port)" }
 
     /// Starts (or restarts) the server on the same port and folder, and waits
@@ -32,12 +36,13 @@ public final class RedisServer {
         p.executableURL = try Executables.find("redis-server")
         var args = ["--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path, "--save", "", "--protected-mode", "no"]
         args += durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
+        if let password { args += ["--requirepass", password] }
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         process = p
-        let connection = RedisConnection(url: try RedisURL(parsing: url), connectTimeoutMilliseconds: 200)
+        let connection = RedisConnection(url: try RedisURL(parsing: url, password: password), connectTimeoutMilliseconds: 200)
         let up = eventually(timeout: 20, poll: 0.01) {
             (try? connection.command("PING", context: "waiting for redis-server")) == .status("PONG")
         }

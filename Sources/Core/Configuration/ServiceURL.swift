@@ -1,5 +1,7 @@
 /// The parts of a `SCHEME://[[USER]:PASSWORD@]HOST[:PORT][/PATH]` URL, as
-/// used for Redis and MariaDB. Errors never contain the password.
+/// used for Redis and MariaDB. Errors show the URL only as
+/// ``SecretMasking/url(_:)`` masks it, and never echo a part of it that
+/// could be a password.
 struct ServiceURL: Sendable, Equatable {
     var user: String?
     var password: String?
@@ -34,20 +36,22 @@ struct ServiceURL: Sendable, Equatable {
         if let colon = rest.lastIndex(of: ":") {
             let portText = rest[rest.index(after: colon)...]
             guard let p = Int(portText), (1...65535).contains(p) else {
-                throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid port '\(portText)'")
+                // Not echoed: what stands where the port should be may be a password (redis://HOST:PASSWORD).
+                throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid port (expected a number from 1 to 65535)")
             }
             port = p
             rest = rest[..<colon]
         }
         guard !rest.isEmpty else { throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has no host") }
+        guard SecretMasking.isHostPort(rest) else {
+            // A host holding ':' (an '@' forgotten between user:password and the host).
+            throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' has an invalid host (expected HOST:PORT after the '@')")
+        }
         host = String(rest)
     }
 
-    /// `text` with everything between `://` and `@` masked.
-    static func masked(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@"), let scheme = text.range(of: "://") else { return text }
-        return String(text[..<scheme.upperBound]) + "***" + String(text[at...])
-    }
+    /// `text` with its credentials masked, whatever its shape.
+    static func masked(_ text: String) -> String { SecretMasking.url(text) }
 
     static func percentDecoded(_ s: Substring) -> String {
         var bytes: [UInt8] = []

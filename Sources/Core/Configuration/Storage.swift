@@ -2,30 +2,60 @@ public import Foundation
 
 /// Where fundq keeps its queues and databases: the embedded SQLite file by
 /// default, Redis for queues with `--queue-url` / `FUNDQ_QUEUE_URL`, MariaDB
-/// with `--db-url` / `FUNDQ_DB_URL`.
+/// with `--db-url` / `FUNDQ_DB_URL`. So that no password need be on a
+/// command line, the URLs may also come from `FUNDQ_QUEUE_URL_FILE` /
+/// `FUNDQ_DB_URL_FILE` or the secrets file, and a URL without a password
+/// takes it from `FUNDQ_QUEUE_PASSWORD` / `FUNDQ_DB_PASSWORD` (or their
+/// `_FILE`, or the secrets file): see ``SecretSettings``.
 public struct StorageConfiguration: Sendable, Equatable {
-    /// `redis://…`, or `nil` for the embedded file.
+    /// `redis://…` from the flag or `FUNDQ_QUEUE_URL`, or `nil` (then the
+    /// URL files, else the embedded file).
     public var queueURL: String?
-    /// `mysql://…`, or `nil` for the embedded file.
+    /// `mysql://…` from the flag or `FUNDQ_DB_URL`, or `nil` (then the URL
+    /// files, else the embedded file).
     public var databaseURL: String?
     /// Folder of the embedded file.
     public var dataDirectory: String
+    /// Where URLs and passwords kept off the command line are read from.
+    public var secrets: SecretSettings
 
     /// The default folder of the embedded file.
     public static let defaultDataDirectory = "./var"
+
+    /// The settings naming the queues' Redis and its password.
+    public static let queueURLSetting = "FUNDQ_QUEUE_URL", queuePasswordSetting = "FUNDQ_QUEUE_PASSWORD"
+    /// The settings naming the MariaDB database and its password.
+    public static let databaseURLSetting = "FUNDQ_DB_URL", databasePasswordSetting = "FUNDQ_DB_PASSWORD"
 
     /// Resolves settings: explicit values first, then the environment
     /// (`FUNDQ_QUEUE_URL`, `FUNDQ_DB_URL`, `FUNDQ_DATA_DIR`), then defaults.
     public init(queueURL: String? = nil, databaseURL: String? = nil, dataDirectory: String? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
         func nonEmpty(_ s: String?) -> String? { (s?.isEmpty ?? true) ? nil : s }
-        self.queueURL = nonEmpty(queueURL) ?? nonEmpty(environment["FUNDQ_QUEUE_URL"])
-        self.databaseURL = nonEmpty(databaseURL) ?? nonEmpty(environment["FUNDQ_DB_URL"])
+        self.queueURL = nonEmpty(queueURL) ?? nonEmpty(environment[Self.queueURLSetting])
+        self.databaseURL = nonEmpty(databaseURL) ?? nonEmpty(environment[Self.databaseURLSetting])
         self.dataDirectory = nonEmpty(dataDirectory) ?? nonEmpty(environment["FUNDQ_DATA_DIR"]) ?? Self.defaultDataDirectory
+        secrets = SecretSettings(environment: environment.filter { $0.key.hasPrefix("FUNDQ_") })
     }
 
     /// Path of the embedded SQLite file.
     public var sqlitePath: String { (dataDirectory as NSString).appendingPathComponent("fundq.sqlite") }
+
+    /// The queues' Redis server, or nil for the embedded file.
+    public func redisURL() throws(ConfigurationError) -> RedisURL? {
+        var found = queueURL
+        if found == nil { found = try secrets.fromFiles(Self.queueURLSetting) }
+        guard let text = found else { return nil }
+        return try RedisURL(parsing: text, password: try secrets.value(Self.queuePasswordSetting))
+    }
+
+    /// The MariaDB database, or nil for the embedded file.
+    public func mariaDBURL() throws(ConfigurationError) -> DatabaseURL? {
+        var found = databaseURL
+        if found == nil { found = try secrets.fromFiles(Self.databaseURLSetting) }
+        guard let text = found else { return nil }
+        return try DatabaseURL(parsing: text, password: try secrets.value(Self.databasePasswordSetting))
+    }
 }
 
 /// The opened queue backend and damaged store for one process. Not
@@ -51,16 +81,16 @@ public final class Storage {
             sqlite = db
             return db
         }
-        if let url = configuration.databaseURL {
-            let mariadb = MariaDBConnection(url: try DatabaseURL(parsing: url))
+        if let url = try configuration.mariaDBURL() {
+            let mariadb = MariaDBConnection(url: url)
             try SchemaMigrator.check(mariadb)
             database = mariadb
         } else {
             database = try embedded()
         }
         damaged = SQLDamagedStore(connection: database)
-        if let url = configuration.queueURL {
-            queue = RedisQueue(url: try RedisURL(parsing: url))
+        if let url = try configuration.redisURL() {
+            queue = RedisQueue(url: url)
         } else {
             queue = SQLiteQueue(database: try embedded())
         }
@@ -82,8 +112,8 @@ public final class Storage {
     /// Opens the configured database without checking its schema (for
     /// `fundq db migrate`).
     public static func openDatabase(_ configuration: StorageConfiguration) throws -> any SQLConnection {
-        if let url = configuration.databaseURL {
-            return MariaDBConnection(url: try DatabaseURL(parsing: url))
+        if let url = try configuration.mariaDBURL() {
+            return MariaDBConnection(url: url)
         }
         return try openEmbedded(configuration)
     }

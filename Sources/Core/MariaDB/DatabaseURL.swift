@@ -13,7 +13,8 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var database: String
 
     /// Parses a `mysql://` URL, saying exactly what is wrong when it cannot.
-    public init(parsing text: String) throws(ConfigurationError) {
+    /// `password` (from a file or the environment) is used when the URL has none.
+    public init(parsing text: String, password external: String? = nil) throws(ConfigurationError) {
         let scheme = text.hasPrefix("mariadb://") ? "mariadb" : "mysql"
         let parts = try ServiceURL(parsing: text, scheme: scheme, what: "database URL")
         guard let user = parts.user else {
@@ -25,7 +26,7 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         host = parts.host
         port = parts.port ?? 3306
         self.user = user
-        password = parts.password
+        password = parts.password ?? external
         database = parts.path
     }
 

@@ -161,7 +161,8 @@ public struct ProcessorConfiguration: Sendable {
     }
 }
 
-/// Credential values, resolved from the environment or the secrets file.
+/// Credential values, resolved from the environment, a `VARIABLE_FILE`
+/// file or the secrets file (``SecretSettings``).
 /// Its description never shows a value.
 public struct Credentials: Sendable, CustomStringConvertible {
     private let values: [String: String]
@@ -170,20 +171,12 @@ public struct Credentials: Sendable, CustomStringConvertible {
     /// first one that is set nowhere.
     public init(for configuration: ProcessorConfiguration,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        var secrets: [String: String] = [:]
-        if let file = environment["FUNDQ_SECRETS_FILE"], !file.isEmpty {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigurationError("cannot read the secrets file \(file) (FUNDQ_SECRETS_FILE)")
-            }
-            for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-                guard let eq = line.firstIndex(of: "=") else { continue }
-                secrets[line[..<eq].trimmingCharacters(in: .whitespaces)] = String(line[line.index(after: eq)...])
-            }
-        }
+        let settings = SecretSettings(environment: environment)
         var values: [String: String] = [:]
         for (logical, variable) in configuration.credentialVariables {
-            guard let value = environment[variable] ?? secrets[variable], !value.isEmpty else {
-                throw ConfigurationError("\(configuration.name): credential '\(logical)' comes from \(variable), which is set neither in the environment nor in the secrets file")
+            guard let value = try settings.value(variable) else {
+                throw ConfigurationError("\(configuration.name): credential '\(logical)' comes from \(variable), "
+                    + "which is set neither in the environment nor in the secrets file (nor in a \(variable)_FILE)")
             }
             values[logical] = value
         }
@@ -195,6 +188,9 @@ public struct Credentials: Sendable, CustomStringConvertible {
 
     /// The values to mask wherever a request or answer is shown.
     public var secrets: [String] { values.values.filter { $0.count >= 3 } }
+
+    /// Masks these values (and URL credentials) in any text.
+    public var masker: SecretMasker { SecretMasker(secrets: secrets) }
 
     /// "credentials: user, password, signature (values hidden)".
     public var description: String { "credentials: \(values.keys.sorted().joined(separator: ", ")) (values hidden)" }

@@ -49,6 +49,33 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         return "\(processor) \(action): \(what)"
     }
 
+    /// This error with `mask` applied to every text it carries from or about
+    /// the answer and `actionMask` (default `mask`) to the action, so that
+    /// no credential, card number or donor data echoed by a processor is
+    /// ever shown.
+    public func masked(_ mask: (String) -> String, action actionMask: ((String) -> String)? = nil) -> ProcessorError {
+        let kind: Kind
+        switch self.kind {
+        case .transport(let k): kind = .transport(Self.masked(k, mask))
+        case .httpStatus, .unsupported: kind = self.kind
+        case .malformedResponse(let why): kind = .malformedResponse(mask(why))
+        case .processorError(let code, let message): kind = .processorError(code: mask(code), message: mask(message))
+        case .configuration(let why): kind = .configuration(mask(why))
+        case .ambiguous(let why): kind = .ambiguous(mask(why))
+        }
+        return ProcessorError(kind, processor: processor, action: actionMask.map { $0(action) } ?? mask(action))
+    }
+
+    static func masked(_ kind: HTTPError.Kind, _ mask: (String) -> String) -> HTTPError.Kind {
+        switch kind {
+        case .invalidURL(let why): return .invalidURL(mask(why))
+        case .connectionFailed(let why): return .connectionFailed(mask(why))
+        case .tls(let why): return .tls(mask(why))
+        case .transport(let why): return .transport(mask(why))
+        case .insecureURL, .timedOut, .responseTooLarge: return kind
+        }
+    }
+
     /// Whether asking again later may help (everything but unsupported and configuration).
     public var isRetryable: Bool {
         switch kind {

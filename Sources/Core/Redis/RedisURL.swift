@@ -12,9 +12,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
 
     /// Parses a `redis://` URL, saying exactly what is wrong when it cannot.
-    public init(parsing text: String) throws(ConfigurationError) {
+    /// `password` (from a file or the environment) is used when the URL has
+    /// none; then a lone `redis://NAME@HOST` names the ACL user.
+    public init(parsing text: String, password external: String? = nil) throws(ConfigurationError) {
         var parts = try ServiceURL(parsing: text, scheme: "redis", what: "queue URL")
-        if parts.password == nil, let user = parts.user, !text.contains(":\(user)@") {
+        if parts.password == nil, let external {
+            parts.password = external
+        } else if parts.password == nil, let user = parts.user, !text.contains(":\(user)@") {
             // redis://PASSWORD@HOST: a lone credential is Redis's password.
             parts.password = user
             parts.user = nil
@@ -28,7 +32,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         } else if let db = Int(parts.path), db >= 0 {
             database = db
         } else {
-            throw ConfigurationError("queue URL '\(ServiceURL.masked(text))' has an invalid database '\(parts.path)' (expected a number)")
+            // The path is not shown: it is not a number, and may be anything (a password in the wrong place).
+            let shown = text.hasSuffix(parts.path) ? String(text.dropLast(parts.path.count)) + "…" : text
+            throw ConfigurationError("queue URL '\(ServiceURL.masked(shown))' has an invalid database (expected a number)")
         }
     }
 

@@ -16,7 +16,7 @@ public final class GlobalCollect: PaymentProcessor {
     public init(configuration: ProcessorConfiguration, credentials: Credentials) throws {
         self.configuration = configuration
         self.credentials = credentials
-        http = try ProcessorHTTP(processor: Self.name, configuration: configuration)
+        http = try ProcessorHTTP(processor: Self.name, configuration: configuration, credentials: credentials)
     }
 
     /// STATUSID → normalized status, as PROCESSORS.md lists it.
@@ -67,7 +67,8 @@ public final class GlobalCollect: PaymentProcessor {
             let error = response.at("ERROR")
             return (response, (error?.text(at: "CODE") ?? "?", error?.text(at: "MESSAGE") ?? ""), raw)
         default:
-            throw ProcessorError(.malformedResponse("RESULT=\(result.prefix(20)) is neither OK nor NOK"), processor: Self.name, action: what)
+            throw ProcessorError(.malformedResponse("RESULT=\(http.answerText(result).prefix(20)) is neither OK nor NOK"),
+                                 processor: Self.name, action: what)
         }
     }
 
@@ -85,6 +86,10 @@ public final class GlobalCollect: PaymentProcessor {
     }
 
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
+        try http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
         let what = "GET_ORDERSTATUS for order \(try orderID(row, "GET_ORDERSTATUS"))"
         let answer = try call("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row), what: what, idempotent: true)
         if let nok = answer.nok {
@@ -128,6 +133,10 @@ public final class GlobalCollect: PaymentProcessor {
     /// payment's state. "Order already final" (400120) means someone already
     /// finished it: nothing is sent twice, the new status is read.
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        try http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
         let step = try finishRequest(row, current: current)
         let what = "\(step.action) for order \(row.orderID ?? "?")"
         let answer = try call(step.action, version: step.version, params: step.params, what: what, idempotent: false)
@@ -141,6 +150,10 @@ public final class GlobalCollect: PaymentProcessor {
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
+        try http.masking { try unmaskedCancel(row) }
+    }
+
+    func unmaskedCancel(_ row: PendingRecord) throws -> ProcessorStatus {
         let order = try orderID(row, "CANCEL_PAYMENT")
         let what = "CANCEL_PAYMENT for order \(order)"
         let answer = try call("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
@@ -153,6 +166,10 @@ public final class GlobalCollect: PaymentProcessor {
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
         let xml: XMLElement
         switch action {
         case .status: xml = request("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row))

@@ -15,7 +15,7 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     public init(configuration: ProcessorConfiguration, credentials: Credentials) throws {
         self.configuration = configuration
         self.credentials = credentials
-        http = try ProcessorHTTP(processor: Self.name, configuration: configuration)
+        http = try ProcessorHTTP(processor: Self.name, configuration: configuration, credentials: credentials)
     }
 
     /// The fields of a call, credentials first, as PayPal wants them.
@@ -31,13 +31,15 @@ public final class PayPalExpressCheckout: PaymentProcessor {
                                  shown: NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets),
                                  idempotent: idempotent)
         guard let reply = NVP.decode(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw ProcessorError(.malformedResponse("not a name-value pair answer: \(text.prefix(80))"), processor: Self.name, action: action)
+            // Masked before it is cut: a cut could leave half a credential that no longer matches.
+            throw ProcessorError(.malformedResponse("not a name-value pair answer: \(http.answerText(text).prefix(80))"),
+                                 processor: Self.name, action: action)
         }
         guard let ack = reply["ACK"] else {
             throw ProcessorError(.malformedResponse("no ACK in the answer"), processor: Self.name, action: action)
         }
         guard ["Success", "SuccessWithWarning", "Failure", "FailureWithWarning"].contains(ack) else {
-            throw ProcessorError(.malformedResponse("unknown ACK=\(ack.prefix(40))"), processor: Self.name, action: action)
+            throw ProcessorError(.malformedResponse("unknown ACK=\(http.answerText(ack).prefix(40))"), processor: Self.name, action: action)
         }
         // Every PayPal answer carries these; without them it was cut short
         // (NVP has no closing mark), and a cut answer is not evidence.
@@ -72,6 +74,10 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     /// is pending-poke when the donor approved (PAYERID present) and timeout
     /// when not — the distinction the old rectifier got wrong for years.
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
+        try http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
         let token = try token(of: row, action: "GetExpressCheckoutDetails")
         let action = "GetExpressCheckoutDetails for \(token)"
         let reply = try call("GetExpressCheckoutDetails", [("TOKEN", token)], action: action, idempotent: true)
@@ -138,6 +144,10 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     /// DoExpressCheckoutPayment. PayPal's 11607 (duplicate request) means it
     /// was already paid: reported complete, never paid again.
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        try http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
         let fields = try captureFields(row, current: current)
         let action = "DoExpressCheckoutPayment for \(fields[0].1)"
         let reply = try call("DoExpressCheckoutPayment", fields, action: action, idempotent: false)
@@ -194,6 +204,10 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
         let request: [(String, String)]
         switch action {
         case .status: request = fields("GetExpressCheckoutDetails", [("TOKEN", try token(of: row, action: "preview"))])

@@ -128,7 +128,9 @@ public enum PayPalIPN {
             case "VERIFIED": return .success(true)
             case "INVALID": return .success(false)
             default:
-                return .failure(ProcessorError(.malformedResponse("verification answered \(answer.text.prefix(40))"), processor: "paypal-ipn", action: "verifying an IPN"))
+                let shown = PersonalData.maskedText(answer.text).prefix(40)
+                return .failure(ProcessorError(.malformedResponse("verification answered \(shown)"), processor: "paypal-ipn",
+                                               action: "verifying an IPN"))
             }
         } catch {
             return .failure(ProcessorError(.transport(error.kind), processor: "paypal-ipn", action: "verifying an IPN"))

@@ -50,6 +50,10 @@ public final class PayPalRecurring: PaymentProcessor {
     }
 
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
+        try checkout.http.masking { try unmaskedStatus(of: row) }
+    }
+
+    func unmaskedStatus(of row: PendingRecord) throws -> ProcessorStatus {
         if let profile = Self.profileID(row) { return try profileStatus(profile) }
         return try checkout.status(of: row)
     }
@@ -69,6 +73,10 @@ public final class PayPalRecurring: PaymentProcessor {
     /// Creates the profile, unless the row already names one (then its
     /// status is returned and nothing is created).
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
+        try checkout.http.masking { try unmaskedFinish(row, current: current) }
+    }
+
+    func unmaskedFinish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
         if let profile = Self.profileID(row) {
             var existing = try profileStatus(profile)
             existing.evidence = "profile \(profile) already exists (not created again): " + existing.evidence
@@ -90,6 +98,10 @@ public final class PayPalRecurring: PaymentProcessor {
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
+        try checkout.http.masking { try unmaskedCancel(row) }
+    }
+
+    func unmaskedCancel(_ row: PendingRecord) throws -> ProcessorStatus {
         guard let profile = Self.profileID(row) else {
             throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") names no recurring profile (subscr_id)"),
                                  processor: Self.name, action: "ManageRecurringPaymentsProfileStatus")
@@ -104,6 +116,10 @@ public final class PayPalRecurring: PaymentProcessor {
     }
 
     public func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        try checkout.http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
+    }
+
+    func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
         let request: [(String, String)]
         switch action {
         case .status:

@@ -45,17 +45,22 @@ public enum NVP {
         return String(data: Data(bytes), encoding: .windowsCP1252)
     }
 
-    /// Whether `key` names a credential or donor data (names, email,
-    /// address, phone — PayPal spells them many ways: `FIRSTNAME`,
-    /// `PAYMENTREQUEST_0_SHIPTOSTREET2`, `L_EMAIL0`, …).
+    /// Whether `key` names a credential, card data or donor data (names,
+    /// email, address, phone, the free-text note the donor typed — PayPal
+    /// spells them many ways: `FIRSTNAME`, `PAYMENTREQUEST_0_SHIPTOSTREET2`,
+    /// `L_EMAIL0`, `NOTE`, `PAYMENTREQUEST_0_NOTETEXT`, …).
     public static func isSensitive(_ key: String) -> Bool {
         let k = key.uppercased()
-        if ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX"].contains(k) { return true }
-        return ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE"].contains { k.contains($0) }
+        let exact = ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX", "ACCT", "CVV2", "EXPDATE"]
+        if exact.contains(k) { return true }
+        let parts = ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE", "NOTE", "MEMO"]
+        return parts.contains { k.contains($0) }
             && !k.hasSuffix("STATUS") && k != "PAYERSTATUS"
     }
 
-    /// `fields` with credentials and donor data masked, for logs and evidence.
+    /// `fields` with credentials and donor data masked by name, for logs and
+    /// evidence (adapters then mask credential values inside any field, card
+    /// numbers and emails in the whole text: `ProcessorHTTP.answerText`).
     public static func redacted(_ fields: [String: String], secrets: [String]) -> String {
         fields.keys.sorted().map { key in
             let value = isSensitive(key) || secrets.contains(fields[key]!) ? "***" : fields[key]!

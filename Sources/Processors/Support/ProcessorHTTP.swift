@@ -6,18 +6,22 @@ import Logging
 /// pacing to the configured rate limit, retries of read-only calls on
 /// transport failures and 5xx (never of calls that move money: a timeout
 /// there is ambiguous, so the caller asks for the status again instead), and
-/// request logging with credentials and donor data masked.
+/// request logging with credentials and donor data masked; and the masking
+/// of everything an adapter returns or throws (``masking(_:)``).
 final class ProcessorHTTP {
     let processor: String
     let configuration: ProcessorConfiguration
     let client: HTTPClient
     var logger: Logger
+    /// Masks the configured credential values (and URL credentials).
+    let secrets: SecretMasker
     private var lastRequest: ContinuousClock.Instant?
     private let clock = ContinuousClock()
 
-    init(processor: String, configuration: ProcessorConfiguration) throws {
+    init(processor: String, configuration: ProcessorConfiguration, credentials: Credentials) throws {
         self.processor = processor
         self.configuration = configuration
+        secrets = credentials.masker
         client = try HTTPClient(configuration: configuration.httpConfiguration)
         logger = Logger(label: "fundq.processor.\(processor)")
         try HTTPClient.check(configuration.endpoint)
@@ -41,7 +45,7 @@ final class ProcessorHTTP {
         while true {
             attempt += 1
             pace()
-            logger.debug("request", metadata: ["action": "\(action)", "body": "\(shown)"])
+            logger.debug("request", metadata: ["action": "\(secrets.masked(action))", "body": "\(secrets.masked(shown))"])
             let failure: ProcessorError
             do {
                 let response = try client.send(HTTPRequest(url: configuration.endpoint, headers: ["Content-Type": contentType], body: Array(body.utf8)))
@@ -57,8 +61,41 @@ final class ProcessorHTTP {
                 throw ProcessorError(.transport(.transport("\(error)")), processor: processor, action: action)
             }
             guard attempt < attempts else { throw failure }
-            logger.warning("retrying after a failed read-only call", metadata: ["action": "\(action)", "error": "\(failure)"])
+            let shownFailure = failure.masked(answerText, action: secrets.masked)
+            logger.warning("retrying after a failed read-only call",
+                           metadata: ["action": "\(secrets.masked(action))", "error": "\(shownFailure)"])
             Thread.sleep(forTimeInterval: configuration.retryBackoff.seconds)
+        }
+    }
+
+    /// Text from or about a processor's answer as it may be shown or logged:
+    /// credential values (even inside a longer field), URL credentials,
+    /// card numbers and email addresses masked.
+    func answerText(_ text: String) -> String {
+        PersonalData.maskedText(secrets.masked(text))
+    }
+
+    /// Runs an adapter call; the status it returns (evidence, raw answer)
+    /// and any ProcessorError it throws are masked by ``answerText(_:)``.
+    func masking(_ call: () throws -> ProcessorStatus) throws -> ProcessorStatus {
+        do {
+            var status = try call()
+            status.evidence = answerText(status.evidence)
+            status.raw = answerText(status.raw)
+            return status
+        } catch let error as ProcessorError {
+            throw error.masked(answerText, action: secrets.masked)
+        }
+    }
+
+    /// Runs an adapter's preview: the request it returns has the credential
+    /// values masked (NVP and XML masking already hide them by name), and
+    /// any ProcessorError it throws is masked like a call's.
+    func maskingPreview(_ call: () throws -> String) throws -> String {
+        do {
+            return secrets.masked(try call())
+        } catch let error as ProcessorError {
+            throw error.masked(answerText, action: secrets.masked)
         }
     }
 }

@@ -10,18 +10,19 @@ struct DamagedCommand: ParsableCommand {
         subcommands: [DamagedListCommand.self, DamagedShowCommand.self, DamagedRequeueCommand.self, DamagedDeleteCommand.self]
     )
 
-    /// A damaged record as JSON.
-    static func json(_ r: DamagedMessage, withMessage: Bool) -> JSONValue {
+    /// A damaged record as JSON; its message, error and trace masked by
+    /// ``PersonalData`` (personal data shown only when `personal`).
+    static func json(_ r: DamagedMessage, withMessage: Bool, personal: Bool) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .number(String(r.id)), "original_queue": .string(r.originalQueue),
             "original_date": Output.date(r.originalDate), "damaged_date": Output.date(r.damagedDate),
             "retry_date": Output.date(r.retryDate), "gateway": r.gateway.map(JSONValue.string) ?? .null,
             "order_id": r.orderID.map(JSONValue.string) ?? .null, "gateway_txn_id": r.gatewayTxnID.map(JSONValue.string) ?? .null,
-            "error": .string(r.error),
+            "error": .string(PersonalData.maskedText(r.error, showPersonalData: personal)),
         ]
         if withMessage {
-            o["trace"] = r.trace.map(JSONValue.string) ?? .null
-            o["message"] = Output.messageValue(r.message)
+            o["trace"] = r.trace.map { .string(PersonalData.maskedText($0, showPersonalData: personal)) } ?? .null
+            o["message"] = PersonalData.maskedBody(r.message, showPersonalData: personal)
         }
         return .object(o)
     }
@@ -41,18 +42,22 @@ struct DamagedListCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Show the donor's personal data in errors instead of masking it (never a whole card number).")
+    var showPersonalData = false
+
     func run() throws {
         let stores = try storage.open()
         let records = try stores.damaged.list(queue: queue, limit: limit)
         if json {
-            try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false) }))
+            try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }))
             return
         }
         try Output.line(Output.table(
             ["ID", "QUEUE", "DAMAGED", "RETRY", "GATEWAY", "ORDER", "ERROR"],
             records.map { r in
                 [String(r.id), r.originalQueue, Output.iso(r.damagedDate), r.retryDate.map(Output.iso) ?? "-",
-                 r.gateway ?? "-", r.orderID ?? "-", String(r.error.prefix(100))]
+                 r.gateway ?? "-", r.orderID ?? "-",
+                 String(PersonalData.maskedText(r.error, showPersonalData: showPersonalData).prefix(100))]
             }))
     }
 }
@@ -68,15 +73,19 @@ struct DamagedShowCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Show the donor's personal data instead of masking it (never a CVV or a whole card number).")
+    var showPersonalData = false
+
     func run() throws {
         let stores = try storage.open()
         guard let r = try stores.damaged.fetch(id: id) else {
             throw ConfigurationError("no damaged message with id \(id)")
         }
         if json {
-            try Output.json(DamagedCommand.json(r, withMessage: true))
+            try Output.json(DamagedCommand.json(r, withMessage: true, personal: showPersonalData))
             return
         }
+        let shown = { (text: String) in PersonalData.maskedText(text, showPersonalData: showPersonalData) }
         try Output.line("""
             id:             \(r.id)
             original queue: \(r.originalQueue)
@@ -86,9 +95,9 @@ struct DamagedShowCommand: ParsableCommand {
             gateway:        \(r.gateway ?? "-")
             order id:       \(r.orderID ?? "-")
             gateway txn id: \(r.gatewayTxnID ?? "-")
-            error:          \(r.error)
-            trace:          \(r.trace ?? "-")
-            message:        \(r.messageText)
+            error:          \(shown(r.error))
+            trace:          \(r.trace.map(shown) ?? "-")
+            message:        \(Output.maskedBodyText(r.message, showPersonalData: showPersonalData))
             """)
     }
 }

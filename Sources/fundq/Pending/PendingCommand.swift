@@ -10,7 +10,8 @@ struct PendingCommand: ParsableCommand {
         subcommands: [PendingListCommand.self, PendingShowCommand.self, PendingResolveCommand.self, PendingDeleteCommand.self]
     )
 
-    /// A pending row as JSON (personal fields masked unless `personal`).
+    /// A pending row as JSON, its message masked by ``PersonalData`` (personal
+    /// fields shown only when `personal`; card numbers and CVVs never).
     static func json(_ r: PendingRecord, withMessage: Bool, personal: Bool) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .number(String(r.id)), "date": Output.date(r.date), "gateway": .string(r.gateway),
@@ -22,7 +23,7 @@ struct PendingCommand: ParsableCommand {
             "last_attempt_date": Output.date(r.lastAttemptDate), "next_attempt_date": Output.date(r.nextAttemptDate),
             "resolution": r.resolution.map { .string($0.rawValue) } ?? .null, "resolved_date": Output.date(r.resolvedDate),
         ]
-        if withMessage { o["message"] = .object(personal ? r.message : PersonalData.redacted(r.message)) }
+        if withMessage { o["message"] = .object(PersonalData.masked(r.message, showPersonalData: personal)) }
         return .object(o)
     }
 }
@@ -99,7 +100,7 @@ struct PendingShowCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var target: PendingRowArguments
 
-    @Flag(help: "Show the donor's personal data instead of masking it.")
+    @Flag(help: "Show the donor's personal data instead of masking it (never a CVV or a whole card number).")
     var showPersonalData = false
 
     func run() throws {

@@ -117,10 +117,11 @@ struct ProcessorListCommand {
         for type in Processors.all {
             let config = try? ProcessorConfiguration.load(name: type.name, directory: processors.directory)
             let capabilities = type.capabilities.sorted().map(\.rawValue)
-            rows.append([type.name, type.gateway, config?.source ?? "(missing)", config?.endpoint ?? "-", capabilities.joined(separator: ",")])
+            let endpoint = config.map { SecretMasking.url($0.endpoint) }
+            rows.append([type.name, type.gateway, config?.source ?? "(missing)", endpoint ?? "-", capabilities.joined(separator: ",")])
             items.append(.object([
                 "name": .string(type.name), "gateway": .string(type.gateway), "config": config.map { .string($0.source) } ?? .null,
-                "endpoint": config.map { .string($0.endpoint) } ?? .null, "capabilities": .array(capabilities.map(JSONValue.string)),
+                "endpoint": endpoint.map(JSONValue.string) ?? .null, "capabilities": .array(capabilities.map(JSONValue.string)),
             ]))
         }
         if json { try Output.json(.array(items)) } else {
@@ -154,7 +155,7 @@ struct ProcessorCheckCommand {
     func run() throws {
         let config = try ProcessorConfiguration.load(name: name, directory: processors.directory)
         try Output.line("configuration: \(config.source)")
-        try Output.line("endpoint:      \(config.endpoint)")
+        try Output.line("endpoint:      \(SecretMasking.url(config.endpoint))")
         try Output.line("credentials:   \(config.credentialVariables.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value)" }.joined(separator: ", "))")
         try Output.line("timeouts:      connect \(config.connectTimeout.seconds) s, total \(config.totalTimeout.seconds) s; \(config.rateLimitPerSecond)/s, \(config.concurrency) at once")
         let processor = try processors.make(name)

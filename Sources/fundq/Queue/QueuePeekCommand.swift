@@ -5,7 +5,7 @@ import Core
 struct QueuePeekCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peek",
-        abstract: "Print the message the next pop would receive, without consuming it.")
+        abstract: "Print the message the next pop would receive, without consuming it (donor data masked).")
 
     @OptionGroup var storage: StorageOptions
 
@@ -15,6 +15,9 @@ struct QueuePeekCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Show the donor's personal data instead of masking it (never a CVV or a whole card number).")
+    var showPersonalData = false
+
     func validate() throws {
         do { try QueueName.validate(queue) } catch { throw ValidationError(error.description) }
     }
@@ -23,9 +26,10 @@ struct QueuePeekCommand: ParsableCommand {
         let stores = try storage.open()
         let body = try stores.queue.peek(queue)
         if json {
-            try Output.json(.object(["queue": .string(queue), "message": body.map(Output.messageValue) ?? .null]))
+            let message = body.map { PersonalData.maskedBody($0, showPersonalData: showPersonalData) } ?? .null
+            try Output.json(.object(["queue": .string(queue), "message": message]))
         } else if let body {
-            try Output.line(String(decoding: body, as: UTF8.self))
+            try Output.line(Output.maskedBodyText(body, showPersonalData: showPersonalData))
         } else {
             Output.note("queue \(queue) is empty")
         }

@@ -36,6 +36,15 @@ enum Output {
         (try? JSONParser().parse(body)) ?? .string(String(decoding: body, as: UTF8.self))
     }
 
+    /// A message body as a view shows it, masked by ``PersonalData``: the
+    /// body's own text when masking changes nothing, else the masked JSON.
+    static func maskedBodyText(_ body: [UInt8], showPersonalData: Bool) -> String {
+        let masked = PersonalData.maskedBody(body, showPersonalData: showPersonalData)
+        if masked == messageValue(body) { return String(decoding: body, as: UTF8.self) }
+        if case .string(let text) = masked { return text }
+        return masked.serialized()
+    }
+
     /// Seconds as "12s", "5m03s", "2h10m", "3d4h".
     static func age(_ seconds: Double?) -> String {
         guard let seconds else { return "-" }

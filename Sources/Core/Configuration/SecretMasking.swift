@@ -1,0 +1,183 @@
+/// Masking of secrets in text that fundq prints or logs: URLs that may carry
+/// a password (whatever their shape, parsable or not) and known secret
+/// values (processor credentials, database passwords).
+public enum SecretMasking {
+    /// `text`, a URL-ish setting that may hold credentials, with them masked:
+    /// everything between the scheme (if any) and the last `@` becomes `***`;
+    /// without an `@`, an authority that is not a plain `HOST[:PORT]` (say
+    /// `user:password` with the `@` forgotten) becomes `***`; query values
+    /// become `***`. `mysql:/fundq:SECRET@db:3306/fundq` → `mysql:/***@db:3306/fundq`.
+    public static func url(_ text: String) -> String {
+        let scheme = schemePrefix(text)
+        if let at = text.lastIndex(of: "@") {
+            let prefix = scheme.map { text[..<$0] } ?? ""
+            let afterAt = text[text.index(after: at)...]
+            return prefix + "***@" + maskedQuery(afterAt)
+        }
+        guard let start = scheme, text[..<start].contains("/") else {
+            // No scheme and no `@`: "host:port", or something else entirely.
+            return isHostPort(text[...]) ? text : "***"
+        }
+        let rest = text[start...]
+        let end = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
+        let authority = rest[..<end]
+        return String(text[..<start]) + (isHostPort(authority) ? String(authority) : "***") + maskedQuery(rest[end...])
+    }
+
+    /// `message` with every URL-ish word in it masked as ``url(_:)`` masks
+    /// one: words that start with a scheme (`redis:/…`, `mysql://…`) or hold
+    /// `user:password@host`. Other words (an address, `127.0.0.1:6379`, an
+    /// email address) are left as they are.
+    public static func urls(in message: String) -> String {
+        // Only a word with a scheme (":/") or an "@" is ever masked.
+        guard mayHoldURL(message) else { return message }
+        var out = ""
+        var word = ""
+        func flush() {
+            out += maskedWord(word)
+            word = ""
+        }
+        for character in message {
+            if character.isWhitespace || "'\"`<>(),;".contains(character) {
+                flush()
+                out.append(character)
+            } else {
+                word.append(character)
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// Whether `message` has an "@" or a ":/" (one pass over its bytes).
+    static func mayHoldURL(_ message: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in message.utf8 {
+            if byte == UInt8(ascii: "@") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: ":")) { return true }
+            previous = byte
+        }
+        return false
+    }
+
+    static func maskedWord(_ word: String) -> String {
+        guard word.contains(":") else { return word }
+        var core = Substring(word)
+        while let last = core.last, ".:!?".contains(last) { core = core.dropLast() }
+        let trailing = word[core.endIndex...]
+        let hasScheme = schemePrefix(String(core)).map { core[..<$0].contains("/") } ?? false
+        let colonBeforeAt = core.lastIndex(of: "@").map { core[..<$0].contains(":") } ?? false
+        guard hasScheme || colonBeforeAt else { return word }
+        return url(String(core)) + trailing
+    }
+
+    /// The index just past `scheme:` and any slashes after it, when `text`
+    /// starts with a scheme (letters, digits, `+ . -`, starting with a letter).
+    static func schemePrefix(_ text: String) -> String.Index? {
+        guard let colon = text.firstIndex(of: ":"), colon > text.startIndex,
+              text.first!.isASCII, text.first!.isLetter,
+              text[..<colon].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }) else { return nil }
+        var i = text.index(after: colon)
+        while i < text.endIndex, text[i] == "/" { i = text.index(after: i) }
+        return i
+    }
+
+    /// Whether `s` is `HOST[:PORT]` (a name or IPv4 address, or `[IPv6]`; a
+    /// port of at most 65535), or empty.
+    static func isHostPort(_ s: Substring) -> Bool {
+        var host = s
+        if let colon = s.lastIndex(of: ":"), !s.hasSuffix("]") {
+            let port = s[s.index(after: colon)...]
+            // A port is 1 to 5 digits, at most 65535 (anything else there may be a password).
+            guard port.isEmpty || (port.count <= 5 && port.allSatisfy({ $0.isASCII && $0.isNumber }) && Int(port)! <= 65535) else {
+                return false
+            }
+            host = s[..<colon]
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+        }
+        return host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) }
+    }
+
+    /// `rest` (what follows the authority) with every query value masked.
+    static func maskedQuery(_ rest: Substring) -> String {
+        guard let question = rest.firstIndex(of: "?") else { return String(rest) }
+        let query = rest[rest.index(after: question)...]
+        let pairs = query.split(separator: "&", omittingEmptySubsequences: false).map { pair in
+            pair.firstIndex(of: "=").map { String(pair[...$0]) + "***" } ?? String(pair)
+        }
+        return String(rest[...question]) + pairs.joined(separator: "&")
+    }
+}
+
+/// Masks known secret values wherever they appear in a text — alone, inside
+/// a longer value, percent-encoded or XML-escaped — and then every URL's
+/// credentials (``SecretMasking/urls(in:)``).
+public struct SecretMasker: Sendable {
+    /// The forms to look for, longest first.
+    let forms: [String]
+
+    /// Values shorter than three characters are not looked for (they would
+    /// mask half of every text).
+    public init(secrets: [String]) {
+        var forms: Set<String> = []
+        for secret in secrets where secret.count >= 3 {
+            forms.insert(secret)
+            forms.insert(SecretMasker.percentEncoded(secret, spaceAsPlus: false))
+            forms.insert(SecretMasker.percentEncoded(secret, spaceAsPlus: true))
+            forms.insert(secret.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;"))
+        }
+        self.forms = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
+    }
+
+    /// A masker that masks URLs only.
+    public static let urlsOnly = SecretMasker(secrets: [])
+
+    /// `text` with every secret value replaced by `***` and URLs masked.
+    public func masked(_ text: String) -> String {
+        var out = text
+        for form in found(in: text) {
+            out = out.replacingOccurrences(of: form, with: "***")
+        }
+        return SecretMasking.urls(in: out)
+    }
+
+    /// The forms that occur in `text` (longest first), found in one pass over its bytes.
+    func found(in text: String) -> [String] {
+        guard !forms.isEmpty else { return [] }
+        let haystack = Array(text.utf8)
+        let needles = forms.map { Array($0.utf8) }
+        var firstBytes = [Bool](repeating: false, count: 256)
+        for needle in needles { if let first = needle.first { firstBytes[Int(first)] = true } }
+        var present = Array(repeating: false, count: needles.count)
+        for start in haystack.indices where firstBytes[Int(haystack[start])] {
+            for (n, needle) in needles.enumerated() where !present[n] && haystack[start] == needle[0] {
+                let end = start + needle.count
+                if end <= haystack.count, haystack[start..<end].elementsEqual(needle) { present[n] = true }
+            }
+        }
+        return forms.indices.filter { present[$0] }.map { forms[$0] }
+    }
+
+    static func percentEncoded(_ s: String, spaceAsPlus: Bool) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if byte < 0x80, c.isLetter || c.isNumber || "-._~".contains(c) {
+                out.append(c)
+            } else if byte == 0x20, spaceAsPlus {
+                out.append("+")
+            } else {
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

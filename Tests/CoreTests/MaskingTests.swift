@@ -1,0 +1,131 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Testing
+
+/// The masking functions: URLs of every shape, secret values in any form,
+/// the personal-data policy, card numbers and email addresses in text.
+@Suite("masking")
+struct MaskingTests {
+    @Test(arguments: [
+        ("mysql:/fundq:SECRET@127.0.0.1:3306/fundq", "mysql:/***@127.0.0.1:3306/fundq"),
+        ("mysql://fundq:SECRET@db:3306/fundq", "mysql://***@db:3306/fundq"),
+        ("redis://:SECRET@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+        ("redis://SECRET@h", "redis://***@h"),
+        ("fundq:SECRET@127.0.0.1", "fundq:***@127.0.0.1"),
+        ("SECRET@127.0.0.1", "***@127.0.0.1"),
+        ("mysql://u:p@SS/w#rd?SECRET@db/x", "mysql://***@db/x"),
+        ("mysql://fundq:SECRET127.0.0.1:3306/fundq", "mysql://***/fundq"),
+        ("redis://127.0.0.1:SECRET", "redis://***"),
+        ("redis://127.0.0.1:31415926535/0", "redis://***/0"),
+        ("host:SECRET", "***"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://[::1]:6379", "redis://[::1]:6379"),
+        ("https://api.example.org/nvp?user=a&password=SECRET", "https://api.example.org/nvp?user=***&password=***"),
+        ("127.0.0.1:6379", "127.0.0.1:6379"),
+    ])
+    func aURLIsMaskedWhateverItsShape(url: String, masked: String) {
+        #expect(SecretMasking.url(url) == masked)
+        #expect(!SecretMasking.url(url).contains("SECRET"))
+    }
+
+    @Test func urlsInsideAMessageAreMaskedAndTheRestIsLeftAlone() {
+        let message = "database URL 'mysql:/fundq:SECRET@127.0.0.1:3306/fundq' must start with mysql://; "
+            + "cannot reach Redis at 127.0.0.1:6390: connection refused (redis://:SECRET@10.0.0.1:6379/2). "
+            + "Mail ada@example.org at 10:00:00."
+        let out = SecretMasking.urls(in: message)
+        #expect(!out.contains("SECRET"))
+        #expect(out.contains("'mysql:/***@127.0.0.1:3306/fundq'"))
+        #expect(out.contains("(redis://***@10.0.0.1:6379/2)."))
+        #expect(out.contains("cannot reach Redis at 127.0.0.1:6390: connection refused"))
+        #expect(out.contains("ada@example.org at 10:00:00."))
+    }
+
+    @Test func secretValuesAreMaskedInsideLongerTextAndInTheirEncodedForms() {
+        let masker = SecretMasker(secrets: ["p&ss word+/", "ab"])
+        #expect(masker.masked("PWD=p%26ss%20word%2B%2F&X=1") == "PWD=***&X=1")
+        #expect(masker.masked("PWD=p%26ss+word%2B%2F") == "PWD=***")
+        #expect(masker.masked("<PWD>p&amp;ss word+/</PWD>") == "<PWD>***</PWD>")
+        #expect(masker.masked("ref-p&ss word+/-tail") == "ref-***-tail")
+        #expect(masker.masked("about abc") == "about abc", "values under three characters are not looked for")
+    }
+
+    @Test func cardNumbersAreMaskedToTheirLastFourWhetherOrNotLuhnValid() {
+        #expect(PersonalData.maskedCardNumbers(in: "card 4111 1111 1111 1111 exp 12/28") == "card ****1111 exp 12/28")
+        #expect(PersonalData.maskedCardNumbers(in: "5555-5555-5555-4444.") == "****4444.")
+        #expect(PersonalData.maskedCardNumbers(in: "x4111111111111112y") == "x****1112y", "not Luhn-valid: masked all the same")
+        #expect(PersonalData.maskedCardNumbers(in: "id 123456789012") == "id 123456789012", "12 digits: not a card")
+        #expect(PersonalData.maskedCardNumbers(in: "id 12345678901234567890") == "id 12345678901234567890", "a 20-digit id")
+        #expect(PersonalData.maskedCardNumbers(in: "2026-11-28T00:00:00Z") == "2026-11-28T00:00:00Z")
+    }
+
+    @Test func emailAddressesAreMasked() {
+        #expect(PersonalData.maskedEmails(in: "write to ada.lovelace+x@mail.example.org, please") == "write to ***@***, please")
+        #expect(PersonalData.maskedEmails(in: "redis://***@127.0.0.1:6379") == "redis://***@127.0.0.1:6379")
+        #expect(PersonalData.maskedEmails(in: "a @ b") == "a @ b")
+    }
+
+    @Test func oneViewPolicyWithAndWithoutPersonalData() throws {
+        let message = try JSONParser().parse(#"""
+            {"email":"ada@example.org","first_name":"Ada","card_num":"4111111111111111","cvv":"123","gross":"10.00",
+             "order_id":"12345678901234","comment":"call 4111-1111-1111-1111 or ada@example.org","date":1764000000000,
+             "nested":{"CVV2":"999","email":"x@example.org"}}
+            """#).objectValue!
+        let masked = PersonalData.masked(message, showPersonalData: false)
+        #expect(masked["email"] == .string("***"))
+        #expect(masked["first_name"] == .string("***"))
+        #expect(masked["card_num"] == .string("****1111"))
+        #expect(masked["cvv"] == .string("***"))
+        #expect(masked["gross"] == .string("10.00"))
+        #expect(masked["order_id"] == .string("12345678901234"), "identifiers are not scanned")
+        #expect(masked["date"] == .number("1764000000000"), "numbers are not scanned")
+        #expect(masked["comment"] == .string("***"))
+        #expect(masked["nested"]?.objectValue?["CVV2"] == .string("***"))
+        #expect(masked["nested"]?.objectValue?["email"] == .string("***"))
+        let shown = PersonalData.masked(message, showPersonalData: true)
+        #expect(shown["email"] == .string("ada@example.org"))
+        #expect(shown["comment"] == .string("call ****1111 or ada@example.org"), "a whole card number is never shown")
+        #expect(shown["card_num"] == .string("****1111"))
+        #expect(shown["cvv"] == .string("***"), "a CVV is never shown")
+        let text = PersonalData.maskedBody(Array("not json: ada@example.org 4111111111111111".utf8), showPersonalData: false)
+        #expect(text == .string("not json: ***@*** ****1111"))
+        let echoed = #"exit 3: {"cvv": "737","first_name":"Ada \"A\"","card_num":4111111111111111,"gross":"1.00","nested":{"email":"x"}}"#
+        #expect(PersonalData.maskedText(echoed)
+                == #"exit 3: {"cvv": "***","first_name":"***","card_num":"****1111","gross":"1.00","nested":{"email":"***"}}"#)
+        #expect(PersonalData.maskedText(echoed, showPersonalData: true)
+                == #"exit 3: {"cvv": "***","first_name":"Ada \"A\"","card_num":"****1111","gross":"1.00","nested":{"email":"x"}}"#)
+    }
+
+    @Test func secretSettingsComeFromTheEnvironmentAFileOrTheSecretsFile() throws {
+        let dir = try TemporaryDirectory()
+        try "pw-from-file\n".write(toFile: dir.file("pw"), atomically: true, encoding: .utf8)
+        try "# comment\nFUNDQ_DB_PASSWORD=pw=from=secrets\nFUNDQ_QUEUE_URL=redis://127.0.0.1:7000\n"
+            .write(toFile: dir.file("secrets"), atomically: true, encoding: .utf8)
+        #expect(try SecretSettings(environment: ["FUNDQ_DB_PASSWORD": "env"]).value("FUNDQ_DB_PASSWORD") == "env")
+        #expect(try SecretSettings(environment: ["FUNDQ_DB_PASSWORD_FILE": dir.file("pw")]).value("FUNDQ_DB_PASSWORD") == "pw-from-file")
+        let viaSecrets = SecretSettings(environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
+        #expect(try viaSecrets.value("FUNDQ_DB_PASSWORD") == "pw=from=secrets")
+        #expect(try viaSecrets.value("FUNDQ_QUEUE_PASSWORD") == nil)
+        #expect(throws: ConfigurationError.self) {
+            try SecretSettings(environment: ["FUNDQ_DB_PASSWORD_FILE": dir.file("nope")]).value("FUNDQ_DB_PASSWORD")
+        }
+
+        let configuration = StorageConfiguration(databaseURL: "mysql://fundq@db:3306/fundq",
+                                                 environment: ["FUNDQ_SECRETS_FILE": dir.file("secrets")])
+        #expect(try configuration.mariaDBURL()?.password == "pw=from=secrets")
+        #expect(try configuration.redisURL()?.port == 7000)
+        let inURL = StorageConfiguration(databaseURL: "mysql://fundq:url-pw@db/fundq", environment: ["FUNDQ_DB_PASSWORD": "env"])
+        #expect(try inURL.mariaDBURL()?.password == "url-pw", "a password in the URL still works and wins")
+        let processor = try ProcessorConfiguration.parse("endpoint: https://x.example.org\ncredentials:\n  password: FUNDQ_X_PASSWORD\n",
+                                                         name: "x", source: "x.yaml", environment: [:])
+        #expect(try Credentials(for: processor, environment: ["FUNDQ_X_PASSWORD_FILE": dir.file("pw")])["password"] == "pw-from-file")
+        let settings = SecretSettings(environment: ["FUNDQ_DB_PASSWORD": "hunter2"])
+        #expect(!"\(settings)".contains("hunter2") && !String(reflecting: settings).contains("hunter2"))
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        #expect(!dumped.contains("pw=from=secrets"))
+        let redisUser = StorageConfiguration(queueURL: "redis://alice@r:6379", environment: ["FUNDQ_QUEUE_PASSWORD": "pw"])
+        #expect(try redisUser.redisURL()?.user == "alice")
+        #expect(try redisUser.redisURL()?.password == "pw")
+    }
+}
