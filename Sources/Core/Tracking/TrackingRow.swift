@@ -20,6 +20,13 @@ public struct TrackingConflict: Error, Sendable, Equatable, CustomStringConverti
     /// The contribution id the event carries.
     public let offered: String
 
+    /// A conflict over `id`.
+    public init(id: String, linked: String, offered: String) {
+        self.id = id
+        self.linked = linked
+        self.offered = offered
+    }
+
     /// Why the event was refused.
     public var description: String {
         "contribution tracking \(id) is linked to contribution \(linked); an event links it to \(offered), and a contribution_id never changes"

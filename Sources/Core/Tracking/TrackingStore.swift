@@ -265,6 +265,13 @@ extension TrackingStore {
         public var changed = 0
         /// Stored events that could not be read or applied (reported, skipped).
         public var skipped = 0
+
+        /// A summary with these counts.
+        public init(rows: Int = 0, changed: Int = 0, skipped: Int = 0) {
+            self.rows = rows
+            self.changed = changed
+            self.skipped = skipped
+        }
     }
 
     /// Recomputes every row from the event table alone (each id's events
