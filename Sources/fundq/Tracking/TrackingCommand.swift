@@ -69,10 +69,10 @@ struct TrackingPushCommand: ParsableCommand {
         var bodies: [[UInt8]] = []
         for (index, input) in inputs.enumerated() {
             let place = lines ? "line \(index + 1): " : ""
-            guard case .object(var members) = try JSONParser().parse(Array(input.utf8)) else {
-                throw ValidationError("\(place)an event must be a JSON object")
-            }
-            guard let id = members.removeValue(forKey: "id")?.scalarText, !id.isEmpty else { throw ValidationError("\(place)the event has no id") }
+            let parsed: JSONValue
+            do { parsed = try JSONParser().parse(Array(input.utf8)) } catch { throw ConfigurationError("\(place)not JSON: \(error)") }
+            guard case .object(var members) = parsed else { throw ConfigurationError("\(place)an event must be a JSON object") }
+            guard let id = members.removeValue(forKey: "id")?.scalarText, !id.isEmpty else { throw ConfigurationError("\(place)the event has no id") }
             let ts = members.removeValue(forKey: "ts")
             do {
                 if let ts {
@@ -84,7 +84,7 @@ struct TrackingPushCommand: ParsableCommand {
                     bodies.append(try tracker.event(id: id, fields: members))
                 }
             } catch let error as TrackingEventError {
-                throw ValidationError("\(place)\(error)")
+                throw ConfigurationError("\(place)\(error)")
             }
         }
         try tracker.producer.push(contentsOf: bodies, to: ContributionTracker.queueName)
