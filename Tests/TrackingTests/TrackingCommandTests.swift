@@ -66,4 +66,17 @@ struct TrackingCommandTests {
         guard case .array(let all) = statuses else { Issue.record("tracking list printed \(r.stdout)"); return }
         #expect(all.compactMap { $0.objectValue?["status"]?.scalarText }.sorted() == ["abandoned", "started"])
     }
+
+    @Test func demoTracksEveryDonorAndLinksEveryBookedDonation() throws {
+        let dir = try TemporaryDirectory()
+        let env = ["FUNDQ_PROCESSORS_DIR": RepositoryPaths.processors]
+        for _ in 0..<2 {  // the second run on the same file: new ids from the sequence, still balanced
+            let r = try FundqProcess.run(["demo", "--data-dir", dir.path], environment: env)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr.contains("tracking consumer: 490 messages in"))
+            #expect(r.stderr.contains("490 applied, 0 damaged"))
+            #expect(r.stderr.contains(
+                "tracking: 175 donated (175 donations booked) + 110 abandoned + 15 started = 300 rows of 300 donors: every donor tracked, every booked donation linked"))
+        }
+    }
 }
