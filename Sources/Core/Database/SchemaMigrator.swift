@@ -216,7 +216,6 @@ public enum SchemaMigrator {
                   message TEXT NOT NULL
                 );
                 CREATE UNIQUE INDEX contribution_tracking_event_by_id ON contribution_tracking_event(contribution_tracking_id, ts, event_hash);
-                CREATE INDEX contribution_tracking_event_by_received ON contribution_tracking_event(received_at);
                 CREATE TABLE contribution_tracking_sequence (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)
                 """,
             mariadb: """
@@ -261,8 +260,7 @@ public enum SchemaMigrator {
                   source_host VARCHAR(255) NULL,
                   source_enqueued_time BIGINT NULL,
                   message MEDIUMTEXT NOT NULL,
-                  UNIQUE KEY contribution_tracking_event_by_id (contribution_tracking_id, ts, event_hash),
-                  KEY contribution_tracking_event_by_received (received_at)
+                  UNIQUE KEY contribution_tracking_event_by_id (contribution_tracking_id, ts, event_hash)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
     ]

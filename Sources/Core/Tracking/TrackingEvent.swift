@@ -149,7 +149,7 @@ public struct TrackingEvent: Sendable, Equatable {
         }
         let length = text.unicodeScalars.count
         guard length <= maximumIDLength else { throw TrackingEventError(name, "is \(length) characters long, the column holds \(maximumIDLength)") }
-        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }) else {
             throw TrackingEventError(name, "contains control characters")
         }
         return text
@@ -164,17 +164,50 @@ public struct TrackingEvent: Sendable, Equatable {
         return micros
     }
 
-    /// FNV-1a over the canonical serialization of the fields without the
-    /// queue envelope, so a redelivery or a producer's retry hashes alike.
+    /// FNV-1a over the fields without the queue envelope, keys in sorted
+    /// order, so a redelivery or a producer's retry hashes alike.
     static func hash(_ members: [String: JSONValue]) -> Int64 {
-        var payload = members
-        for name in MessageEnvelope.fieldNames { payload[name] = nil }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in JSONValue.object(payload).serialized().utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01b3
+        var hasher = FNV1a()
+        for key in members.keys.sorted() where !MessageEnvelope.fieldNames.contains(key) {
+            hasher.add(key)
+            hasher.add(members[key]!)
         }
-        return Int64(bitPattern: h)
+        return Int64(bitPattern: hasher.value)
+    }
+
+    /// 64-bit FNV-1a over a JSON value's structure and text, fed directly
+    /// (no serialization); each part is tagged so that no two different
+    /// values feed the same bytes.
+    struct FNV1a {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+        mutating func byte(_ b: UInt8) {
+            value ^= UInt64(b)
+            value = value &* 0x0000_0100_0000_01b3
+        }
+
+        mutating func add(_ text: String) {
+            var text = text
+            text.withUTF8 { for b in $0 { byte(b) } }
+            byte(0xff)  // never part of UTF-8: ends the text
+        }
+
+        mutating func add(_ value: JSONValue) {
+            switch value {
+            case .null: byte(0)
+            case .bool(let b): byte(b ? 2 : 1)
+            case .number(let n): byte(3); add(n)
+            case .string(let s): byte(4); add(s)
+            case .array(let items):
+                byte(5)
+                for item in items { add(item) }
+                byte(6)
+            case .object(let members):
+                byte(7)
+                for key in members.keys.sorted() { add(key); add(members[key]!) }
+                byte(8)
+            }
+        }
     }
 
     /// `ts` as a date.
