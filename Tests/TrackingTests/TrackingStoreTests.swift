@@ -26,6 +26,7 @@ struct TrackingEventTests {
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"1","ts":\#(ts),"usd_amount":"1.005"}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"1","ts":\#(ts),"anonymous":"maybe"}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":true,"ts":\#(ts)}"#) }
+        #expect(throws: TrackingEventError("id", "starts or ends with white space")) { try event(#"{"id":"7 ","ts":\#(ts)}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"\#(String(repeating: "9", count: 65))","ts":\#(ts)}"#) }
         let e = try event(#"{"id":42,"ts":"\#(ts)","usd_amount":"007.5","anonymous":true,"optout":0,"utm_key":"","note":null,"email":"x@y.z"}"#)
         #expect(e.id == "42")
