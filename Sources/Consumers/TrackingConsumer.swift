@@ -103,7 +103,8 @@ public struct TrackingLink {
                           let received = connection.dialect.date(row[2]) else { continue }
                     let event: [String: JSONValue] = [
                         "id": .string(trackingID), "ts": .number(String(TrackingEvent.micros(received))),
-                        "contribution_id": .string(contributionID), "gateway": .string(gateway), "gateway_txn_id": row[3].string.map(JSONValue.string) ?? .null,
+                        "contribution_id": .string(contributionID), "gateway": .string(gateway),
+                        "gateway_txn_id": row[3].string.map(JSONValue.string) ?? .null,
                     ]
                     events.append(Array(JSONValue.object(event).serialized().utf8))
                 }

@@ -73,7 +73,8 @@ public enum TrackingColumn: String, Sendable, CaseIterable, Comparable {
             }
         case .usdAmount:
             guard let amount = TrackingColumn.usd(text) else {
-                throw TrackingEventError(rawValue, "must be a non-negative amount with at most 18 integer digits and 2 decimals (got \"\(text.prefix(40))\")")
+                throw TrackingEventError(
+                    rawValue, "must be a non-negative amount with at most 18 integer digits and 2 decimals (got \"\(text.prefix(40))\")")
             }
             return amount
         }

@@ -52,7 +52,8 @@ public final class TrackingStore {
         let ids = Array(Set(events.map(\.event.id))).sorted()
         var rows = try self.rows(ids: ids, locking: true)
         let existing = Set(rows.keys)
-        var stored = try eventKeys(ids: ids)
+        // An event is stored in the same transaction as its row: ids without a row have none.
+        var stored = try eventKeys(ids: existing.sorted())
         let offered = Set(events.compactMap(\.event.contributionID))
         var owners = try contributionOwners(Array(offered))
         var outcomes: [TrackingOutcome] = []
@@ -112,7 +113,8 @@ public final class TrackingStore {
         var keys = Set<EventKey>()
         for part in chunks(ids) {
             let rows = try connection.query(
-                "SELECT contribution_tracking_id, ts, event_hash FROM contribution_tracking_event WHERE contribution_tracking_id IN (\(placeholders(part.count)))",
+                "SELECT contribution_tracking_id, ts, event_hash FROM contribution_tracking_event "
+                    + "WHERE contribution_tracking_id IN (\(placeholders(part.count)))",
                 part.map { .text($0) })
             for r in rows { keys.insert(EventKey(id: r[0].string ?? "", ts: r[1].int64 ?? 0, hash: r[2].int64 ?? 0)) }
         }
@@ -175,7 +177,11 @@ public final class TrackingStore {
         var values: [SQLValue] = [.text(row.id), .text(row.contributionID)]
         for column in Self.columns {
             let value = row.values[column]
-            if case .flag = column.kind { values.append(value.flatMap { Int64($0) }.map { .integer($0) } ?? .null) } else { values.append(.text(value)) }
+            if case .flag = column.kind {
+                values.append(value.flatMap { Int64($0) }.map { .integer($0) } ?? .null)
+            } else {
+                values.append(.text(value))
+            }
         }
         let times = JSONValue.object(Dictionary(uniqueKeysWithValues: row.fieldTimes.map { ($0.key.rawValue, .number(String($0.value))) }))
         values += [.text(row.legacyTimestamp), .text(row.banner), .text(row.landingPage), .text(row.paymentMethod),
@@ -224,7 +230,8 @@ extension TrackingStore {
         if let since { conditions.append("last_event_at >= ?"); parameters.append(connection.dialect.value(since)) }
         if let utmCampaign { conditions.append("utm_campaign = ?"); parameters.append(.text(utmCampaign)) }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(Self.rowColumns.joined(separator: ", ")) FROM contribution_tracking\(filter) ORDER BY last_event_at DESC, id LIMIT \(max(0, limit))"
+        let sql = "SELECT \(Self.rowColumns.joined(separator: ", ")) FROM contribution_tracking\(filter) "
+            + "ORDER BY last_event_at DESC, id LIMIT \(max(0, limit))"
         return try connection.query(sql, parameters).map(decode)
     }
 
@@ -282,7 +289,8 @@ extension TrackingStore {
         var after = ""
         while true {
             let ids = try connection.query(
-                "SELECT DISTINCT contribution_tracking_id FROM contribution_tracking_event WHERE contribution_tracking_id > ? ORDER BY contribution_tracking_id LIMIT \(max(1, batchSize))",
+                "SELECT DISTINCT contribution_tracking_id FROM contribution_tracking_event WHERE contribution_tracking_id > ? "
+                    + "ORDER BY contribution_tracking_id LIMIT \(max(1, batchSize))",
                 [.text(after)]).compactMap { $0[0].string }
             guard let last = ids.last else { return summary }
             after = last

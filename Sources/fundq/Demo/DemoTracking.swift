@@ -53,7 +53,9 @@ struct DemoTracking {
         let (donated, gaveUp, started) = (counts[.donated, default: 0], counts[.abandoned, default: 0], counts[.started, default: 0])
         let sum = donated + gaveUp + started
         let balanced = sum == ids.count && donated == booked
-        Output.note("tracking: \(donated) donated (\(booked) donations booked) + \(gaveUp) abandoned + \(started) started = \(sum) rows of \(ids.count) donors: \(balanced ? "every donor tracked, every booked donation linked" : "NOT BALANCED")")
+        let verdict = balanced ? "every donor tracked, every booked donation linked" : "NOT BALANCED"
+        Output.note("tracking: \(donated) donated (\(booked) donations booked) + \(gaveUp) abandoned + \(started) started = \(sum) rows "
+                    + "of \(ids.count) donors: \(verdict)")
         return balanced
     }
 }

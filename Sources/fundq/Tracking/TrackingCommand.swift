@@ -88,7 +88,8 @@ struct TrackingPushCommand: ParsableCommand {
             }
         }
         try tracker.producer.push(contentsOf: bodies, to: ContributionTracker.queueName)
-        Output.note("pushed \(bodies.count) tracking event\(bodies.count == 1 ? "" : "s") to \(ContributionTracker.queueName) on \(stores.queue.location)")
+        Output.note("pushed \(bodies.count) tracking event\(bodies.count == 1 ? "" : "s") to \(ContributionTracker.queueName) "
+                    + "on \(stores.queue.location)")
     }
 
     /// `push` never takes ids.
@@ -183,6 +184,7 @@ struct TrackingRebuildCommand: ParsableCommand {
 
     func run() throws {
         let summary = try TrackingStore(connection: try storage.open().database).rebuild()
-        Output.note("tracking rebuild: \(summary.rows) rows folded from their events, \(summary.changed) differed and were rewritten, \(summary.skipped) stored events skipped")
+        Output.note("tracking rebuild: \(summary.rows) rows folded from their events, \(summary.changed) differed and were rewritten, "
+                    + "\(summary.skipped) stored events skipped")
     }
 }
