@@ -73,7 +73,6 @@ public struct ConsumerRunner {
         var backoff = 0.5
         var idle = 0.05
         func timeIsUp() -> Bool { limits.timeLimit.map { clock.now - start >= $0 } ?? false }
-        defer { summary.seconds = (clock.now - start).seconds }
         while !shouldStop() && !timeIsUp() {
             let want = limits.limit.map { min(limits.batchSize, $0 - summary.pops.claimed) } ?? limits.batchSize
             if want <= 0 { break }
@@ -97,6 +96,7 @@ public struct ConsumerRunner {
         } catch {
             logger.error("could not send the last acknowledgements; those messages will be redelivered after their lease: \(error)")
         }
+        summary.seconds = (clock.now - start).seconds
         return summary
     }
 

@@ -11,7 +11,7 @@ import Foundation
 ///   completed. If the pending row is not there yet, the message is damaged
 ///   with a retry date (the requeue job brings it back), never dropped.
 /// - Any donation with an `order_id` resolves its open pending row.
-/// - Invalid donations (PROCESSORS.md: gateway, gateway_txn_id, currency,
+/// - Invalid donations (gateway, gateway_txn_id, currency,
 ///   gross > 0; identifiers of at most 255 characters) are damaged with the
 ///   field and the reason; nothing is silently cut.
 /// - A batch is checked for duplicates with one query per gateway and
@@ -74,37 +74,55 @@ public struct DonationsSink {
                 }
             }
             // Duplicates: already stored, or repeated within this batch.
+            // Keys compare byte for byte, as the database's binary collation
+            // does (Swift's == would take a composed and a decomposed "café"
+            // for one id).
             var known = try storedTransactionIDs(valid.map(\.donation))
-            var fresh: [DonationMessage] = []
-            var completedOrders: [String: [String]] = [:]
+            var fresh: [(index: Int, donation: DonationMessage)] = []
+            var completedOrders: [[UInt8]: (gateway: String, orderIDs: [String])] = [:]
             for (index, donation) in valid {
-                let key = DonationsSink.key(donation.gateway, donation.gatewayTxnID)
+                let key = TransactionKey(donation.gateway, donation.gatewayTxnID)
                 if known.contains(key) {
                     verdicts[index] = .handled("duplicate")
                 } else {
                     known.insert(key)
-                    fresh.append(donation)
-                    verdicts[index] = .handled("inserted")
+                    fresh.append((index, donation))
                 }
-                if let orderID = donation.orderID { completedOrders[donation.gateway, default: []].append(orderID) }
+                if let orderID = donation.orderID {
+                    completedOrders[Array(donation.gateway.utf8), default: (donation.gateway, [])].orderIDs.append(orderID)
+                }
             }
-            _ = try donations.insert(fresh)
+            // The database has the last word on what is new.
+            let stored = try donations.insertEach(fresh.map(\.donation))
+            for ((index, _), isNew) in zip(fresh, stored) { verdicts[index] = .handled(isNew ? "inserted" : "duplicate") }
             booked = valid.map(\.donation)
             // Their pending rows are done: one statement per gateway, not per donation.
-            for (gateway, orderIDs) in completedOrders {
-                try pending.resolve(gateway: gateway, orderIDs: orderIDs, as: .completed)
+            for (_, orders) in completedOrders {
+                try pending.resolve(gateway: orders.gateway, orderIDs: orders.orderIDs, as: .completed)
             }
             return verdicts
         }
     }
 
-    static func key(_ gateway: String, _ txn: String) -> String { gateway + "\u{0}" + txn }
+    /// `(gateway, gateway_txn_id)` compared byte for byte.
+    struct TransactionKey: Hashable {
+        let gateway: [UInt8]
+        let transactionID: [UInt8]
 
-    private func storedTransactionIDs(_ batch: [DonationMessage]) throws -> Set<String> {
-        var found = Set<String>()
-        let byGateway = Dictionary(grouping: batch, by: \.gateway)
-        for (gateway, items) in byGateway {
-            let ids = Array(Set(items.map(\.gatewayTxnID)))
+        init(_ gateway: String, _ transactionID: String) {
+            self.gateway = Array(gateway.utf8)
+            self.transactionID = Array(transactionID.utf8)
+        }
+    }
+
+    private func storedTransactionIDs(_ batch: [DonationMessage]) throws -> Set<TransactionKey> {
+        var found = Set<TransactionKey>()
+        let byGateway = Dictionary(grouping: batch, by: { Array($0.gateway.utf8) })
+        for items in byGateway.values {
+            let gateway = items[0].gateway
+            var unique: [[UInt8]: String] = [:]
+            for item in items { unique[Array(item.gatewayTxnID.utf8)] = item.gatewayTxnID }
+            let ids = Array(unique.values)
             var start = 0
             while start < ids.count {
                 let chunk = Array(ids[start..<min(start + 500, ids.count)])
@@ -112,7 +130,7 @@ public struct DonationsSink {
                 let rows = try donations.connection.query(
                     "SELECT gateway_txn_id FROM donations WHERE gateway = ? AND gateway_txn_id IN (\(placeholders))",
                     [.text(gateway)] + chunk.map { .text($0) })
-                for row in rows { found.insert(DonationsSink.key(gateway, row[0].string ?? "")) }
+                for row in rows { found.insert(TransactionKey(gateway, row[0].string ?? "")) }
                 start += chunk.count
             }
         }

@@ -52,14 +52,16 @@ struct PendingStoreTests {
         }
         #expect(try reason(#"{"date":1,"order_id":"o"}"#) == "field 'gateway': is missing")
         #expect(try reason(#"{"gateway":"g","order_id":"o"}"#) == "field 'date': is missing")
-        #expect(try reason(#"{"gateway":"g","date":"soon","order_id":"o"}"#) == "field 'date': must be unix seconds (got \"soon\")")
-        #expect(try reason(#"{"gateway":"g","date":1}"#).hasPrefix("field 'order_id': is missing, and so is gateway_txn_id"))
-        #expect(try reason(#"{"gateway":"g","date":1,"order_id":"\#(String(repeating: "9", count: 256))"}"#)
+        #expect(try reason(#"{"gateway":"g","date":"soon","order_id":"o"}"#) == "field 'date': must be unix seconds as a decimal number (got \"soon\")")
+        #expect(try reason(#"{"gateway":"g","date":1,"order_id":"o"}"#)
+            == "field 'date': must be unix seconds between 2000-01-01 and one day from now (got 1)")
+        #expect(try reason(#"{"gateway":"g","date":1764000000}"#).hasPrefix("field 'order_id': is missing, and so is gateway_txn_id"))
+        #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":"\#(String(repeating: "9", count: 256))"}"#)
             == "field 'order_id': is 256 characters long, over the limit of 255")
         // Lengths count code points, as VARCHAR(255) does: 200 "é" in decomposed form are 400.
-        #expect(try reason(#"{"gateway":"g","date":1,"order_id":"\#(String(repeating: "e\u{301}", count: 200))"}"#)
+        #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":"\#(String(repeating: "e\u{301}", count: 200))"}"#)
             == "field 'order_id': is 400 characters long, over the limit of 255")
-        #expect(try reason(#"{"gateway":"g","date":1,"order_id":{"x":1}}"#) == "field 'order_id': must be a string or a number, not a JSON object")
+        #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":{"x":1}}"#) == "field 'order_id': must be a string or a number, not a JSON object")
     }
 
     @Test(arguments: DatabaseKind.allCases)

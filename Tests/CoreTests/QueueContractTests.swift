@@ -22,7 +22,7 @@ func number(_ m: DeliveredMessage) throws -> Int {
     return try #require(Int(text))
 }
 
-/// The contract every queue backend must keep (ARCHITECTURE.md), run
+/// The contract every queue backend must keep (docs/architecture.md), run
 /// against the embedded SQLite file and a real redis-server.
 @Suite("Queue contract")
 struct QueueContractTests {

@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 
 /// A message that could not be processed, kept with the reason: the
@@ -24,12 +25,32 @@ public struct DamagedMessage: Sendable, Equatable {
     public var error: String
     /// Where and how: error type, consumer host and process, delivery count.
     public var trace: String?
-    /// The message exactly as it was in the queue.
+    /// The message exactly as it was in the queue, or its first
+    /// ``keptBytesOfOversizeMessage`` bytes when it was larger than
+    /// ``maximumStoredBytes`` (see ``originalSize``).
     public var message: [UInt8]
+    /// The original size in bytes when `message` holds only its beginning;
+    /// nil when the message is kept whole.
+    public var originalSize: Int?
+    /// SHA-256 of the original message (hex) when it was cut; nil otherwise.
+    public var originalSHA256: String?
+
+    /// Largest message kept whole: 4 MiB, well inside MariaDB's default
+    /// 16 MiB `max_allowed_packet`, so the damaged insert itself never fails
+    /// on size. Larger ones are kept cut, with their size and digest.
+    public static let maximumStoredBytes = 4 << 20
+    /// How much of an oversize message is kept.
+    public static let keptBytesOfOversizeMessage = 64 << 10
+    /// Longest error or trace text kept (characters).
+    static let maximumTextLength = 64 << 10
+
+    /// Whether `message` is only the beginning of the original.
+    public var isTruncated: Bool { originalSize != nil }
 
     /// A damaged-message record.
     public init(id: Int64 = 0, originalDate: Date?, damagedDate: Date, retryDate: Date?, originalQueue: String,
-                gateway: String?, orderID: String?, gatewayTxnID: String?, error: String, trace: String?, message: [UInt8]) {
+                gateway: String?, orderID: String?, gatewayTxnID: String?, error: String, trace: String?, message: [UInt8],
+                originalSize: Int? = nil, originalSHA256: String? = nil) {
         self.id = id
         self.originalDate = originalDate
         self.damagedDate = damagedDate
@@ -41,6 +62,8 @@ public struct DamagedMessage: Sendable, Equatable {
         self.error = error
         self.trace = trace
         self.message = message
+        self.originalSize = originalSize
+        self.originalSHA256 = originalSHA256
     }
 
     /// A record for `message` from `queue` that failed with `error`, with the
@@ -53,9 +76,17 @@ public struct DamagedMessage: Sendable, Equatable {
         func field(_ name: String) -> String? {
             members?[name]?.scalarText.map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(255))) }
         }
+        var kept = message.body, size: Int? = nil, digest: String? = nil, reason = String(error.prefix(Self.maximumTextLength))
+        if message.body.count > Self.maximumStoredBytes {
+            kept = Array(message.body.prefix(Self.keptBytesOfOversizeMessage))
+            size = message.body.count
+            digest = SHA256.hash(data: message.body).map { String(format: "%02x", $0) }.joined()
+            reason += " (message of \(message.body.count) bytes kept cut to its first \(kept.count) bytes, sha256 \(digest ?? ""))"
+        }
         self.init(originalDate: members?.enqueuedTime, damagedDate: now, retryDate: retryDate, originalQueue: message.queue,
                   gateway: field("gateway"), orderID: field("order_id"), gatewayTxnID: field("gateway_txn_id"),
-                  error: error, trace: trace, message: message.body)
+                  error: reason, trace: trace.map { String($0.prefix(Self.maximumTextLength)) }, message: kept,
+                  originalSize: size, originalSHA256: digest)
     }
 
     /// The message as text.

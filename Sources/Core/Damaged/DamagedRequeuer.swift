@@ -40,6 +40,12 @@ public struct DamagedRequeuer {
 
     private func requeue(_ record: DamagedMessage) throws {
         try QueueName.validate(record.originalQueue)
+        if let size = record.originalSize {
+            throw ConfigurationError("""
+                damaged message \(record.id) cannot be requeued: only its first \(record.message.count) of \(size) bytes were kept \
+                (sha256 \(record.originalSHA256 ?? "unknown")); delete it once its producer is fixed
+                """)
+        }
         try queue.append([record.message], to: record.originalQueue)
         _ = try damaged.delete(id: record.id)
     }

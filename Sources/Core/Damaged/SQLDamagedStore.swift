@@ -11,23 +11,29 @@ public final class SQLDamagedStore: DamagedStore {
         self.connection = connection
     }
 
-    static let columns = "id, original_date, damaged_date, retry_date, original_queue, gateway, order_id, gateway_txn_id, error, trace, message"
+    static let columns = """
+        id, original_date, damaged_date, retry_date, original_queue, gateway, order_id, gateway_txn_id, error, trace, message, \
+        original_size, original_sha256
+        """
 
     func record(_ row: [SQLValue]) -> DamagedMessage {
         let d = connection.dialect
         return DamagedMessage(
             id: row[0].int64 ?? 0, originalDate: d.date(row[1]), damagedDate: d.date(row[2]) ?? Date(timeIntervalSince1970: 0),
             retryDate: d.date(row[3]), originalQueue: row[4].string ?? "", gateway: row[5].string, orderID: row[6].string,
-            gatewayTxnID: row[7].string, error: row[8].string ?? "", trace: row[9].string, message: row[10].bytes ?? [])
+            gatewayTxnID: row[7].string, error: row[8].string ?? "", trace: row[9].string, message: row[10].bytes ?? [],
+            originalSize: row[11].int64.map { Int($0) }, originalSHA256: row[12].string)
     }
 
     public func insert(_ r: DamagedMessage) throws -> Int64 {
         let d = connection.dialect
         return try connection.insert("""
-            INSERT INTO damaged (original_date, damaged_date, retry_date, original_queue, gateway, order_id, gateway_txn_id, error, trace, message)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO damaged (original_date, damaged_date, retry_date, original_queue, gateway, order_id, gateway_txn_id, error, trace,
+              message, original_size, original_sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [d.value(r.originalDate), d.value(r.damagedDate), d.value(r.retryDate), .text(r.originalQueue), .text(r.gateway),
-                  .text(r.orderID), .text(r.gatewayTxnID), .text(r.error), .text(r.trace), .blob(r.message)])
+                  .text(r.orderID), .text(r.gatewayTxnID), .text(r.error), .text(r.trace), .blob(r.message),
+                  r.originalSize.map { .int($0) } ?? .null, .text(r.originalSHA256)])
     }
 
     public func list(queue: String?, limit: Int) throws -> [DamagedMessage] {

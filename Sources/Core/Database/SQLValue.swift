@@ -83,8 +83,15 @@ public enum SQLDialect: Sendable {
         }
     }
 
+    /// 0001-01-01 and 9999-12-31T23:59:59Z, the range of MariaDB's DATETIME.
+    static let mariadbRange = -62_135_596_800.0...253_402_300_799.0
+
     static func mariadbText(_ date: Date) -> String {
         let t = date.timeIntervalSince1970
+        // Validation keeps dates plausible; should one slip through, no
+        // conversion may trap: strict mode refuses this text (error 1292, a
+        // content error), so the one message carrying it is damaged.
+        guard mariadbRange.contains(t) else { return "out-of-range date" }
         var seconds = time_t(t.rounded(.down))
         var micros = Int(((t - Double(seconds)) * 1_000_000).rounded())
         if micros == 1_000_000 { seconds += 1; micros = 0 }

@@ -188,6 +188,32 @@ public enum SchemaMigrator {
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
         Migration(
+            summary: "identifiers compare byte for byte; damaged messages too large to keep whole keep their size and digest",
+            sqlite: """
+                ALTER TABLE damaged ADD COLUMN original_size INTEGER;
+                ALTER TABLE damaged ADD COLUMN original_sha256 TEXT
+                """,
+            // utf8mb4_unicode_ci made ch_abc = ch_ABC, café = cafe, x1 = 'x1 '
+            // and 😀 = 😁, so unique keys merged distinct payments. NO PAD
+            // binary compares the bytes, trailing spaces included. (SQLite's
+            // default BINARY collation already does.)
+            mariadb: """
+                ALTER TABLE pending
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY gateway_account \(binaryID) NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY gateway_txn_id \(binaryID) NULL,
+                  MODIFY gateway_session_id \(binaryID) NULL, MODIFY contribution_tracking_id \(binaryID) NULL,
+                  MODIFY claimed_by \(binaryID) NULL;
+                ALTER TABLE donations
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY gateway_txn_id \(binaryID) NOT NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY contribution_tracking_id \(binaryID) NULL;
+                ALTER TABLE damaged
+                  MODIFY original_queue \(binaryID) NOT NULL, MODIFY gateway \(binaryID) NULL,
+                  MODIFY order_id \(binaryID) NULL, MODIFY gateway_txn_id \(binaryID) NULL,
+                  ADD COLUMN original_size BIGINT NULL, ADD COLUMN original_sha256 CHAR(64) NULL;
+                ALTER TABLE rectifier_decision
+                  MODIFY gateway \(binaryID) NOT NULL, MODIFY order_id \(binaryID) NULL
+                """),
+        Migration(
             summary: "contribution tracking: the current row per attempt, every event, the embedded id sequence",
             sqlite: """
                 CREATE TABLE contribution_tracking (
@@ -220,8 +246,8 @@ public enum SchemaMigrator {
                 """,
             mariadb: """
                 CREATE TABLE contribution_tracking (
-                  id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
-                  contribution_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+                  id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL PRIMARY KEY,
+                  contribution_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL,
                   form_amount VARCHAR(20) NULL,
                   usd_amount DECIMAL(20,2) NULL,
                   note TEXT NULL,
@@ -252,7 +278,7 @@ public enum SchemaMigrator {
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
                 CREATE TABLE contribution_tracking_event (
                   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-                  contribution_tracking_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+                  contribution_tracking_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
                   ts BIGINT NOT NULL,
                   event_hash BIGINT NOT NULL,
                   received_at DATETIME(6) NOT NULL,
@@ -264,6 +290,10 @@ public enum SchemaMigrator {
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
     ]
+
+    /// The MariaDB type of an identifier column: compared byte for byte,
+    /// trailing spaces included.
+    public static let binaryID = "VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
 
     /// The schema version this build of fundq expects.
     public static var currentVersion: Int { migrations.count }
@@ -292,6 +322,13 @@ public enum SchemaMigrator {
     /// is not transactional: under a named lock).
     @discardableResult
     public static func migrate(_ connection: any SQLConnection) throws -> [Int] {
+        try migrate(connection, upTo: currentVersion)
+    }
+
+    /// Applies the migrations up to `version` only (tests of a migration
+    /// start from the schema before it).
+    @discardableResult
+    public static func migrate(_ connection: any SQLConnection, upTo version: Int) throws -> [Int] {
         try ensureVersionTable(connection)
         if connection.dialect == .mariadb {
             let got = try connection.query("SELECT GET_LOCK('fundq-schema-migration', 60)", []).first?.first?.int64
@@ -301,7 +338,8 @@ public enum SchemaMigrator {
             if connection.dialect == .mariadb { _ = try? connection.query("SELECT RELEASE_LOCK('fundq-schema-migration')", []) }
         }
         var applied: [Int] = []
-        for (offset, migration) in migrations.enumerated() {
+        let target = version
+        for (offset, migration) in migrations.enumerated() where offset < target {
             let version = offset + 1
             try connection.transaction {
                 guard try installedVersion(connection) < version else { return }
@@ -311,7 +349,7 @@ public enum SchemaMigrator {
                 applied.append(version)
             }
         }
-        try check(connection)
+        if target == currentVersion { try check(connection) }
         return applied
     }
 

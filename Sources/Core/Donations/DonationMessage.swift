@@ -1,7 +1,7 @@
 public import Foundation
 
 /// A completed donation from the `donations` queue, validated as
-/// PROCESSORS.md requires: `gateway`, `gateway_txn_id`, a three-letter
+/// the donations table requires: `gateway`, `gateway_txn_id`, a three-letter
 /// `currency` and `gross > 0`.
 public struct DonationMessage: Sendable, Equatable {
     /// The processor's code.
@@ -55,6 +55,11 @@ public struct DonationMessage: Sendable, Equatable {
         date = try f.unixDate("date").map(Date.init(timeIntervalSince1970:))
         completionMessageID = try f.identifier("completion_message_id")
         self.members = members
+    }
+
+    /// Roughly how many bytes the row takes in an INSERT statement.
+    var approximateBytes: Int {
+        members.reduce(256) { total, member in total + member.key.utf8.count + member.value.approximateBytes }
     }
 
     /// The order id named by `completion_message_id` ("GATEWAY-ORDER_ID").

@@ -14,34 +14,73 @@ public final class DonationsStore {
 
     /// Rows per multi-row INSERT.
     static let insertChunk = 200
+    /// Message bytes per multi-row INSERT: a statement stays far below
+    /// MariaDB's 16 MiB `max_allowed_packet` however large the messages.
+    static let insertChunkBytes = 2 << 20
 
-    /// Inserts `donations` with multi-row INSERTs, skipping any whose
-    /// `(gateway, gateway_txn_id)` is already stored (or repeated earlier in
-    /// the batch). Returns how many were new. Run inside a transaction to
-    /// make a batch atomic.
+    /// Inserts `donations`, skipping any whose `(gateway, gateway_txn_id)`
+    /// is already stored (or repeated earlier in the batch). Returns how many
+    /// were new. Run inside a transaction to make a batch atomic.
     public func insert(_ donations: [DonationMessage], receivedAt now: Date = Date()) throws -> Int {
-        guard !donations.isEmpty else { return 0 }
-        let d = connection.dialect
-        var inserted = 0
-        var start = 0
-        while start < donations.count {
-            let chunk = donations[start..<min(start + Self.insertChunk, donations.count)]
-            let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            let conflict = d == .mariadb ? " ON DUPLICATE KEY UPDATE id = id" : " ON CONFLICT (gateway, gateway_txn_id) DO NOTHING"
-            var parameters: [SQLValue] = []
-            parameters.reserveCapacity(chunk.count * 10)
-            for m in chunk {
-                parameters += [.text(m.gateway), .text(m.gatewayTxnID), .text(m.orderID), .text(m.contributionTrackingID),
-                               .text(m.currency), .text(m.gross.description), .text(m.fee?.description), d.value(m.date),
-                               .text(JSONValue.object(m.members).serialized()), d.value(now)]
+        try insertEach(donations, receivedAt: now).filter { $0 }.count
+    }
+
+    /// Inserts `donations` and says for each whether the database stored it
+    /// (`false`: its key was already there). The answer is the database's:
+    /// each chunk goes in as one multi-row INSERT, and when the database
+    /// stored fewer rows than the chunk holds, the chunk is undone (to a
+    /// savepoint) and its rows inserted one by one, each telling.
+    public func insertEach(_ donations: [DonationMessage], receivedAt now: Date = Date()) throws -> [Bool] {
+        guard !donations.isEmpty else { return [] }
+        return try connection.transaction {
+            var stored: [Bool] = []
+            stored.reserveCapacity(donations.count)
+            for chunk in chunks(donations) {
+                try connection.executeScript("SAVEPOINT fundq_donations_chunk")
+                if try insertRows(chunk, receivedAt: now) == chunk.count {
+                    stored += Array(repeating: true, count: chunk.count)
+                } else {
+                    try connection.executeScript("ROLLBACK TO SAVEPOINT fundq_donations_chunk")
+                    for donation in chunk { stored.append(try insertRows([donation], receivedAt: now) == 1) }
+                }
+                try connection.executeScript("RELEASE SAVEPOINT fundq_donations_chunk")
             }
-            inserted += try connection.execute("""
-                INSERT INTO donations (gateway, gateway_txn_id, order_id, contribution_tracking_id, currency, gross, fee, date, message, received_date)
-                VALUES \(placeholders)\(conflict)
-                """, parameters)
-            start += chunk.count
+            return stored
         }
-        return inserted
+    }
+
+    private func chunks(_ donations: [DonationMessage]) -> [ArraySlice<DonationMessage>] {
+        var result: [ArraySlice<DonationMessage>] = []
+        var start = 0, bytes = 0
+        for (index, donation) in donations.enumerated() {
+            let size = donation.approximateBytes
+            if index > start && (index - start >= Self.insertChunk || bytes + size > Self.insertChunkBytes) {
+                result.append(donations[start..<index])
+                start = index
+                bytes = 0
+            }
+            bytes += size
+        }
+        result.append(donations[start...])
+        return result
+    }
+
+    /// One multi-row INSERT; returns the rows the database stored.
+    private func insertRows(_ chunk: ArraySlice<DonationMessage>, receivedAt now: Date) throws -> Int {
+        let d = connection.dialect
+        let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+        let conflict = d == .mariadb ? " ON DUPLICATE KEY UPDATE id = id" : " ON CONFLICT (gateway, gateway_txn_id) DO NOTHING"
+        var parameters: [SQLValue] = []
+        parameters.reserveCapacity(chunk.count * 10)
+        for m in chunk {
+            parameters += [.text(m.gateway), .text(m.gatewayTxnID), .text(m.orderID), .text(m.contributionTrackingID),
+                           .text(m.currency), .text(m.gross.description), .text(m.fee?.description), d.value(m.date),
+                           .text(JSONValue.object(m.members).serialized()), d.value(now)]
+        }
+        return try connection.execute("""
+            INSERT INTO donations (gateway, gateway_txn_id, order_id, contribution_tracking_id, currency, gross, fee, date, message, received_date)
+            VALUES \(placeholders)\(conflict)
+            """, parameters)
     }
 
     /// Whether a completed donation exists for `(gateway, orderID)` or

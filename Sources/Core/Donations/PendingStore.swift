@@ -126,7 +126,7 @@ public final class PendingStore {
         try connection.transaction {
             if let existing = try find(message, locking: true) {
                 var merged = existing.message
-                let older = (message.members.enqueuedTime ?? .distantFuture) < (existing.message.enqueuedTime ?? .distantPast)
+                let older = (message.members.enqueuedOrder ?? .infinity) < (existing.message.enqueuedOrder ?? -.infinity)
                 for (key, value) in message.members where !PendingStore.isEmpty(value) {
                     if older, let current = merged[key], !PendingStore.isEmpty(current) { continue }
                     merged[key] = value

@@ -26,6 +26,17 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// Roughly how many bytes the value takes serialized.
+    public var approximateBytes: Int {
+        switch self {
+        case .null, .bool: return 5
+        case .number(let n): return n.utf8.count
+        case .string(let s): return s.utf8.count + 2
+        case .array(let items): return items.reduce(2) { $0 + $1.approximateBytes + 1 }
+        case .object(let members): return members.reduce(2) { $0 + $1.key.utf8.count + $1.value.approximateBytes + 4 }
+        }
+    }
+
     /// The members when this is an object.
     public var objectValue: [String: JSONValue]? {
         if case .object(let o) = self { return o }

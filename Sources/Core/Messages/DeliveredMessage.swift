@@ -48,9 +48,19 @@ public struct DeliveredMessage: Sendable {
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
-    /// `source_enqueued_time` as a date, when present and numeric.
+    /// `source_enqueued_time` as a date, when present, numeric and
+    /// plausible (see ``UnixTime/plausibleRange(now:)``); nil otherwise, so
+    /// a garbage envelope ("nan", milliseconds) is never taken for a date.
     public var enqueuedTime: Date? {
-        guard let text = self["source_enqueued_time"]?.scalarText, let seconds = Double(text) else { return nil }
+        guard let text = self["source_enqueued_time"]?.scalarText, let seconds = UnixTime.seconds(text),
+              UnixTime.plausibleRange().contains(seconds) else { return nil }
         return Date(timeIntervalSince1970: seconds)
+    }
+
+    /// `source_enqueued_time` as seconds for ordering messages (any finite
+    /// number, plausible or not: only its order against another message's
+    /// matters); nil when absent or not a number.
+    public var enqueuedOrder: Double? {
+        self["source_enqueued_time"]?.scalarText.flatMap(UnixTime.seconds)
     }
 }

@@ -32,9 +32,11 @@ public protocol MessageQueue: AnyObject {
     func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
         -> (acknowledged: Int, claimed: [DeliveredMessage])
 
-    /// Gives leased messages back for immediate redelivery, without counting
-    /// the delivery (used on graceful shutdown).
-    func release(_ receipts: [DeliveryReceipt], in queue: String) throws
+    /// Gives leased messages back for immediate redelivery. Uncounted (a
+    /// graceful shutdown, an outage: the message was never judged), the next
+    /// delivery has the same number; counted (its handler failed on it and
+    /// nobody can tell why), it moves the message towards the delivery limit.
+    func release(_ receipts: [DeliveryReceipt], in queue: String, countingDelivery: Bool) throws
 
     /// The message the next claim would hand out, without claiming it.
     func peek(_ queue: String) throws -> [UInt8]?
@@ -51,6 +53,12 @@ public protocol MessageQueue: AnyObject {
 }
 
 extension MessageQueue {
+    /// Gives leased messages back for immediate redelivery without counting
+    /// the delivery (used on graceful shutdown).
+    public func release(_ receipts: [DeliveryReceipt], in queue: String) throws {
+        try release(receipts, in: queue, countingDelivery: false)
+    }
+
     /// Acknowledges, then claims: two steps. Backends with a cheaper way
     /// (one script on Redis) provide their own.
     public func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws

@@ -15,14 +15,27 @@ public struct ConsumerPolicy: Sendable {
     public var requiresJSONObject: Bool
     /// When acknowledgements are sent.
     public var acknowledgement: AcknowledgementTiming
+    /// Largest body handed to a handler; a larger one (written behind
+    /// fundq's back: `push` refuses it) goes to the damaged store.
+    public var maximumBodyBytes: Int
+    /// What an error thrown by a batch handler says about its cause.
+    public var classify: @Sendable (any Error) -> HandlingFailure
+
+    /// Four times `push`'s default limit: anything a producer may be
+    /// configured to send fits, and fits whole in the damaged store.
+    public static let defaultMaximumBodyBytes = DamagedMessage.maximumStoredBytes
 
     /// A policy; the defaults suit the donation consumers.
     public init(lease: Duration = .seconds(60), maximumDeliveries: Int = 5, requiresJSONObject: Bool = true,
-                acknowledgement: AcknowledgementTiming = .immediately) {
+                acknowledgement: AcknowledgementTiming = .immediately,
+                maximumBodyBytes: Int = ConsumerPolicy.defaultMaximumBodyBytes,
+                classify: @escaping @Sendable (any Error) -> HandlingFailure = { HandlingFailure(classifying: $0) }) {
         self.lease = lease
         self.maximumDeliveries = maximumDeliveries
         self.requiresJSONObject = requiresJSONObject
         self.acknowledgement = acknowledgement
+        self.maximumBodyBytes = maximumBodyBytes
+        self.classify = classify
     }
 }
 
@@ -194,11 +207,21 @@ public final class QueueConsumer {
 
     /// Claims up to `maximum` messages and hands them to `handler` together
     /// (so it can write them in one transaction), which returns one verdict
-    /// per message. If the handler throws — the database is down, say — no
-    /// message is judged: all are released for redelivery, and the error is
-    /// rethrown for the caller to back off. Messages that exceeded the
-    /// delivery limit or are not JSON objects are damaged before the handler
-    /// sees the batch.
+    /// per message. Messages that exceeded the delivery limit, are too large
+    /// or are not JSON objects are damaged before the handler sees the batch.
+    ///
+    /// If the handler throws, what happens depends on the error
+    /// (``ConsumerPolicy/classify``): an outage (the database is down)
+    /// releases every message unjudged and uncounted, and the error is
+    /// rethrown for the caller to back off. Any other error splits the batch
+    /// in halves, and each half is handed over again, down to single
+    /// messages, so one message whose content the database refuses is
+    /// damaged with the reason while every neighbour is stored. A message
+    /// that fails alone with an error of unknown cause is damaged too when
+    /// some neighbour succeeded; when nothing in the batch succeeded (a
+    /// missing table, a full disk), the batch is released and the error
+    /// rethrown — counted as a delivery when the batch was one message, so a
+    /// poison message alone in the queue still reaches the delivery limit.
     public func popAtomicBatch(from queueName: String, maximum: Int,
                                handler: ([DeliveredMessage]) throws -> [MessageVerdict]) throws -> PopSummary {
         try QueueName.validate(queueName)
@@ -207,36 +230,121 @@ public final class QueueConsumer {
         summary.claimed = messages.count
         guard !messages.isEmpty else { return summary }
 
-        var verdicts = [MessageVerdict?](repeating: nil, count: messages.count)
-        var forHandler: [Int] = []
-        for (index, message) in messages.enumerated() {
-            if message.deliveries > policy.maximumDeliveries {
-                verdicts[index] = .damaged(
-                    reason: "handed out \(message.deliveries) times without being acknowledged (limit \(policy.maximumDeliveries)); its consumer probably dies while handling it",
-                    errorType: "DeliveryLimitExceeded", retryAfter: nil)
-            } else if policy.requiresJSONObject, let invalid = QueueConsumer.objectError(message) {
-                verdicts[index] = .damaged(reason: invalid.description, errorType: "MessageError", retryAfter: nil)
-            } else {
-                forHandler.append(index)
-            }
-        }
+        var settlements = messages.map(screen)
+        let forHandler = settlements.indices.filter { settlements[$0] == nil }
+        var failure: (any Error)? = nil
         if !forHandler.isEmpty {
-            do {
-                let judged = try handler(forHandler.map { messages[$0] })
-                guard judged.count == forHandler.count else {
-                    throw VerdictCountMismatch(messages: forHandler.count, verdicts: judged.count)
-                }
-                for (index, verdict) in zip(forHandler, judged) { verdicts[index] = verdict }
-            } catch {
-                for index in forHandler { verdicts[index] = .released }
-                // Settle what was judged before the handler ran; report the handler's error.
-                try? settle(messages, verdicts.map { $0 ?? .released }, in: queueName, summary: &summary, immediately: true)
-                throw error
+            var judged = judge(forHandler.map { messages[$0] }, handler: handler)
+            failure = judged.resolveUnattributed(counting: forHandler.count == 1)
+            for (index, settlement) in zip(forHandler, judged.settlements) { settlements[index] = settlement }
+        }
+        let final = settlements.map { $0 ?? .release(counted: false) }
+        do {
+            try settle(messages, final, in: queueName, summary: &summary,
+                       immediately: failure != nil || final.contains { if case .release = $0 { true } else { false } })
+        } catch where failure != nil {
+            logger.error("could not settle a batch after its handler failed", metadata: ["queue": "\(queueName)", "error": "\(error)"])
+        }
+        if let failure { throw failure }
+        return summary
+    }
+
+    /// What happens to one message of a batch.
+    enum Settlement: Equatable {
+        /// Acknowledge it, counted under `outcome`.
+        case handled(String)
+        /// Move it to the damaged store.
+        case damaged(reason: String, errorType: String, retryAfter: Duration?)
+        /// Give it back for redelivery, counting the delivery or not.
+        case release(counted: Bool)
+        /// Its handler failed on it alone with an error of unknown cause.
+        case failedAlone(reason: String, errorType: String)
+
+        init(_ verdict: MessageVerdict) {
+            switch verdict {
+            case .handled(let outcome): self = .handled(outcome)
+            case .damaged(let reason, let errorType, let retryAfter): self = .damaged(reason: reason, errorType: errorType, retryAfter: retryAfter)
+            case .released: self = .release(counted: false)
             }
         }
-        let final = verdicts.map { $0 ?? .released }
-        try settle(messages, final, in: queueName, summary: &summary, immediately: final.contains(.released))
-        return summary
+    }
+
+    /// The settlements of a batch handed to the handler, and the first error
+    /// that stopped it (an outage) or that nothing in the batch survived.
+    struct Judgement {
+        var settlements: [Settlement] = []
+        var error: (any Error)? = nil
+        var stopped = false
+
+        /// Turns messages that failed alone into damaged ones when a
+        /// neighbour succeeded; otherwise releases them (counted when asked)
+        /// and returns the error to rethrow.
+        mutating func resolveUnattributed(counting: Bool) -> (any Error)? {
+            let anySucceeded = !stopped && settlements.contains { if case .handled = $0 { true } else { false } }
+            settlements = settlements.map {
+                guard case .failedAlone(let reason, let errorType) = $0 else { return $0 }
+                if stopped { return .release(counted: true) }
+                return anySucceeded ? .damaged(reason: reason, errorType: errorType, retryAfter: nil) : .release(counted: counting)
+            }
+            return anySucceeded ? nil : error
+        }
+    }
+
+    /// Hands `batch` to `handler`; on an error that is not an outage, hands
+    /// each half over again, down to single messages.
+    func judge(_ batch: [DeliveredMessage], handler: ([DeliveredMessage]) throws -> [MessageVerdict]) -> Judgement {
+        do {
+            let verdicts = try handler(batch)
+            guard verdicts.count == batch.count else { throw VerdictCountMismatch(messages: batch.count, verdicts: verdicts.count) }
+            return Judgement(settlements: verdicts.map(Settlement.init))
+        } catch {
+            let kind = error is VerdictCountMismatch ? .outage : policy.classify(error)
+            if kind == .outage {
+                return Judgement(settlements: Array(repeating: .release(counted: false), count: batch.count), error: error, stopped: true)
+            }
+            if batch.count == 1 {
+                let reason = String(describing: error), errorType = String(reflecting: type(of: error))
+                let settlement: Settlement = kind == .content
+                    ? .damaged(reason: reason, errorType: errorType, retryAfter: (error as? any RetryableError)?.retryAfter)
+                    : .failedAlone(reason: reason, errorType: errorType)
+                return Judgement(settlements: [settlement], error: kind == .content ? nil : error)
+            }
+            logger.debug("batch handler failed; splitting the batch to find the message that causes it",
+                         metadata: ["messages": "\(batch.count)", "error": "\(String(describing: error).prefix(300))"])
+            return bisect(batch, handler: handler)
+        }
+    }
+
+    private func bisect(_ batch: [DeliveredMessage], handler: ([DeliveredMessage]) throws -> [MessageVerdict]) -> Judgement {
+        let middle = batch.count / 2
+        var result = judge(Array(batch[..<middle]), handler: handler)
+        if result.stopped {
+            result.settlements += Array(repeating: .release(counted: false), count: batch.count - middle)
+            return result
+        }
+        let right = judge(Array(batch[middle...]), handler: handler)
+        result.settlements += right.settlements
+        result.error = result.error ?? right.error
+        result.stopped = right.stopped
+        return result
+    }
+
+    /// The damaged settlement for a message no handler should see, or nil.
+    private func screen(_ message: DeliveredMessage) -> Settlement? {
+        if message.deliveries > policy.maximumDeliveries {
+            return .damaged(
+                reason: "handed out \(message.deliveries) times without being acknowledged (limit \(policy.maximumDeliveries)); "
+                    + "its consumer probably dies or fails while handling it",
+                errorType: "DeliveryLimitExceeded", retryAfter: nil)
+        }
+        if message.body.count > policy.maximumBodyBytes {
+            return .damaged(reason: "message is \(message.body.count) bytes, over the consumer's limit of \(policy.maximumBodyBytes)",
+                            errorType: "MessageTooLarge", retryAfter: nil)
+        }
+        if policy.requiresJSONObject, let invalid = QueueConsumer.objectError(message) {
+            return .damaged(reason: invalid.description, errorType: "MessageError", retryAfter: nil)
+        }
+        return nil
     }
 
     private static func objectError(_ message: DeliveredMessage) -> MessageError? {
@@ -265,18 +373,19 @@ public final class QueueConsumer {
         }
     }
 
-    /// Acts on the verdicts: damaged messages are written to the damaged
+    /// Acts on the settlements: damaged messages are written to the damaged
     /// store, then handled and damaged ones are acknowledged (now, or with
     /// the next claim) and released ones given back. A message whose damaged
     /// record cannot be written is released instead, and the store's error
     /// is thrown once the rest is settled.
-    private func settle(_ messages: [DeliveredMessage], _ verdicts: [MessageVerdict], in queueName: String,
+    private func settle(_ messages: [DeliveredMessage], _ settlements: [Settlement], in queueName: String,
                         summary: inout PopSummary, immediately: Bool) throws {
         var finished: [DeliveryReceipt] = []
         var released: [DeliveryReceipt] = []
+        var releasedCounted: [DeliveryReceipt] = []
         var storeError: (any Error)? = nil
-        for (message, verdict) in zip(messages, verdicts) {
-            switch verdict {
+        for (message, settlement) in zip(messages, settlements) {
+            switch settlement {
             case .handled(let outcome):
                 finished.append(message.receipt)
                 summary.acknowledged += 1
@@ -293,39 +402,50 @@ public final class QueueConsumer {
                         storeError = error
                     }
                 }
-                // Not damaged and not released: its lease runs out and the
-                // redelivery is counted, so the delivery limit eventually
-                // stops the handler from running on it again and again.
+                // Not damaged: released counted, so the delivery limit
+                // eventually stops the handler from running on it forever.
+                releasedCounted.append(message.receipt)
                 summary.released += 1
-            case .released:
-                released.append(message.receipt)
+            case .failedAlone:
+                // Resolved before settling; if one slips through, count it.
+                releasedCounted.append(message.receipt)
+                summary.released += 1
+            case .release(let counted):
+                if counted { releasedCounted.append(message.receipt) } else { released.append(message.receipt) }
                 summary.released += 1
             }
         }
         if immediately || storeError != nil || policy.acknowledgement == .immediately {
-            var carried = pending.removeValue(forKey: queueName) ?? []
-            carried += finished
-            do {
-                let removed = try queue.acknowledge(carried, in: queueName)
-                noteLeaseLost(carried.count - removed, queueName, &summary)
-            } catch {
-                // Keep the receipts: the next claim or flush sends them again.
-                pending[queueName, default: []] += carried
-                logger.error("could not acknowledge handled messages; will retry with the next claim or flush",
-                             metadata: ["queue": "\(queueName)", "error": "\(error)"])
-                throw storeError ?? error
-            }
-            do {
-                try queue.release(released, in: queueName)
-            } catch {
-                logger.error("could not release messages; their leases will expire and they will be redelivered",
-                             metadata: ["queue": "\(queueName)", "error": "\(error)"])
-                throw storeError ?? error
-            }
+            try sendNow(finished, released: released, releasedCounted: releasedCounted, in: queueName,
+                        summary: &summary, storeError: storeError)
         } else {
             pending[queueName, default: []] += finished
         }
         if let storeError { throw storeError }
+    }
+
+    private func sendNow(_ finished: [DeliveryReceipt], released: [DeliveryReceipt], releasedCounted: [DeliveryReceipt],
+                         in queueName: String, summary: inout PopSummary, storeError: (any Error)?) throws {
+        var carried = pending.removeValue(forKey: queueName) ?? []
+        carried += finished
+        do {
+            let removed = try queue.acknowledge(carried, in: queueName)
+            noteLeaseLost(carried.count - removed, queueName, &summary)
+        } catch {
+            // Keep the receipts: the next claim or flush sends them again.
+            pending[queueName, default: []] += carried
+            logger.error("could not acknowledge handled messages; will retry with the next claim or flush",
+                         metadata: ["queue": "\(queueName)", "error": "\(error)"])
+            throw storeError ?? error
+        }
+        do {
+            try queue.release(released, in: queueName, countingDelivery: false)
+            try queue.release(releasedCounted, in: queueName, countingDelivery: true)
+        } catch {
+            logger.error("could not release messages; their leases will expire and they will be redelivered",
+                         metadata: ["queue": "\(queueName)", "error": "\(error)"])
+            throw storeError ?? error
+        }
     }
 
     /// Sends the acknowledgements still waiting for a next claim. Returns

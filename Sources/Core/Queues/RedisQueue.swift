@@ -128,12 +128,13 @@ public final class RedisQueue: MessageQueue {
         return Int(reply.integer ?? 0)
     }
 
-    public func release(_ receipts: [DeliveryReceipt], in queue: String) throws {
+    public func release(_ receipts: [DeliveryReceipt], in queue: String, countingDelivery: Bool) throws {
         guard !receipts.isEmpty else { return }
         let keys = Keys(queue)
         _ = try connection.evaluate(
             RedisQueueScripts.release, keys: [keys.inflight, keys.leases, keys.redeliveries],
-            arguments: receiptArguments(receipts), context: "releasing \(receipts.count) message(s) of \(queue)")
+            arguments: [Array((countingDelivery ? "1" : "0").utf8)] + receiptArguments(receipts),
+            context: "releasing \(receipts.count) message(s) of \(queue)")
     }
 
     private func inspect(_ queue: String) throws -> [RedisReply] {

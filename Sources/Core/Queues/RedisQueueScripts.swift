@@ -110,15 +110,17 @@ enum RedisQueueScripts {
         name: "fundq-ack",
         source: acknowledgeLua(inflight: 1, leases: 2, redeliveries: 3, first: "1") + "\nreturn removed\n")
 
-    /// KEYS: inflight, leases, redeliveries. ARGV: id1, delivery1, ….
-    /// Makes each still-held message available at once, uncounted.
+    /// KEYS: inflight, leases, redeliveries. ARGV: counted ("1": the
+    /// delivery counts towards the limit; "0": it does not), then id1,
+    /// delivery1, …. Makes each still-held message available at once.
     static let release = RedisScript(name: "fundq-release", source: """
-        for i = 1, #ARGV, 2 do
+        local uncount = ARGV[1] ~= '1'
+        for i = 2, #ARGV, 2 do
           local id = ARGV[i]
           local extra = tonumber(redis.call('HGET', KEYS[3], id) or '0')
           if extra + 1 == tonumber(ARGV[i + 1]) and redis.call('HEXISTS', KEYS[1], id) == 1 then
             redis.call('ZADD', KEYS[2], 0, id)
-            redis.call('HINCRBY', KEYS[3], id, -1)
+            if uncount then redis.call('HINCRBY', KEYS[3], id, -1) end
           end
         end
         return 1

@@ -82,14 +82,18 @@ public final class SQLiteQueue: MessageQueue {
         }
     }
 
-    public func release(_ receipts: [DeliveryReceipt], in queue: String) throws {
+    public func release(_ receipts: [DeliveryReceipt], in queue: String, countingDelivery: Bool) throws {
         guard !receipts.isEmpty else { return }
         try database.transaction {
-            let update = try database.prepare(
-                "UPDATE queue_message SET lease_until = 0, deliveries = deliveries - 1 WHERE id = ? AND queue = ? AND deliveries = ?")
+            // lease_until = 0 puts it back in id order, so it is handed out
+            // next; uncounted, the next claim's increment cancels this one's.
+            let update = try database.prepare("""
+                UPDATE queue_message SET lease_until = 0, deliveries = deliveries - ?
+                WHERE id = ? AND queue = ? AND deliveries = ?
+                """)
             for receipt in receipts {
                 guard let id = Int64(receipt.id) else { continue }
-                try update.bind(.integer(id), .text(queue), .int(receipt.delivery)).run()
+                try update.bind(.int(countingDelivery ? 0 : 1), .integer(id), .text(queue), .int(receipt.delivery)).run()
                 update.reset()
             }
         }

@@ -18,4 +18,10 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var isTransient: Bool {
         code == SQLITE_BUSY || code == SQLITE_LOCKED
     }
+
+    /// Whether a value in the statement caused it: a constraint (NOT NULL,
+    /// UNIQUE, CHECK), a string or blob too big, a datatype mismatch.
+    public var isCausedByValue: Bool {
+        code == SQLITE_CONSTRAINT || code == SQLITE_TOOBIG || code == SQLITE_MISMATCH
+    }
 }

@@ -153,7 +153,7 @@ public struct TrackingEvent: Sendable, Equatable {
         guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }) else {
             throw TrackingEventError(name, "contains control characters")
         }
-        // MariaDB compares VARCHARs ignoring trailing spaces: refuse them rather than merge "7 " into "7".
+        // "7" and "7 " would be two attempts: an id padded by mistake is refused, not tracked apart.
         guard text.first?.isWhitespace != true, text.last?.isWhitespace != true else {
             throw TrackingEventError(name, "starts or ends with white space")
         }
