@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Processors", targets: ["Processors"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "Rectifier", targets: ["Rectifier"]),
+        .library(name: "Tracking", targets: ["Tracking"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +64,11 @@ let package = Package(
             dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Tracking",
+            dependencies: ["Core"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fundq",
             dependencies: [
@@ -71,6 +77,7 @@ let package = Package(
                 "Processors",
                 "Rectifier",
                 "Sandbox",
+                "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,6 +110,11 @@ let package = Package(
         .testTarget(
             name: "ConsumersTests",
             dependencies: ["Core", "Consumers", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TrackingTests",
+            dependencies: ["Core", "Consumers", "Tracking", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,7 +5,8 @@
 #   queue` on the same redis-server and on the embedded SQLite file;
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
-# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases.
+# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases;
+# - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -34,6 +35,8 @@ done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
 "$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
+"$fundq" bench tracking --queue-url "$redis" --db-url "$mysql" --data-dir "$work/t1" --json > "$work/tracking-mariadb.json"
+"$fundq" bench tracking --queue-url "$redis" --data-dir "$work/t2" --json > "$work/tracking-sqlite.json"
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -71,4 +74,17 @@ for db in ["sqlite", "mariadb"]:
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
               f"{float(run['ratio_to_baseline']):.2f}× |")
+print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline |")
+print("|---|---|---:|---:|---:|---:|---:|")
+tracks = []
+for db, label in [("mariadb", "redis → mariadb"), ("sqlite", "redis → sqlite")]:
+    r = json.load(open(f"{work}/tracking-{db}.json"))
+    tracks.append((f"redis, during the run into {db}", r["track"]))
+    for run in r["runs"]:
+        print(f"| {label} | {run['name']} | {run['events']} | {float(run['events_per_second']):.0f} | "
+              f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× |")
+print("\n| track() (one push) | calls | calls/s | p50 ms | p99 ms |")
+print("|---|---:|---:|---:|---:|")
+for backend, t in tracks:
+    print(f"| {backend} | {t['calls']} | {float(t['calls_per_second']):.0f} | {float(t['p50_ms']):.3f} | {float(t['p99_ms']):.3f} |")
 PY

@@ -23,6 +23,13 @@ public struct DonationsSink {
     /// How long a completion message waits for its pending row.
     public var completionRetry: Duration = .seconds(600)
 
+    /// When set, booked donations (new or duplicate) that carry
+    /// `contribution_tracking_id` are linked to their tracking rows after
+    /// the batch commits. If the push fails (or the process dies first), the
+    /// batch is redelivered, its donations are duplicates, and the link
+    /// events are pushed again: the tracking consumer stores them once.
+    public var tracking: TrackingLink? = nil
+
     let pending: PendingStore
     let donations: DonationsStore
 
@@ -34,6 +41,13 @@ public struct DonationsSink {
 
     /// Judges and stores a batch (one transaction).
     public func handle(_ batch: [DeliveredMessage]) throws -> [MessageVerdict] {
+        var booked: [DonationMessage] = []
+        let verdicts = try store(batch, booked: &booked)
+        try tracking?.link(booked, connection: donations.connection)
+        return verdicts
+    }
+
+    private func store(_ batch: [DeliveredMessage], booked: inout [DonationMessage]) throws -> [MessageVerdict] {
         try pending.connection.transaction {
             var verdicts = [MessageVerdict](repeating: .released, count: batch.count)
             var valid: [(index: Int, donation: DonationMessage)] = []
@@ -81,6 +95,7 @@ public struct DonationsSink {
             // The database has the last word on what is new.
             let stored = try donations.insertEach(fresh.map(\.donation))
             for ((index, _), isNew) in zip(fresh, stored) { verdicts[index] = .handled(isNew ? "inserted" : "duplicate") }
+            booked = valid.map(\.donation)
             // Their pending rows are done: one statement per gateway, not per donation.
             for (_, orders) in completedOrders {
                 try pending.resolve(gateway: orders.gateway, orderIDs: orders.orderIDs, as: .completed)

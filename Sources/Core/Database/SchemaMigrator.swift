@@ -213,6 +213,82 @@ public enum SchemaMigrator {
                 ALTER TABLE rectifier_decision
                   MODIFY gateway \(binaryID) NOT NULL, MODIFY order_id \(binaryID) NULL
                 """),
+        Migration(
+            summary: "contribution tracking: the current row per attempt, every event, the embedded id sequence",
+            sqlite: """
+                CREATE TABLE contribution_tracking (
+                  id TEXT NOT NULL PRIMARY KEY,
+                  contribution_id TEXT,
+                  form_amount TEXT, usd_amount TEXT, note TEXT, referrer TEXT, anonymous INTEGER,
+                  utm_source TEXT, utm_medium TEXT, utm_campaign TEXT, utm_key TEXT, payments_form TEXT,
+                  optout INTEGER, language TEXT, country TEXT, ts TEXT,
+                  banner TEXT, landing_page TEXT, payment_method TEXT,
+                  first_event_at REAL NOT NULL, last_event_at REAL NOT NULL, event_count INTEGER NOT NULL,
+                  status TEXT NOT NULL, abandoned_at REAL, field_ts TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX contribution_tracking_by_contribution ON contribution_tracking(contribution_id);
+                CREATE INDEX contribution_tracking_by_status ON contribution_tracking(status, last_event_at);
+                CREATE INDEX contribution_tracking_by_last_event ON contribution_tracking(last_event_at);
+                CREATE INDEX contribution_tracking_by_campaign ON contribution_tracking(utm_campaign, last_event_at);
+                CREATE TABLE contribution_tracking_event (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  contribution_tracking_id TEXT NOT NULL,
+                  ts INTEGER NOT NULL,
+                  event_hash INTEGER NOT NULL,
+                  received_at REAL NOT NULL,
+                  source_name TEXT,
+                  source_host TEXT,
+                  source_enqueued_time INTEGER,
+                  message TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX contribution_tracking_event_by_id ON contribution_tracking_event(contribution_tracking_id, ts, event_hash);
+                CREATE TABLE contribution_tracking_sequence (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)
+                """,
+            mariadb: """
+                CREATE TABLE contribution_tracking (
+                  id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL PRIMARY KEY,
+                  contribution_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL,
+                  form_amount VARCHAR(20) NULL,
+                  usd_amount DECIMAL(20,2) NULL,
+                  note TEXT NULL,
+                  referrer VARCHAR(4096) NULL,
+                  anonymous TINYINT(1) NULL,
+                  utm_source VARCHAR(128) NULL,
+                  utm_medium VARCHAR(128) NULL,
+                  utm_campaign VARCHAR(128) NULL,
+                  utm_key VARCHAR(128) NULL,
+                  payments_form VARCHAR(128) NULL,
+                  optout TINYINT(1) NULL,
+                  language VARCHAR(8) NULL,
+                  country VARCHAR(2) NULL,
+                  ts CHAR(14) NULL,
+                  banner VARCHAR(128) NULL,
+                  landing_page VARCHAR(128) NULL,
+                  payment_method VARCHAR(128) NULL,
+                  first_event_at DATETIME(6) NOT NULL,
+                  last_event_at DATETIME(6) NOT NULL,
+                  event_count INT NOT NULL,
+                  status VARCHAR(16) NOT NULL,
+                  abandoned_at DATETIME(6) NULL,
+                  field_ts TEXT NOT NULL,
+                  UNIQUE KEY contribution_tracking_by_contribution (contribution_id),
+                  KEY contribution_tracking_by_status (status, last_event_at),
+                  KEY contribution_tracking_by_last_event (last_event_at),
+                  KEY contribution_tracking_by_campaign (utm_campaign, last_event_at)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+                CREATE TABLE contribution_tracking_event (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  contribution_tracking_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,
+                  ts BIGINT NOT NULL,
+                  event_hash BIGINT NOT NULL,
+                  received_at DATETIME(6) NOT NULL,
+                  source_name VARCHAR(255) NULL,
+                  source_host VARCHAR(255) NULL,
+                  source_enqueued_time BIGINT NULL,
+                  message MEDIUMTEXT NOT NULL,
+                  UNIQUE KEY contribution_tracking_event_by_id (contribution_tracking_id, ts, event_hash)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+                """),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,

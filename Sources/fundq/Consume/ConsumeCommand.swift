@@ -3,11 +3,11 @@ import Consumers
 import Core
 import Logging
 
-/// `fundq consume pending|donations`.
+/// `fundq consume pending|donations|tracking`.
 struct ConsumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume",
-        abstract: "Run a consumer: pending (queue → pending database) or donations (queue → donations table).",
+        abstract: "Run a consumer: pending (queue → pending database), donations (queue → donations table) or tracking (queue → contribution_tracking).",
         discussion: """
             Batches are claimed, written in one transaction and then acknowledged. If Redis or the \
             database goes away, the batch in hand is released, the outage is logged, and the consumer \
@@ -16,13 +16,13 @@ struct ConsumeCommand: ParsableCommand {
     )
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case pending, donations
+        case pending, donations, tracking
     }
 
     @OptionGroup var storage: StorageOptions
     @OptionGroup var runOptions: RunOptions
 
-    @Argument(help: "Which consumer: pending or donations.")
+    @Argument(help: "Which consumer: pending, donations or tracking.")
     var consumer: Kind
 
     @Option(help: "Seconds a claimed batch stays invisible to other consumers.")
@@ -46,8 +46,13 @@ struct ConsumeCommand: ParsableCommand {
             summary = try ConsumerRunner(consumer: queueConsumer, queueName: PendingConsumer.queueName, limits: limits, logger: logger)
                 .run(shouldStop: { stop.isRaised }, handler: handler.handle)
         case .donations:
-            let handler = DonationsSink(connection: stores.database)
+            var handler = DonationsSink(connection: stores.database)
+            handler.tracking = TrackingLink(queue: stores.queue)
             summary = try ConsumerRunner(consumer: queueConsumer, queueName: DonationsSink.queueName, limits: limits, logger: logger)
+                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+        case .tracking:
+            let handler = TrackingConsumer(connection: stores.database)
+            summary = try ConsumerRunner(consumer: queueConsumer, queueName: TrackingConsumer.queueName, limits: limits, logger: logger)
                 .run(shouldStop: { stop.isRaised }, handler: handler.handle)
         }
         Output.note(summary.line(for: "consume \(consumer.rawValue)"))

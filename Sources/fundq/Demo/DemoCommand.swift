@@ -59,6 +59,7 @@ struct DemoCommand: ParsableCommand {
         let adapters = try Processors.all.map { try Processors.make($0.name, directory: processors.directory, environment: environment) }
         let run = UUID().uuidString.prefix(6).lowercased()
         let producer = QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-demo-frontend", sourceType: "demo"))
+        var tracking = try DemoTracking(stores: stores, configuration: storage.configuration)
 
         let where_ = stores.queue.location == stores.database.location ? stores.queue.location : "\(stores.queue.location) and \(stores.database.location)"
         Output.note("fundq demo: sandbox processors on \(sandbox.baseURL), stores on \(where_)")
@@ -73,12 +74,13 @@ struct DemoCommand: ParsableCommand {
             let outcome: SandboxOutcome = [.returned: .complete, .approvedLeft: .pendingPoke, .abandoned: .abandoned,
                                            .failing: .failed, .processorDown: .serverError, .brokenForm: .complete][story]!
             sandbox.script(processor.name, id: order, outcome: outcome, amount: "\(5 + i % 20).00", currency: "EUR")
+            let trackingID = try tracking.donorArrives(i, at: started, gateway: processor.gateway, stillRetrying: story == .processorDown)
             if story == .brokenForm {
                 try stores.queue.append([Array(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","gross":"#.utf8)], to: PendingConsumer.queueName)
                 continue
             }
             let token = processor.gateway.hasPrefix("paypal") ? #","gateway_session_id":"\#(order)""# : ""
-            try producer.push(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","date":\#(started),"gross":"\#(5 + i % 20).00","currency":"EUR","contribution_tracking_id":"\#(i)","email":"donor\#(i)@example.org"\#(token)}"#,
+            try producer.push(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","date":\#(started),"gross":"\#(5 + i % 20).00","currency":"EUR","contribution_tracking_id":"\#(trackingID)","email":"donor\#(i)@example.org"\#(token)}"#,
                               to: PendingConsumer.queueName)
             if story == .returned {
                 try producer.push(#"{"gateway":"\#(processor.gateway)","gateway_txn_id":"FRONT-\#(order)","order_id":"\#(order)","currency":"EUR","gross":"\#(5 + i % 20).00","completion_message_id":"\#(processor.gateway)-\#(order)"}"#,
@@ -94,8 +96,10 @@ struct DemoCommand: ParsableCommand {
         Output.note(pendingRun.line(for: "pending consumer"))
 
         // 3. The donations sink books the donors who came back (their pending rows resolve).
+        var sink = DonationsSink(connection: stores.database)
+        sink.tracking = TrackingLink(queue: stores.queue)
         var sinkRun = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
-            .run(handler: DonationsSink(connection: stores.database).handle)
+            .run(handler: sink.handle)
         Output.note(sinkRun.line(for: "donations sink"))
 
         // 4. The rectifier's dry run, then the run.
@@ -109,7 +113,7 @@ struct DemoCommand: ParsableCommand {
 
         // 5. The sink books what the rectifier completed.
         let secondSink = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
-            .run(handler: DonationsSink(connection: stores.database).handle)
+            .run(handler: sink.handle)
         sinkRun.pops.add(secondSink.pops)
         _ = try ConsumerRunner(consumer: consumer, queueName: "recurring", limits: RunLimits(batchSize: 100), logger: quiet).run { $0.map { _ in .handled("signup") } }
 
@@ -123,7 +127,8 @@ struct DemoCommand: ParsableCommand {
         let sum = Int(booked) + signups + resolvedBad + open + damaged
         Output.note("back office: \(booked) donations booked + \(signups) recurring signups + \(resolvedBad) resolved failed/abandoned + \(open) still open + \(damaged) in the damaged store = \(sum) of \(donations) donors: \(sum == donations ? "every donor accounted for" : "NOT BALANCED")")
         Output.note("captures at the processors: \(sandbox.captures.count), each payment at most once: \(Set(sandbox.captures.map(\.id)).count == sandbox.captures.count)")
-        Output.note("look closer: fundq rectify log, fundq pending list --all, fundq damaged list")
-        if sum != donations { throw ExitCode(1) }
+        let tracked = try tracking.settle(stores: stores, booked: Int(booked), logger: quiet)
+        Output.note("look closer: fundq rectify log, fundq pending list --all, fundq damaged list, fundq tracking list")
+        if sum != donations || !tracked { throw ExitCode(1) }
     }
 }

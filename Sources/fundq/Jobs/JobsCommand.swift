@@ -7,8 +7,8 @@ import Logging
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
-        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due.",
-        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self]
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self]
     )
 }
 
@@ -96,6 +96,30 @@ struct RequeueDamagedCommand: ParsableCommand {
         try schedule.run(defaultInterval: 60) {
             let count = try requeuer.requeueDue(limit: limit)
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
+        }
+    }
+}
+
+/// `fundq jobs abandon-tracking --after DURATION`.
+struct AbandonTrackingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abandon-tracking",
+        abstract: "Mark as abandoned every started contribution tracking row with no donation and no event for --after.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: ArgumentHelp("The abandon window: how long after its last event a row without a donation is abandoned (30m, 6h, 2d).",
+                               valueName: "duration"))
+    var after: DurationArgument
+
+    @OptionGroup var schedule: JobSchedule
+
+    func run() throws {
+        let store = TrackingStore(connection: try storage.open().database)
+        try schedule.run(defaultInterval: 300) {
+            let now = Date()
+            let count = try store.abandon(lastEventBefore: now.addingTimeInterval(-after.seconds), at: now)
+            Output.note("abandon-tracking: \(count) row\(count == 1 ? "" : "s") without a donation for \(after.seconds) s marked abandoned")
         }
     }
 }

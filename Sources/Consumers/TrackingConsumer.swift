@@ -1,0 +1,116 @@
+public import Core
+import Foundation
+
+/// The tracking consumer: `contribution-tracking` queue →
+/// `contribution_tracking` (current state per attempt) and
+/// `contribution_tracking_event` (every event), the only writer of both.
+///
+/// - Events are merged in `ts` order per id whatever order they arrive in
+///   (see ``TrackingRow``); a redelivered event is a duplicate and changes
+///   nothing.
+/// - An event without `id` or `ts`, with a value longer than its column or
+///   of the wrong kind, or whose `contribution_id` contradicts its row, is
+///   damaged with the reason; nothing is cut.
+/// - A batch is one transaction. If the database refuses the batch (a
+///   concurrent consumer linked the same contribution, say), its events are
+///   applied one by one, so only the event at fault is damaged.
+public struct TrackingConsumer {
+    /// The queue it reads (the PHP frontend's queue name).
+    public static let queueName = "contribution-tracking"
+
+    /// The store written.
+    public let store: TrackingStore
+
+    /// A consumer writing through `connection`.
+    public init(connection: any SQLConnection) {
+        store = TrackingStore(connection: connection)
+    }
+
+    /// Judges and stores a batch.
+    public func handle(_ batch: [DeliveredMessage]) throws -> [MessageVerdict] {
+        var verdicts = [MessageVerdict](repeating: .released, count: batch.count)
+        var valid: [(index: Int, event: TrackingEvent, body: [UInt8])] = []
+        for (index, message) in batch.enumerated() {
+            do {
+                valid.append((index, try TrackingEvent(members: try message.members()), message.body))
+            } catch let error as TrackingEventError {
+                verdicts[index] = .damaged(reason: "not a valid tracking event: \(error)", errorType: "TrackingEventInvalid", retryAfter: nil)
+            } catch {
+                verdicts[index] = .damaged(reason: "\(error)", errorType: "MessageError", retryAfter: nil)
+            }
+        }
+        guard !valid.isEmpty else { return verdicts }
+        do {
+            let outcomes = try store.connection.transaction { try store.apply(valid.map { ($0.event, $0.body) }) }
+            for (item, outcome) in zip(valid, outcomes) { verdicts[item.index] = TrackingConsumer.verdict(outcome) }
+        } catch let error where !OutagePolicy.isOutage(error) && valid.count > 1 {
+            // The database refused the batch: find the event at fault.
+            for item in valid {
+                do {
+                    let outcome = try store.connection.transaction { try store.apply([(item.event, item.body)]) }
+                    verdicts[item.index] = TrackingConsumer.verdict(outcome[0])
+                } catch let error where !OutagePolicy.isOutage(error) {
+                    verdicts[item.index] = QueueConsumer.verdict(for: error)
+                }
+            }
+        }
+        return verdicts
+    }
+
+    static func verdict(_ outcome: TrackingOutcome) -> MessageVerdict {
+        switch outcome {
+        case .applied: return .handled("applied")
+        case .duplicate: return .handled("duplicate")
+        case .refused(let reason): return .damaged(reason: reason, errorType: "TrackingConflict", retryAfter: nil)
+        }
+    }
+}
+
+/// Links booked donations to their contribution tracking rows: for each
+/// donation carrying `contribution_tracking_id`, one event
+/// `{id, ts, contribution_id, gateway, gateway_txn_id}` pushed to the
+/// tracking queue (the tracking consumer stays the only writer of the
+/// table). `contribution_id` is the donation's `donations.id`; `ts` is its
+/// `received_date`, so the event is byte-for-byte the same however often it
+/// is pushed, and the tracking consumer stores it once.
+public struct TrackingLink {
+    /// Where link events are pushed.
+    public let producer: QueueProducer
+
+    /// A link pushing to `queue`.
+    public init(queue: any MessageQueue, envelope: MessageEnvelope = MessageEnvelope(sourceName: "fundq-donations-sink", sourceType: "consumer")) {
+        producer = QueueProducer(queue: queue, envelope: envelope)
+    }
+
+    /// Pushes the link events for `donations` (already committed to the
+    /// `donations` table read through `connection`) as one atomic append.
+    /// Returns how many were pushed.
+    @discardableResult
+    public func link(_ donations: [DonationMessage], connection: any SQLConnection) throws -> Int {
+        let tracked = donations.filter { $0.contributionTrackingID != nil }
+        guard !tracked.isEmpty else { return 0 }
+        var events: [[UInt8]] = []
+        for (gateway, items) in Dictionary(grouping: tracked, by: \.gateway) {
+            let ids = Array(Set(items.map(\.gatewayTxnID)))
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let part = Array(ids[start..<min(start + 500, ids.count)])
+                let rows = try connection.query(
+                    "SELECT id, contribution_tracking_id, received_date, gateway_txn_id FROM donations WHERE gateway = ? AND gateway_txn_id IN ("
+                        + Array(repeating: "?", count: part.count).joined(separator: ", ") + ")",
+                    [.text(gateway)] + part.map { .text($0) })
+                for row in rows {
+                    guard let trackingID = row[1].string, let contributionID = row[0].string,
+                          let received = connection.dialect.date(row[2]) else { continue }
+                    let event: [String: JSONValue] = [
+                        "id": .string(trackingID), "ts": .number(String(TrackingEvent.micros(received))),
+                        "contribution_id": .string(contributionID), "gateway": .string(gateway),
+                        "gateway_txn_id": row[3].string.map(JSONValue.string) ?? .null,
+                    ]
+                    events.append(Array(JSONValue.object(event).serialized().utf8))
+                }
+            }
+        }
+        try producer.push(contentsOf: events, to: TrackingConsumer.queueName)
+        return events.count
+    }
+}

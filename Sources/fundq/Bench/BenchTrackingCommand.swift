@@ -1,0 +1,147 @@
+import ArgumentParser
+import Consumers
+import Core
+import Foundation
+import Logging
+import Tracking
+
+/// `fundq bench tracking`: the frontend's `track` (one push) latency, and
+/// events per second from the queue into `contribution_tracking` through
+/// the tracking consumer, batched, beside a baseline of one event per claim
+/// and per transaction measured in the same run.
+struct BenchTrackingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tracking",
+        abstract: "Measure contribution tracking: track() latency, and queue → contribution_tracking batched vs one event per transaction.",
+        discussion: "Writes rows and events with ids bench-PID-… and deletes them afterwards: point it at a scratch database.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Events in the batched run (each pushed with track()).")
+    var events = 50_000
+
+    @Option(help: "Events per contribution tracking id.")
+    var eventsPerID = 5
+
+    @Option(help: "Events in the one-per-transaction baseline (it is slow).")
+    var baselineEvents = 2_000
+
+    @Option(help: "Events per batch.")
+    var batch = 1_000
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard events >= 1, baselineEvents >= 1, eventsPerID >= 1 else {
+            throw ValidationError("--events, --baseline-events and --events-per-id must be at least 1")
+        }
+        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 1000") }
+    }
+
+    struct Run {
+        let name: String
+        let events: Int
+        let seconds: Double
+        let batches: LatencySamples
+        var throughput: Double { seconds > 0 ? Double(events) / seconds : 0 }
+    }
+
+    func run() throws {
+        let stores = try storage.open()
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let prefix = "bench-\(pid)-"
+        let tracker = ContributionTracker(queue: stores.queue, ids: TrackingPushCommand.NoIDs(),
+                                          envelope: MessageEnvelope(sourceName: "fundq-bench", sourceType: "bench"))
+        tracker.queueName = "fundq-bench-tracking-\(pid)"
+        func cleanUp() {
+            try? stores.queue.removeAll(tracker.queueName)
+            _ = try? stores.database.execute("DELETE FROM contribution_tracking WHERE id LIKE ?", [.text(prefix + "%")])
+            _ = try? stores.database.execute("DELETE FROM contribution_tracking_event WHERE contribution_tracking_id LIKE ?",
+                                             [.text(prefix + "%")])
+        }
+        cleanUp()
+        defer { cleanUp() }
+        var track = LatencySamples()
+        try push(baselineEvents, offset: 0, prefix: prefix, tracker: tracker, into: &track)
+        let baseline = try measure("baseline: 1 event per claim and per transaction", count: baselineEvents, batchSize: 1,
+                                   queueName: tracker.queueName, stores: stores)
+        try push(events, offset: baselineEvents + eventsPerID, prefix: prefix, tracker: tracker, into: &track)
+        let batched = try measure("tracking consumer, batches of \(batch)", count: events, batchSize: batch,
+                                  queueName: tracker.queueName, stores: stores)
+        try report(track: track, runs: [baseline, batched], stores: stores)
+    }
+
+    /// Pushes `count` events with `track()`, `eventsPerID` per id, timing each call.
+    func push(_ count: Int, offset: Int, prefix: String, tracker: ContributionTracker, into track: inout LatencySamples) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for i in 0..<count {
+            let id = prefix + String((offset + i) / eventsPerID)
+            let fields: [String: JSONValue] = [
+                "utm_source": .string("B26_\(i % 7).lp\(i % 3).cc"), "utm_medium": .string("sitenotice"),
+                "utm_campaign": .string("C26_\(i % 5)"), "language": .string("en"), "country": .string("GB"),
+                "form_amount": .string("EUR \(5 + i % 20)"), "step": .number(String(i % eventsPerID)),
+            ]
+            try track.measure { try tracker.track(id: id, fields: fields) }
+        }
+        track.wallSeconds += (clock.now - start).seconds
+    }
+
+    /// Consumes the scratch queue in batches of `batchSize`; every event must be applied.
+    func measure(_ name: String, count: Int, batchSize: Int, queueName: String, stores: Storage) throws -> Run {
+        var logger = Logger(label: "fundq.bench")
+        logger.logLevel = .error
+        let handler = TrackingConsumer(connection: stores.database)
+        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
+                                     policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
+        var samples = LatencySamples()
+        let clock = ContinuousClock()
+        let began = clock.now
+        var applied = 0
+        while true {
+            let t0 = clock.now
+            let summary = try consumer.popAtomicBatch(from: queueName, maximum: batchSize, handler: handler.handle)
+            if summary.claimed == 0 { break }
+            samples.record(clock.now - t0, operations: summary.claimed)
+            applied += summary.outcomes["applied", default: 0]
+        }
+        try consumer.flush()
+        let seconds = (clock.now - began).seconds
+        guard applied == count else {
+            throw ConfigurationError("benchmark applied \(applied) of \(count) events; see fundq damaged list --queue \(queueName)")
+        }
+        return Run(name: name, events: count, seconds: seconds, batches: samples)
+    }
+
+    func report(track: LatencySamples, runs: [Run], stores: Storage) throws {
+        let baseline = runs[0]
+        if json {
+            try Output.json(.object([
+                "queue": .string(stores.queue.location), "database": .string(stores.database.location),
+                "track": .object([
+                    "calls": Output.number(track.operations), "calls_per_second": Output.number(track.throughput),
+                    "p50_ms": Output.number(track.percentile(50) * 1000), "p99_ms": Output.number(track.percentile(99) * 1000),
+                ]),
+                "runs": .array(runs.map { r in
+                    .object([
+                        "name": .string(r.name), "events": Output.number(r.events), "events_per_second": Output.number(r.throughput),
+                        "batch_p50_ms": Output.number(r.batches.percentile(50) * 1000),
+                        "batch_p99_ms": Output.number(r.batches.percentile(99) * 1000),
+                        "ratio_to_baseline": Output.number(r.throughput / baseline.throughput),
+                    ])
+                }),
+            ]))
+            return
+        }
+        try Output.line("fundq bench tracking: \(stores.queue.location) → \(stores.database.location)")
+        try Output.line(String(format: "track(): %d calls, %.0f/s, p50 %.3f ms, p99 %.3f ms", track.operations, track.throughput,
+                               track.percentile(50) * 1000, track.percentile(99) * 1000))
+        try Output.line(Output.table(
+            ["RUN", "EVENTS", "EVENTS/S", "BATCH P50 MS", "BATCH P99 MS", "VS BASELINE"],
+            runs.map { r in
+                [r.name, String(r.events), String(format: "%.0f", r.throughput), String(format: "%.2f", r.batches.percentile(50) * 1000),
+                 String(format: "%.2f", r.batches.percentile(99) * 1000), String(format: "%.2f×", r.throughput / baseline.throughput)]
+            }))
+    }
+}
