@@ -1,0 +1,83 @@
+public import Core
+public import Foundation
+public import Logging
+import Synchronization
+
+/// The rectifier's worker pool: one run id for everything it does, each
+/// worker a ``Rectifier`` on its own thread with its own connections and
+/// adapters. Each processor's `concurrency` holds for the process (worker
+/// *i* asks only processors allowing more than *i* requests at once), its
+/// `rate_limit_per_second` for every process sharing the slot store (Redis
+/// when the queues are there, else the database), and a run's `limit` for
+/// all its workers together.
+public final class RectifierPool: Sendable {
+    /// The run id of everything this pool does (`rectify log` shows it).
+    public let runID: String
+    let storage: StorageConfiguration
+    let processors: [ProcessorConfiguration]
+    /// Workers when not a dry run.
+    public let workers: Int
+    let makeProcessor: @Sendable (String) throws -> any PaymentProcessor
+    let limiter: ProcessorRateLimiter
+
+    /// A pool over the stores `storage` names, for the processors
+    /// configured in `processors` (their adapters made by `makeProcessor`),
+    /// with `workers` workers (default: the largest configured concurrency).
+    /// With `sharedRates`, call slots live in Redis or the database; without,
+    /// in this process only.
+    public init(storage: StorageConfiguration, processors: [ProcessorConfiguration], workers: Int? = nil,
+                runID: String = Rectifier.newRunID(), sharedRates: Bool = true,
+                makeProcessor: @escaping @Sendable (String) throws -> any PaymentProcessor) throws {
+        self.storage = storage
+        self.processors = processors
+        self.workers = max(1, workers ?? processors.map(\.concurrency).max() ?? 1)
+        self.runID = runID
+        self.makeProcessor = makeProcessor
+        limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage) : LocalCallSlots())
+    }
+
+    static func sharedSlots(_ storage: StorageConfiguration) throws -> any CallSlotStore {
+        if let url = storage.queueURL { return RedisCallSlots(connection: RedisConnection(url: try RedisURL(parsing: url))) }
+        return DatabaseCallSlots(connection: try Storage.openDatabase(storage))
+    }
+
+    /// One run over every worker (a dry run uses one: it claims nothing, so
+    /// two would ask about the same rows); returns the counts and decisions of all.
+    public func run(_ options: RectifierOptions, logLevel: Logger.Level = .info,
+                    shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> RectifierReport {
+        let budget = RectifierBudget(limit: options.limit)
+        let reports = Mutex<[RectifierReport]>([])
+        let failures = Mutex<[String]>([])
+        let group = DispatchGroup()
+        for index in 0..<(options.dryRun ? 1 : workers) {
+            let mine = processors.filter { $0.concurrency > index }.map(\.name)
+            guard !mine.isEmpty else { continue }
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                do {
+                    var logger = Logger(label: "fundq.rectifier")
+                    logger.logLevel = logLevel
+                    let adapters = try mine.map { try makeProcessor($0) }
+                    let rectifier = Rectifier(storage: try Storage(storage), processors: adapters, runID: runID, claimOwner: "\(runID)/\(index)",
+                                              logger: logger, limiter: limiter, budget: budget)
+                    let report = try rectifier.run(options, shouldStop: shouldStop)
+                    reports.withLock { $0.append(report) }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }.start()
+        }
+        group.wait()
+        if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
+        var total = RectifierReport()
+        for report in reports.withLock({ $0 }) { total.add(report) }
+        return total
+    }
+}
+
+/// A rectifier worker stopped on an error that is not about one row (the database went away, say).
+public struct RectifierRunFailure: Error, CustomStringConvertible {
+    /// What stopped it.
+    public let description: String
+}
