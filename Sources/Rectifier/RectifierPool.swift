@@ -1,5 +1,5 @@
 public import Core
-public import Foundation
+import Foundation
 public import Logging
 import Synchronization
 

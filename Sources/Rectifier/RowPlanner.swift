@@ -214,7 +214,7 @@ public struct RowPlanner: Sendable {
     private mutating func failed(_ error: ProcessorError) -> RectifierStep {
         errors += 1
         if case .previewing(let call) = phase {
-            return leave(reviewNow: "cannot \(Self.describe(call)): \(error.description)")
+            return leave(reviewNow: "the \(call.rawValue) request cannot be sent as it is: \(error.description)")
         }
         if case .calling = phase {
             evidence += "; then " + error.description
