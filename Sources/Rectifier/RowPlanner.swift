@@ -100,6 +100,18 @@ public struct RowOutcome: Sendable, Equatable {
     /// This row's contribution to the run's counts.
     public var counts: RectifierCounts
 
+    /// An outcome.
+    public init(write: RowWrite, status: String, evidence: String, raw: String?, action: RectifierAction, result: String,
+                counts: RectifierCounts) {
+        self.write = write
+        self.status = status
+        self.evidence = evidence
+        self.raw = raw
+        self.action = action
+        self.result = result
+        self.counts = counts
+    }
+
     /// The outcome when the final write found the claim gone (another
     /// rectifier took the row): nothing is counted but the examination.
     public func claimLost() -> RowOutcome {

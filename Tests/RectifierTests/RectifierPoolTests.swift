@@ -61,7 +61,11 @@ struct RectifierPoolTests {
         #expect(Set(dry.decisions.map(\.pendingID)) == ids)
         let real = try Self.pool(db, f, workers: 4).run(RectifierOptions(), logLevel: .critical)
         for (name, counts) in real.counts {
-            #expect(dry.counts[name] == counts, "\(name): dry run \(String(describing: dry.counts[name])) vs run \(counts)")
+            // A capture the dry run would send may turn out already made (PayPal 11607): counted captured only by the dry run.
+            var would = try #require(dry.counts[name])
+            #expect(would.captured >= counts.captured)
+            would.captured = counts.captured
+            #expect(would == counts, "\(name): dry run \(String(describing: dry.counts[name])) vs run \(counts)")
         }
         #expect(real.total.left > 0 && real.total.errors > 0 && real.total.captured > 0, "the scenario has every kind of row")
         let logged = Set(try DecisionLog(connection: storage.database).list(limit: 1_000).compactMap(\.id))
@@ -98,7 +102,8 @@ struct RectifierPoolTests {
     @Test(arguments: DatabaseKind.allCases)
     func intentsRecordedInTheMessageBeforeTheUpgradeMoveToTheirColumns(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database, migrate: false)
-        let connection = try db.openDatabase()
+        // The embedded file is migrated whenever Storage opens it: open it bare.
+        let connection: any SQLConnection = database == .sqlite ? try SQLiteDatabase(path: db.configuration.sqlitePath) : try db.openDatabase()
         let mine = try #require(SchemaMigrator.migrations.firstIndex { $0.summary.hasPrefix("the rectifier's intents") })
         try SchemaMigrator.migrate(connection, upTo: mine)
         let d = connection.dialect
