@@ -5,7 +5,8 @@
 #   queue` on the same redis-server and on the embedded SQLite file;
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
-# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases.
+# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
+#   each beside status calls 16 at once to the same sandbox in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -64,11 +65,14 @@ for p in ["globalcollect", "paypal", "paypal-recurring"]:
     for run in r["runs"]:
         print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "
               f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
-print("\n| database | run | orphans | seconds | orphans/s | vs baseline |")
-print("|---|---|---:|---:|---:|---:|")
+print("\n| database | run | orphans | seconds | orphans/s | vs baseline | vs status calls, 16 at once (same run) |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for db in ["sqlite", "mariadb"]:
     r = json.load(open(f"{work}/rectify-{db}.json"))
+    ref = r["status_calls_16_at_once"]
+    print(f"| {db} | reference: status calls, 16 at once, processors in turn | {ref['calls']} | {float(ref['seconds']):.2f} | "
+          f"{float(ref['calls_per_second']):.0f} calls/s | | 1.00× |")
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
-              f"{float(run['ratio_to_baseline']):.2f}× |")
+              f"{float(run['ratio_to_baseline']):.2f}× | {float(run['ratio_to_status_calls']):.2f}× |")
 PY
