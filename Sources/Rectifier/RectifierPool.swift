@@ -5,8 +5,8 @@ import Synchronization
 
 /// The rectifier's worker pool: one run id for everything it does, each
 /// worker a ``Rectifier`` on its own thread with its own connections and
-/// adapters. Each processor's `concurrency` holds for the process (worker
-/// *i* asks only processors allowing more than *i* requests at once), its
+/// adapters. Each processor's `concurrency` holds for the process (its
+/// slots are dealt over the workers, so at most that many workers ask it), its
 /// `rate_limit_per_second` for every process sharing the slot store (Redis
 /// when the queues are there, else the database), and a run's `limit` for
 /// all its workers together.
@@ -22,7 +22,8 @@ public final class RectifierPool: Sendable {
 
     /// A pool over the stores `storage` names, for the processors
     /// configured in `processors` (their adapters made by `makeProcessor`),
-    /// with `workers` workers (default: the largest configured concurrency).
+    /// with `workers` workers (default: one per processor's concurrency slot,
+    /// the sum of the configured concurrencies).
     /// With `sharedRates`, call slots live in Redis or the database; without,
     /// in this process only.
     public init(storage: StorageConfiguration, processors: [ProcessorConfiguration], workers: Int? = nil,
@@ -30,10 +31,27 @@ public final class RectifierPool: Sendable {
                 makeProcessor: @escaping @Sendable (String) throws -> any PaymentProcessor) throws {
         self.storage = storage
         self.processors = processors
-        self.workers = max(1, workers ?? processors.map(\.concurrency).max() ?? 1)
+        self.workers = max(1, workers ?? processors.map(\.concurrency).reduce(0, +))
         self.runID = runID
         self.makeProcessor = makeProcessor
         limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage) : LocalCallSlots())
+    }
+
+    /// The processors each worker asks: every processor's `concurrency`
+    /// slots dealt round-robin over the workers (first slots first), so a
+    /// processor is asked by at most `concurrency` workers and, with as many
+    /// workers as slots, each worker asks one processor.
+    static func assignment(_ processors: [ProcessorConfiguration], workers: Int) -> [[String]] {
+        var assigned = Array(repeating: [String](), count: max(1, workers))
+        var next = 0
+        for slot in 0..<(processors.map(\.concurrency).max() ?? 0) {
+            for p in processors where p.concurrency > slot {
+                let worker = next % assigned.count
+                if !assigned[worker].contains(p.name) { assigned[worker].append(p.name) }
+                next += 1
+            }
+        }
+        return assigned
     }
 
     static func sharedSlots(_ storage: StorageConfiguration) throws -> any CallSlotStore {
@@ -49,9 +67,8 @@ public final class RectifierPool: Sendable {
         let reports = Mutex<[RectifierReport]>([])
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
-        for index in 0..<(options.dryRun ? 1 : workers) {
-            let mine = processors.filter { $0.concurrency > index }.map(\.name)
-            guard !mine.isEmpty else { continue }
+        let assignment = Self.assignment(processors, workers: options.dryRun ? 1 : workers)
+        for (index, mine) in assignment.enumerated() where !mine.isEmpty {
             group.enter()
             Thread { [self] in
                 defer { group.leave() }

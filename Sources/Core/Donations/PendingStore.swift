@@ -194,15 +194,20 @@ public final class PendingStore {
         }
     }
 
-    private func find(_ message: PendingMessage, locking: Bool) throws -> PendingRecord? {
+    /// The id and message of the row `message` merges into (only what a
+    /// merge needs, so storing works on any schema version).
+    private func find(_ message: PendingMessage, locking: Bool) throws -> (id: Int64, message: [String: JSONValue])? {
         let lock = locking ? forUpdate : ""
+        let rows: [[SQLValue]]
         if let orderID = message.orderID {
-            return try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND order_id = ?\(lock)",
-                                        [.text(message.gateway), .text(orderID)]).first.map(record)
+            rows = try connection.query("SELECT id, message FROM pending WHERE gateway = ? AND order_id = ?\(lock)",
+                                        [.text(message.gateway), .text(orderID)])
+        } else {
+            rows = try connection.query(
+                "SELECT id, message FROM pending WHERE gateway_txn_id = ? AND gateway = ? AND order_id IS NULL ORDER BY id LIMIT 1\(lock)",
+                [.text(message.gatewayTxnID), .text(message.gateway)])
         }
-        return try connection.query(
-            "SELECT \(Self.columns) FROM pending WHERE gateway_txn_id = ? AND gateway = ? AND order_id IS NULL ORDER BY id LIMIT 1\(lock)",
-            [.text(message.gatewayTxnID), .text(message.gateway)]).first.map(record)
+        return rows.first.map { ($0[0].int64 ?? 0, ($0[1].bytes.flatMap { try? JSONParser().parse($0) }?.objectValue) ?? [:]) }
     }
 
     private func columnValues(_ m: PendingMessage) -> [SQLValue] {

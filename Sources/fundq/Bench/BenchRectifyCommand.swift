@@ -50,7 +50,7 @@ struct BenchRectifyCommand: ParsableCommand {
             environment["FUNDQ_" + type.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"] = "10000"
         }
         let names = Processors.all.map { $0.name }
-        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.max() ?? 1
+        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.reduce(0, +)
         let outcomes: [SandboxOutcome] = [.pendingPoke, .complete, .abandoned, .failed]
         let tag = "bench\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -86,7 +86,7 @@ struct BenchRectifyCommand: ParsableCommand {
         }
 
         let baseline = try measure("one at a time (1 rectifier)", workers: 1, count: baselineOrphans)
-        let concurrent = try measure("default concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans)
+        let concurrent = try measure("configured concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans)
         let reference = try StatusCallReference.measure(names: names, calls: statusCalls, threads: 16, sandbox: sandbox,
                                                         directory: directory, environment: environment)
         let runs = [baseline, concurrent]

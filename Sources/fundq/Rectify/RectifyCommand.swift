@@ -47,7 +47,7 @@ struct RectifyRunCommand: ParsableCommand {
     @Option(help: "Seconds between passes with --daemon.")
     var interval: Double = 60
 
-    @Option(help: "Rectifiers working at once (default: the largest configured concurrency).")
+    @Option(help: "Rectifiers working at once (default: the sum of the processors' concurrency; a processor is asked by at most its concurrency).")
     var workers: Int?
 
     @Option(help: "Seconds a claimed row stays this rectifier's.")
