@@ -126,6 +126,8 @@ public final class Rectifier {
     /// (then a donation's push and its row's resolution commit together).
     let queueSharesDatabase: Bool
     private var breakers: [String: (failures: Int, openUntil: ContinuousClock.Instant?)] = [:]
+    private var breakerThreshold = 5
+    private var breakerCooldown = Duration.seconds(60)
     private let clock = ContinuousClock()
     private var report = RectifierReport()
     private var claimed: [String: [PendingRecord]] = [:]
@@ -389,9 +391,14 @@ public final class Rectifier {
         for entry in batch {
             guard case .complete(let queue, let message) = entry.outcome.write else { continue }
             let body = Array(JSONValue.object(message).serialized().utf8)
-            if let i = byQueue.firstIndex(where: { $0.queue == queue }) { byQueue[i].bodies.append(body) } else { byQueue.append((queue, [body])) }
+            if let i = byQueue.firstIndex(where: { $0.queue == queue }) {
+                byQueue[i].bodies.append(body)
+            } else {
+                byQueue.append((queue, [body]))
+            }
         }
-        let producer = QueueProducer(queue: storage.queue, envelope: MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier"))
+        let envelope = MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier")
+        let producer = QueueProducer(queue: storage.queue, envelope: envelope)
         for (queue, bodies) in byQueue { try producer.push(contentsOf: bodies, to: queue) }
     }
 
@@ -472,8 +479,6 @@ public final class Rectifier {
         breakers[name] = state
     }
 
-    private var breakerThreshold = 5
-    private var breakerCooldown = Duration.seconds(60)
 }
 
 /// The rows a run may still examine, shared by its workers: `--limit`

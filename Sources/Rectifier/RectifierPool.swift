@@ -76,8 +76,8 @@ public final class RectifierPool: Sendable {
                     var logger = Logger(label: "fundq.rectifier")
                     logger.logLevel = logLevel
                     let adapters = try mine.map { try makeProcessor($0) }
-                    let rectifier = Rectifier(storage: try Storage(storage), processors: adapters, runID: runID, claimOwner: "\(runID)/\(index)",
-                                              logger: logger, limiter: limiter, budget: budget)
+                    let rectifier = Rectifier(storage: try Storage(storage), processors: adapters, runID: runID,
+                                              claimOwner: "\(runID)/\(index)", logger: logger, limiter: limiter, budget: budget)
                     let report = try rectifier.run(options, shouldStop: shouldStop)
                     reports.withLock { $0.append(report) }
                 } catch {

@@ -206,9 +206,9 @@ public struct RowPlanner: Sendable {
             phase = .cancelling
             return .call(.cancel)
         case (.cancelling, .status(let answer)?):
-            return done(.resolve(.duplicate), action: .resolveDuplicate,
-                        "resolved as duplicate: a completed donation already exists; cancelled at \(context.processor) (\(answer.evidence))",
-                        count: { $0.duplicates += 1 })
+            let result = "resolved as duplicate: a completed donation already exists; "
+                + "cancelled at \(context.processor) (\(answer.evidence))"
+            return done(.resolve(.duplicate), action: .resolveDuplicate, result, count: { $0.duplicates += 1 })
         default:
             errors += 1
             evidence = "the rectifier lost track of this row (\(phase), \(String(describing: event)))"
@@ -365,7 +365,8 @@ public struct RowPlanner: Sendable {
                         count: { $0.needsReview += 1 })
         }
         let next = context.now.addingTimeInterval(schedule[row.attempts].seconds)
-        let result = context.dryRun ? "would leave it and ask again after \(next.formatted(.iso8601))" : "left; next attempt \(next.formatted(.iso8601))"
+        let when = next.formatted(.iso8601)
+        let result = context.dryRun ? "would leave it and ask again after \(when)" : "left; next attempt \(when)"
         return done(.attempt(next: next), action: .leave, result, count: { $0.left += 1 })
     }
 

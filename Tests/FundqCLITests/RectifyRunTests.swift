@@ -41,7 +41,8 @@ struct RectifyRunTests {
         let run = try FundqProcess.run(["rectify", "--json", "--limit", "100", "--workers", "4"], environment: env)
         #expect(run.status == 0, "\(run.stderr)")
         let json = try JSONParser().parse(run.stdout).objectValue
-        let examined = json?["summary"]?.objectValue?.values.compactMap { $0.objectValue?["examined"]?.scalarText.flatMap(Int.init) }.reduce(0, +)
+        let examined = json?["summary"]?.objectValue?.values
+            .compactMap { $0.objectValue?["examined"]?.scalarText.flatMap(Int.init) }.reduce(0, +)
         #expect(examined == 100, "--limit 100 with 4 workers")
         let runID = try #require(json?["run_id"]?.scalarText)
         let runs = try storage.database.query("SELECT run_id, COUNT(*) FROM rectifier_decision GROUP BY run_id", [])

@@ -42,7 +42,8 @@ struct RectifierPoolTests {
         #expect(Set(report.decisions.map(\.runID)) == [pool.runID])
         let claims = try storage.database.query("SELECT COUNT(*) FROM pending WHERE claimed_by IS NOT NULL", []).first?.first?.int64
         #expect(claims == 0, "rows claimed beyond the limit are given back")
-        let untouched = try storage.database.query("SELECT COUNT(*) FROM pending WHERE attempts = 0 AND resolution IS NULL AND needs_review = 0", [])
+        let untouched = try storage.database.query(
+            "SELECT COUNT(*) FROM pending WHERE attempts = 0 AND resolution IS NULL AND needs_review = 0", [])
         #expect(untouched.first?.first?.int64 == 450)
         // The next run takes the rest.
         let rest = try pool.run(RectifierOptions(), logLevel: .critical)
@@ -103,7 +104,8 @@ struct RectifierPoolTests {
     func intentsRecordedInTheMessageBeforeTheUpgradeMoveToTheirColumns(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database, migrate: false)
         // The embedded file is migrated whenever Storage opens it: open it bare.
-        let connection: any SQLConnection = database == .sqlite ? try SQLiteDatabase(path: db.configuration.sqlitePath) : try db.openDatabase()
+        let connection: any SQLConnection = database == .sqlite
+            ? try SQLiteDatabase(path: db.configuration.sqlitePath) : try db.openDatabase()
         let mine = try #require(SchemaMigrator.migrations.firstIndex { $0.summary.hasPrefix("the rectifier's intents") })
         try SchemaMigrator.migrate(connection, upTo: mine)
         let d = connection.dialect

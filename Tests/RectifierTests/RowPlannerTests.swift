@@ -18,8 +18,8 @@ struct RowPlannerTests {
     static let globalcollect = PlanContext(processor: "globalcollect", gateway: "globalcollect", capabilities: [.status, .finish, .cancel],
                                            attemptSchedule: [.seconds(600)], dryRun: false, now: now)
 
-    static func row(_ gateway: String = "paypal", gross: String = "10.00", currency: String = "EUR", intents: PendingIntents = PendingIntents(),
-                    attempts: Int = 0) -> PendingRecord {
+    static func row(_ gateway: String = "paypal", gross: String = "10.00", currency: String = "EUR",
+                    intents: PendingIntents = PendingIntents(), attempts: Int = 0) -> PendingRecord {
         var r = pendingRecord(gateway: gateway, orderID: "o-1", token: "EC-1", gross: gross, currency: currency)
         r.intents = intents
         r.attempts = attempts
@@ -44,7 +44,8 @@ struct RowPlannerTests {
             event = answer(step)
         }
         Issue.record("the planner never finished: \(steps)")
-        return (steps, RowOutcome(write: .nothing, status: "", evidence: "", raw: nil, action: .leave, result: "", counts: RectifierCounts()))
+        let none = RowOutcome(write: .nothing, status: "", evidence: "", raw: nil, action: .leave, result: "", counts: RectifierCounts())
+        return (steps, none)
     }
 
     /// A world with no donation booked, where the processor first says `first` and any money call answers `then`.
@@ -104,7 +105,8 @@ struct RowPlannerTests {
         #expect(outcome.result == "claim lost before finishing; nothing sent")
         #expect(outcome.counts.completed == 0 && outcome.counts.captured == 0)
         // A duplicate's cancel too.
-        let dup = Self.drive(Self.row("globalcollect"), Self.globalcollect, Self.world(Self.status(.pendingPoke), claimHeld: false, donation: true))
+        let dup = Self.drive(Self.row("globalcollect"), Self.globalcollect,
+                             Self.world(Self.status(.pendingPoke), claimHeld: false, donation: true))
         #expect(!Self.sendsMoney(dup.steps))
         #expect(dup.outcome.write == .nothing)
     }
@@ -173,8 +175,8 @@ struct RowPlannerTests {
     }
 
     @Test func aCaptureOfAnotherAmountGoesToReview() {
-        let short = ProcessorError(.ambiguous("PayPal captured 1.00 where 10.00 was asked (transaction TX); book it by hand"), processor: "paypal",
-                                   action: "DoExpressCheckoutPayment for EC-1")
+        let short = ProcessorError(.ambiguous("PayPal captured 1.00 where 10.00 was asked (transaction TX); book it by hand"),
+                                   processor: "paypal", action: "DoExpressCheckoutPayment for EC-1")
         let outcome = Self.drive(Self.row(), Self.paypal, Self.world(Self.status(.pendingPoke), then: .processorFailed(short))).outcome
         guard case .review(let reason) = outcome.write else { Issue.record("\(outcome.write)"); return }
         #expect(reason.contains("PayPal captured 1.00 where 10.00 was asked"))
@@ -182,8 +184,9 @@ struct RowPlannerTests {
     }
 
     @Test func anExistingDonationMakesADuplicateAndAnOpenPaymentIsCancelledFirst() {
+        let cancelled = RectifierEvent.status(Self.status(.cancelled, "STATUSID=99999"))
         let (steps, outcome) = Self.drive(Self.row("globalcollect"), Self.globalcollect,
-                                          Self.world(Self.status(.pendingPoke), then: .status(Self.status(.cancelled, "STATUSID=99999")), donation: true))
+                                          Self.world(Self.status(.pendingPoke), then: cancelled, donation: true))
         #expect(steps == [.checkDonation, .askStatus, .renewClaim, .call(.cancel)])
         #expect(outcome.write == .resolve(.duplicate))
         #expect(outcome.result.contains("cancelled at globalcollect (STATUSID=99999)"))

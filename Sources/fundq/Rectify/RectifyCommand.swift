@@ -20,8 +20,9 @@ struct RectifyRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "One rectifier run (the default), a dry run, or the daemon.",
         discussion: """
-            --dry-run calls only read-only status APIs and changes nothing anywhere (no queue push, no store write, \
-            no capture); it prints what it would do. Without --processor, every registered processor takes part. \
+            --dry-run calls only read-only status APIs and changes nothing anywhere (no queue push, no pending row or \
+            decision log write, no capture; its status calls take their slots in the processors' shared rate schedule); \
+            it prints what it would do. Without --processor, every registered processor takes part. \
             --daemon runs a pass every --interval seconds until SIGTERM/SIGINT, finishing the rows in hand; \
             claims of a killed rectifier expire after --lease seconds.
             """)
