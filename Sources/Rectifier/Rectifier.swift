@@ -218,7 +218,9 @@ public final class Rectifier {
 
     /// One processor's turn: its claimed rows, claiming more as they run
     /// out, until none are due or the turn's time is up (the rows claimed
-    /// stay this worker's for its next turn).
+    /// stay this worker's for its next turn). Rows are taken a few at a time:
+    /// each is planned up to its money call, the intents of those that need
+    /// one are committed in one transaction, then their calls are made.
     func turn(_ processor: any PaymentProcessor, options: RectifierOptions, budget: RectifierBudget, sweep: inout Sweep,
               over: () -> Bool) throws {
         let name = type(of: processor).name
@@ -232,10 +234,64 @@ public final class Rectifier {
             }
             if !first && clock.now - turnStarted >= options.turnBudget { return }
             first = false
-            let row = claimed[name]!.removeFirst()
-            try work(row, with: processor, options: options)
+            var waiting: [RowInProgress] = []
+            repeat {
+                var work = RowInProgress(row: claimed[name]!.removeFirst(), processor: processor, options: options)
+                if try advance(&work, nil, options: options, batchingIntents: true) { waiting.append(work) }
+            } while waiting.count < Self.intentsPerTransaction && !claimed[name, default: []].isEmpty && !over()
+                && clock.now - turnStarted < options.turnBudget && breakers[name]?.openUntil == nil
+            try recordIntents(&waiting, options: options)
             if breakers[name]?.openUntil != nil { return }
         }
+    }
+
+    /// Rows whose intents are committed together, at most.
+    static let intentsPerTransaction = 8
+
+    /// A row part-way through its plan.
+    struct RowInProgress {
+        let row: PendingRecord
+        let processor: any PaymentProcessor
+        var planner: RowPlanner
+        var current: ProcessorStatus?
+        var intent: PendingIntent?
+
+        init(row: PendingRecord, processor: any PaymentProcessor, options: RectifierOptions) {
+            let type = type(of: processor)
+            self.row = row
+            self.processor = processor
+            planner = RowPlanner(row: row, context: PlanContext(
+                processor: type.name, gateway: type.gateway, capabilities: type.capabilities,
+                attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
+        }
+    }
+
+    /// Commits the waiting rows' intents (each only while its claim is held)
+    /// in one transaction, then runs each row's plan on from there.
+    func recordIntents(_ waiting: inout [RowInProgress], options: RectifierOptions) throws {
+        guard !waiting.isEmpty else { return }
+        let events: [RectifierEvent]
+        do {
+            let rows = waiting
+            let held = try Rectifier.retryingTransient {
+                try storage.database.transaction {
+                    try rows.map { try pending.recordIntent($0.intent!, id: $0.row.id, worker: claimOwner, lease: options.lease) }
+                }
+            }
+            events = held.map { RectifierEvent.claim(held: $0) }
+        } catch where !Rectifier.isOutage(error) {
+            events = Array(repeating: .failed("\(error)"), count: waiting.count)
+        }
+        let committed = clock.now
+        for i in waiting.indices {
+            var event = events[i]
+            // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
+            if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
+                event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
+            }
+            _ = try advance(&waiting[i], event, options: options, batchingIntents: false)
+        }
+        waiting = []
     }
 
     /// Claims the processor's next due rows (a dry run only reads them),
@@ -273,20 +329,23 @@ public final class Rectifier {
         if !rows.isEmpty { try pending.release(ids: rows.map(\.id), worker: claimOwner) }
     }
 
-    /// Runs `row`'s plan: each step's I/O here, each decision in the planner.
-    func work(_ row: PendingRecord, with processor: any PaymentProcessor, options: RectifierOptions) throws {
-        let type = type(of: processor)
-        var planner = RowPlanner(row: row, context: PlanContext(
-            processor: type.name, gateway: type.gateway, capabilities: type.capabilities,
-            attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
-        var event: RectifierEvent?
-        var current: ProcessorStatus?
+    /// Runs `work`'s plan from `event`: each step's I/O here, each decision
+    /// in the planner. With `batchingIntents`, stops at an intent to record
+    /// (returns true; the intent is in `work.intent`); else runs to the end.
+    func advance(_ work: inout RowInProgress, _ first: RectifierEvent?, options: RectifierOptions, batchingIntents: Bool) throws -> Bool {
+        var event = first
         while true {
-            let step = planner.next(event)
-            if case .done(let outcome) = step {
-                return try decided(row, processor: type.name, outcome: outcome, options: options)
+            let step = work.planner.next(event)
+            switch step {
+            case .done(let outcome):
+                try decided(work.row, processor: type(of: work.processor).name, outcome: outcome, options: options)
+                return false
+            case .recordIntent(let intent) where batchingIntents:
+                work.intent = intent
+                return true
+            default:
+                event = try perform(step, row: work.row, processor: work.processor, current: &work.current, options: options)
             }
-            event = try perform(step, row: row, processor: processor, current: &current, options: options)
         }
     }
 
