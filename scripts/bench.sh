@@ -35,6 +35,9 @@ done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
 "$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
+# MariaDB with the queues in Redis, as in production (each completed donation is pushed, then its row committed at once).
+"$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" \
+  --queue-url "$redis" --json > "$work/rectify-mariadb-redis.json"
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -67,8 +70,8 @@ for p in ["globalcollect", "paypal", "paypal-recurring"]:
               f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
 print("\n| database | run | orphans | seconds | orphans/s | vs baseline | vs status calls, 16 at once (same run) |")
 print("|---|---|---:|---:|---:|---:|---:|")
-for db in ["sqlite", "mariadb"]:
-    r = json.load(open(f"{work}/rectify-{db}.json"))
+for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis", "mariadb + redis queues")]:
+    r = json.load(open(f"{work}/rectify-{name}.json"))
     ref = r["status_calls_16_at_once"]
     print(f"| {db} | reference: status calls, 16 at once, processors in turn | {ref['calls']} | {float(ref['seconds']):.2f} | "
           f"{float(ref['calls_per_second']):.0f} calls/s | | 1.00× |")

@@ -203,7 +203,9 @@ public final class Rectifier {
             try flush()
             for name in claimed.keys { try releaseClaimed(name) }
         } catch {
-            // The stores went away (or a write failed twice): claims expire after the lease.
+            // The stores went away (or a write failed twice): what was decided is written if it still can be,
+            // and the claims of the rest expire after the lease (a later run asks the processor again).
+            try? flush()
             for name in claimed.keys { try? releaseClaimed(name) }
             throw error
         }

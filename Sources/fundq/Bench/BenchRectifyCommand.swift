@@ -25,6 +25,9 @@ struct BenchRectifyCommand: ParsableCommand {
     @Option(name: .customLong("db-url"), help: "A scratch MariaDB database (mysql://…); default: a temporary SQLite file.")
     var databaseURL: String?
 
+    @Option(name: .customLong("queue-url"), help: "Queues in this Redis (redis://…); default: the scratch SQLite file.")
+    var queueURL: String?
+
     @Option(help: "Orphans in the concurrent run.")
     var orphans = 10_000
 
@@ -40,7 +43,8 @@ struct BenchRectifyCommand: ParsableCommand {
     func run() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fundq-bench-rectify-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let config = StorageConfiguration(queueURL: nil, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
+        let config = StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
+        let stores = (databaseURL == nil ? "sqlite" : "mariadb") + (queueURL == nil ? "" : " + redis queues") + " (scratch)"
         if databaseURL != nil { try SchemaMigrator.migrate(try Storage.openDatabase(config)) }
         let sandbox = Sandbox()
         try sandbox.start()
@@ -93,7 +97,7 @@ struct BenchRectifyCommand: ParsableCommand {
         let baseRate = Double(baseline.orphans) / baseline.seconds
         if json {
             try Output.json(.object([
-                "database": .string(databaseURL == nil ? "sqlite (scratch)" : "mariadb (scratch)"),
+                "database": .string(stores),
                 "status_calls_16_at_once": .object(["calls": Output.number(statusCalls), "seconds": Output.number(reference.seconds),
                                                     "calls_per_second": Output.number(reference.rate)]),
                 "runs": .array(runs.map { r in
@@ -105,7 +109,7 @@ struct BenchRectifyCommand: ParsableCommand {
             ]))
             return
         }
-        try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(databaseURL == nil ? "scratch SQLite" : "scratch MariaDB")")
+        try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(stores)")
         try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE", "VS STATUS CALLS"], runs.map { r in
             [r.label, String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", Double(r.orphans) / r.seconds),
              String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate), String(format: "%.2f×", Double(r.orphans) / r.seconds / reference.rate)]
