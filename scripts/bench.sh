@@ -5,7 +5,8 @@
 #   queue` on the same redis-server and on the embedded SQLite file;
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
-# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases;
+# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
+#   each beside status calls 16 at once to the same sandbox in the same run.
 # - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,9 @@ done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
 "$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
+# MariaDB with the queues in Redis, as in production (each completed donation is pushed, then its row committed at once).
+"$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" \
+  --queue-url "$redis" --json > "$work/rectify-mariadb-redis.json"
 "$fundq" bench tracking --queue-url "$redis" --db-url "$mysql" --data-dir "$work/t1" --json > "$work/tracking-mariadb.json"
 "$fundq" bench tracking --queue-url "$redis" --data-dir "$work/t2" --json > "$work/tracking-sqlite.json"
 
@@ -67,13 +71,16 @@ for p in ["globalcollect", "paypal", "paypal-recurring"]:
     for run in r["runs"]:
         print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "
               f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
-print("\n| database | run | orphans | seconds | orphans/s | vs baseline |")
-print("|---|---|---:|---:|---:|---:|")
-for db in ["sqlite", "mariadb"]:
-    r = json.load(open(f"{work}/rectify-{db}.json"))
+print("\n| database | run | orphans | seconds | orphans/s | vs baseline | vs status calls, 16 at once (same run) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis", "mariadb + redis queues")]:
+    r = json.load(open(f"{work}/rectify-{name}.json"))
+    ref = r["status_calls_16_at_once"]
+    print(f"| {db} | reference: status calls, 16 at once, processors in turn | {ref['calls']} | {float(ref['seconds']):.2f} | "
+          f"{float(ref['calls_per_second']):.0f} calls/s | | 1.00× |")
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
-              f"{float(run['ratio_to_baseline']):.2f}× |")
+              f"{float(run['ratio_to_baseline']):.2f}× | {float(run['ratio_to_status_calls']):.2f}× |")
 print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline |")
 print("|---|---|---:|---:|---:|---:|---:|")
 tracks = []

@@ -3,8 +3,8 @@ public import Foundation
 
 /// One rectifier decision, with its evidence: a row of `rectifier_decision`.
 public struct RectifierDecision: Sendable, Equatable {
-    /// Row id (0 before it is stored).
-    public var id: Int64 = 0
+    /// The decision log row's id (nil until it is stored: a dry run's decisions have none).
+    public var id: Int64?
     /// When.
     public var time: Date
     /// The run that decided.

@@ -1,17 +1,21 @@
 public import Core
-public import Foundation
+import Foundation
 public import Logging
+import Synchronization
 
 /// How one rectifier run behaves.
 public struct RectifierOptions: Sendable {
     /// Ask only (read-only status calls), change nothing anywhere.
     public var dryRun: Bool
-    /// Stop after examining this many rows.
+    /// Stop after examining this many rows (over every worker of the run).
     public var limit: Int?
     /// Stop after this long.
     public var timeLimit: Duration?
-    /// Rows fetched per processor per turn (processors take turns).
+    /// Rows claimed per statement (processors take turns).
     public var batchSize: Int
+    /// Decisions written per transaction (a donation pushed to a queue in
+    /// another store than the pending rows is written at once).
+    public var writeBatchSize: Int
     /// How long a claimed row is this run's alone.
     public var lease: Duration
     /// Consecutive transport failures after which a processor is skipped
@@ -25,7 +29,9 @@ public struct RectifierOptions: Sendable {
 
     /// Options; the defaults suit the daemon.
     public init(dryRun: Bool = false, limit: Int? = nil, timeLimit: Duration? = nil, batchSize: Int = 50, lease: Duration = .seconds(300),
-                breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(60), turnBudget: Duration = .seconds(5)) {
+                breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(60), turnBudget: Duration = .seconds(5),
+                writeBatchSize: Int = 50) {
+        self.writeBatchSize = max(1, writeBatchSize)
         self.dryRun = dryRun
         self.limit = limit
         self.timeLimit = timeLimit
@@ -55,7 +61,8 @@ public struct RectifierCounts: Sendable, Equatable {
     public var needsReview = 0
     /// Processor errors met (rows left or marked for review).
     public var errors = 0
-    /// Rows another rectifier held.
+    /// Rows another rectifier held (claims are taken a batch at a time, so
+    /// this stays 0; kept for the summary's shape).
     public var skipped = 0
 
     /// Empty counts.
@@ -91,133 +98,409 @@ public struct RectifierReport: Sendable {
     }
 }
 
-/// The orphan rectifier: for every processor, finds stale pending rows,
-/// asks the processor what became of each, and finishes, resolves or
-/// leaves it — never guessing: a row is resolved as failed only on a
-/// positive answer, and every decision is logged with its evidence.
+/// The orphan rectifier's executor: for every processor, claims stale
+/// pending rows a batch at a time, runs each row's ``RowPlanner`` (asking the
+/// processor, then finishing, resolving or leaving it) and writes the
+/// decisions a batch at a time — never guessing: a row is resolved as failed
+/// only on a positive answer, and every decision is logged with its evidence.
 ///
-/// Not `Sendable`: it owns its connections and adapters; run several
-/// rectifiers (threads or processes, on any machines) for concurrency —
-/// each row is claimed with a lease before any processor call, so no two
-/// ever work on the same row.
+/// Not `Sendable`: it owns its connections and adapters. ``RectifierPool``
+/// runs several on their own threads with one run id, one `--limit` and
+/// shared processor rates; rows are claimed with a lease before any
+/// processor call, so no two rectifiers (threads or processes, on any
+/// machines) ever work on the same row.
 public final class Rectifier {
     let storage: Storage
     let pending: PendingStore
-    let donations: DonationsStore
     let log: DecisionLog
     let processors: [any PaymentProcessor]
-    /// This run's id (also the claim owner).
+    /// This run's id (the decision log's `run_id`).
     public let runID: String
+    /// The owner name this rectifier's claims carry (the run id, plus the
+    /// worker's number in a pool).
+    public let claimOwner: String
     var logger: Logger
+    let limiter: ProcessorRateLimiter
+    let budget: RectifierBudget?
+    /// Whether the queues live in the same SQLite file as the pending rows
+    /// (then a donation's push and its row's resolution commit together).
+    let queueSharesDatabase: Bool
     private var breakers: [String: (failures: Int, openUntil: ContinuousClock.Instant?)] = [:]
+    private var breakerThreshold = 5
+    private var breakerCooldown = Duration.seconds(60)
     private let clock = ContinuousClock()
+    private var report = RectifierReport()
+    private var claimed: [String: [PendingRecord]] = [:]
+    private var donationKeys = Set<String>()
+    private var unwritten: [UnwrittenDecision] = []
 
-    /// A rectifier over `storage` with one adapter per processor.
-    public init(storage: Storage, processors: [any PaymentProcessor], runID: String = "r-\(UUID().uuidString.prefix(8).lowercased())",
-                logger: Logger = Logger(label: "fundq.rectifier")) {
+    struct UnwrittenDecision {
+        let row: PendingRecord
+        let processor: String
+        let outcome: RowOutcome
+        let decision: RectifierDecision
+    }
+
+    /// A new run id.
+    public static func newRunID() -> String { "r-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// A rectifier over `storage` with one adapter per processor, pacing its
+    /// calls to each processor's configured rate within this rectifier.
+    public convenience init(storage: Storage, processors: [any PaymentProcessor], runID: String = Rectifier.newRunID(),
+                            logger: Logger = Logger(label: "fundq.rectifier")) {
+        self.init(storage: storage, processors: processors, runID: runID, claimOwner: runID, logger: logger,
+                  limiter: ProcessorRateLimiter(store: LocalCallSlots()), budget: nil)
+    }
+
+    /// A rectifier that is one worker of a run: `claimOwner` names its
+    /// claims, `limiter` and `budget` are shared with the run's other workers.
+    public init(storage: Storage, processors: [any PaymentProcessor], runID: String, claimOwner: String, logger: Logger,
+                limiter: ProcessorRateLimiter, budget: RectifierBudget?) {
         self.storage = storage
         pending = PendingStore(connection: storage.database)
-        donations = DonationsStore(connection: storage.database)
         log = DecisionLog(connection: storage.database)
         self.processors = processors
         self.runID = runID
+        self.claimOwner = claimOwner
         self.logger = logger
+        self.limiter = limiter
+        self.budget = budget
+        queueSharesDatabase = storage.queue is SQLiteQueue && storage.database is SQLiteDatabase
     }
 
     /// One run: processors take turns, a batch each, until every
     /// processor's due rows are done, the limit or time limit is reached, or
-    /// `shouldStop` says so (the row in hand is finished first).
+    /// `shouldStop` says so (the row in hand is finished first; rows claimed
+    /// but not started are released).
     public func run(_ options: RectifierOptions, shouldStop: () -> Bool = { false }) throws -> RectifierReport {
-        var report = RectifierReport()
+        let budget = self.budget ?? RectifierBudget(limit: options.limit)
+        breakerThreshold = options.breakerThreshold
+        breakerCooldown = options.breakerCooldown
+        report = RectifierReport()
+        claimed = [:]
+        unwritten = []
         let start = clock.now
-        var cursors: [String: (date: Date, id: Int64)] = [:]
-        var exhausted = Set<String>()
-        var examined = 0
-        func over() -> Bool {
-            shouldStop() || options.limit.map { examined >= $0 } ?? false || options.timeLimit.map { clock.now - start >= $0 } ?? false
-        }
-        while exhausted.count < processors.count && !over() {
-            for processor in processors {
-                let type = type(of: processor)
-                guard !exhausted.contains(type.name), !over() else { continue }
-                if let open = breakers[type.name]?.openUntil, clock.now < open {
-                    exhausted.insert(type.name)  // skipped this run; its rows stay for later
-                    logger.warning("circuit open: not asking \(type.name) until it recovers", metadata: ["processor": "\(type.name)"])
-                    continue
-                }
-                let now = Date()
-                let config = processor.configuration
-                let due = try pending.due(gateway: type.gateway, olderThan: now.addingTimeInterval(-config.minimumAge.seconds),
-                                          newerThan: now.addingTimeInterval(-config.maximumAge.seconds), now: now,
-                                          after: cursors[type.name], limit: options.batchSize)
-                if due.count < options.batchSize { exhausted.insert(type.name) }
-                let turnStarted = clock.now
-                for row in due {
-                    if over() { break }
-                    if clock.now - turnStarted >= options.turnBudget {
-                        exhausted.remove(type.name)  // its turn is over, not its rows: back after the others
-                        break
+        var sweep = Sweep()
+        func over() -> Bool { shouldStop() || options.timeLimit.map { clock.now - start >= $0 } ?? false }
+        do {
+            while !over() {
+                var worked = false
+                for processor in processors where !over() {
+                    let name = type(of: processor).name
+                    if sweep.exhausted.contains(name) && claimed[name, default: []].isEmpty { continue }
+                    if let open = breakers[name]?.openUntil, clock.now < open {
+                        logger.warning("circuit open: not asking \(name) until it recovers", metadata: ["processor": "\(name)"])
+                        sweep.exhausted.insert(name)  // skipped this run; its rows stay for later
+                        try releaseClaimed(name)
+                        continue
                     }
-                    cursors[type.name] = (row.date, row.id)
-                    examined += 1
-                    var counts = report.counts[type.name, default: RectifierCounts()]
-                    if let decision = try rectify(row, with: processor, options: options, counts: &counts) {
-                        report.decisions.append(decision)
-                    }
-                    report.counts[type.name] = counts
-                    if breakers[type.name]?.openUntil != nil { break }
+                    worked = true
+                    try turn(processor, options: options, budget: budget, sweep: &sweep, over: over)
+                    try flush()
                 }
+                if !worked { break }
             }
+            try flush()
+            for name in claimed.keys { try releaseClaimed(name) }
+        } catch {
+            // The stores went away (or a write failed twice): what was decided is written if it still can be,
+            // and the claims of the rest expire after the lease (a later run asks the processor again).
+            try? flush()
+            for name in claimed.keys { try? releaseClaimed(name) }
+            throw error
         }
         return report
     }
 
-    /// Handles one row; returns the decision (nil when another rectifier held it).
-    func rectify(_ row: PendingRecord, with processor: any PaymentProcessor, options: RectifierOptions,
-                 counts: inout RectifierCounts) throws -> RectifierDecision? {
-        let type = type(of: processor)
-        var row = row
-        if !options.dryRun {
-            guard try pending.claim(id: row.id, worker: runID, lease: options.lease) else {
-                counts.skipped += 1
-                return nil
+    /// Where each processor's sweep stands in this run.
+    struct Sweep {
+        var cursors: [String: (date: Date, id: Int64)] = [:]
+        var exhausted = Set<String>()
+    }
+
+    /// One processor's turn: its claimed rows, claiming more as they run
+    /// out, until none are due or the turn's time is up (the rows claimed
+    /// stay this worker's for its next turn). Rows are taken a few at a time:
+    /// each is planned up to its money call, the intents of those that need
+    /// one are committed in one transaction, then their calls are made.
+    func turn(_ processor: any PaymentProcessor, options: RectifierOptions, budget: RectifierBudget, sweep: inout Sweep,
+              over: () -> Bool) throws {
+        let name = type(of: processor).name
+        let turnStarted = clock.now
+        var first = true
+        while !over() {
+            if claimed[name, default: []].isEmpty {
+                guard !sweep.exhausted.contains(name) else { return }
+                try claimBatch(processor, options: options, budget: budget, sweep: &sweep)
+                if claimed[name, default: []].isEmpty { return }
             }
-            // Work on the row as it is now, not as it was when the batch was read.
-            guard let fresh = try pending.fetch(id: row.id), fresh.resolution == nil else {
-                try pending.release(id: row.id, worker: runID)
-                counts.skipped += 1
-                return nil
-            }
-            row = fresh
+            if !first && clock.now - turnStarted >= options.turnBudget { return }
+            first = false
+            var waiting: [RowInProgress] = []
+            repeat {
+                var work = RowInProgress(row: claimed[name]!.removeFirst(), processor: processor, options: options)
+                if try advance(&work, nil, options: options, batchingIntents: true) { waiting.append(work) }
+            } while waiting.count < Self.intentsPerTransaction && !claimed[name, default: []].isEmpty && !over()
+                && clock.now - turnStarted < options.turnBudget && breakers[name]?.openUntil == nil
+            try recordIntents(&waiting, options: options)
+            if breakers[name]?.openUntil != nil { return }
         }
-        counts.examined += 1
-        var decision = RectifierDecision(time: Date(), runID: runID, processor: type.name, gateway: row.gateway, orderID: row.orderID,
-                                         pendingID: row.id, status: "error", evidence: "", raw: nil, action: .leave, result: "")
-        decision.startedAt = row.date
+    }
+
+    /// Rows whose intents are committed together, at most.
+    static let intentsPerTransaction = 8
+
+    /// A row part-way through its plan.
+    struct RowInProgress {
+        let row: PendingRecord
+        let processor: any PaymentProcessor
+        var planner: RowPlanner
+        var current: ProcessorStatus?
+        var intent: PendingIntent?
+
+        init(row: PendingRecord, processor: any PaymentProcessor, options: RectifierOptions) {
+            let type = type(of: processor)
+            self.row = row
+            self.processor = processor
+            planner = RowPlanner(row: row, context: PlanContext(
+                processor: type.name, gateway: type.gateway, capabilities: type.capabilities,
+                attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
+        }
+    }
+
+    /// Commits the waiting rows' intents (each only while its claim is held)
+    /// in one transaction, then runs each row's plan on from there.
+    func recordIntents(_ waiting: inout [RowInProgress], options: RectifierOptions) throws {
+        guard !waiting.isEmpty else { return }
+        let events: [RectifierEvent]
         do {
-            try decide(row, processor: processor, options: options, decision: &decision, counts: &counts)
-            noteSuccess(type.name)
-        } catch let error as ProcessorError {
-            counts.errors += 1
-            decision.status = "error"
-            decision.evidence = error.description
-            if case .transport = error.kind { noteFailure(type.name, options) }
-            if case .httpStatus(let code) = error.kind, code >= 500 { noteFailure(type.name, options) }
-            try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: !error.isRetryable ? error.description : nil)
-        } catch let error where !Rectifier.isOutage(error) {
-            // Anything else about this row (bad data, a refused statement): record it and move on.
-            counts.errors += 1
-            decision.status = "error"
-            decision.evidence = "\(error)"
-            try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: nil)
+            let rows = waiting
+            let held = try Rectifier.retryingTransient {
+                try storage.database.transaction {
+                    try rows.map { try pending.recordIntent($0.intent!, id: $0.row.id, worker: claimOwner, lease: options.lease) }
+                }
+            }
+            events = held.map { RectifierEvent.claim(held: $0) }
+        } catch where !Rectifier.isOutage(error) {
+            events = Array(repeating: .failed("\(error)"), count: waiting.count)
         }
-        if !options.dryRun { try log.record(decision) }
+        let committed = clock.now
+        for i in waiting.indices {
+            var event = events[i]
+            // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
+            if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
+                event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
+            }
+            _ = try advance(&waiting[i], event, options: options, batchingIntents: false)
+        }
+        waiting = []
+    }
+
+    /// Claims the processor's next due rows (a dry run only reads them),
+    /// within the run's budget, and notes which already have a donation.
+    func claimBatch(_ processor: any PaymentProcessor, options: RectifierOptions, budget: RectifierBudget, sweep: inout Sweep) throws {
+        let type = type(of: processor)
+        let want = budget.take(options.batchSize)
+        guard want > 0 else {
+            sweep.exhausted.insert(type.name)
+            return
+        }
+        let now = Date()
+        let config = processor.configuration
+        let olderThan = now.addingTimeInterval(-config.minimumAge.seconds)
+        let newerThan = now.addingTimeInterval(-config.maximumAge.seconds)
+        let cursor = sweep.cursors[type.name]
+        let rows = options.dryRun
+            ? try pending.due(gateway: type.gateway, olderThan: olderThan, newerThan: newerThan, now: now, after: cursor, limit: want)
+            : try Rectifier.retryingTransient {
+                try pending.claimDue(gateway: type.gateway, olderThan: olderThan, newerThan: newerThan, now: now, after: cursor,
+                                     worker: claimOwner, lease: options.lease, limit: want)
+            }
+        budget.giveBack(want - rows.count)
+        if rows.count < want { sweep.exhausted.insert(type.name) }
+        if let last = rows.last { sweep.cursors[type.name] = (last.date, last.id) }
+        claimed[type.name, default: []] += rows
+        donationKeys.formUnion(try DonationKeys.existing(for: rows, in: storage.database))
+    }
+
+    /// Gives back the rows of `name` claimed but not worked on.
+    func releaseClaimed(_ name: String) throws {
+        let rows = claimed[name] ?? []
+        claimed[name] = []
+        budget?.giveBack(rows.count)
+        if !rows.isEmpty { try pending.release(ids: rows.map(\.id), worker: claimOwner) }
+    }
+
+    /// Runs `work`'s plan from `event`: each step's I/O here, each decision
+    /// in the planner. With `batchingIntents`, stops at an intent to record
+    /// (returns true; the intent is in `work.intent`); else runs to the end.
+    func advance(_ work: inout RowInProgress, _ first: RectifierEvent?, options: RectifierOptions, batchingIntents: Bool) throws -> Bool {
+        var event = first
+        while true {
+            let step = work.planner.next(event)
+            switch step {
+            case .done(let outcome):
+                try decided(work.row, processor: type(of: work.processor).name, outcome: outcome, options: options)
+                return false
+            case .recordIntent(let intent) where batchingIntents:
+                work.intent = intent
+                return true
+            default:
+                event = try perform(step, row: work.row, processor: work.processor, current: &work.current, options: options)
+            }
+        }
+    }
+
+    /// Runs one step; errors about this row become events, an outage throws.
+    func perform(_ step: RectifierStep, row: PendingRecord, processor: any PaymentProcessor, current: inout ProcessorStatus?,
+                 options: RectifierOptions) throws -> RectifierEvent {
+        let name = type(of: processor).name
+        do {
+            switch step {
+            case .checkDonation:
+                return .donation(exists: DonationKeys.keys(of: row).contains { donationKeys.contains($0) })
+            case .askStatus:
+                try limiter.waitForSlot(name, ratePerSecond: processor.configuration.rateLimitPerSecond)
+                let answer = try processor.status(of: row)
+                current = answer
+                noteSuccess(name)
+                return .status(answer)
+            case .preview(let call):
+                return .preview(try processor.preview(call, for: row, current: current))
+            case .recordIntent(let intent):
+                return .claim(held: try pending.recordIntent(intent, id: row.id, worker: claimOwner, lease: options.lease))
+            case .renewClaim:
+                return .claim(held: try pending.renewClaim(id: row.id, worker: claimOwner, lease: options.lease))
+            case .call(let call):
+                try limiter.waitForSlot(name, ratePerSecond: processor.configuration.rateLimitPerSecond)
+                let answer = call == .cancel ? try processor.cancel(row)
+                    : try processor.finish(row, current: current ?? ProcessorStatus(status: .unknown, evidence: "", raw: ""))
+                noteSuccess(name)
+                return .status(answer)
+            case .recordProfile(let profile):
+                var message = row.message
+                message["subscr_id"] = .string(profile)
+                try pending.updateMessage(id: row.id, message: message)
+                return .written
+            case .done:
+                return .failed("the plan was already done")
+            }
+        } catch let error as ProcessorError {
+            if case .transport = error.kind { noteFailure(name) }
+            if case .httpStatus(let code) = error.kind, code >= 500 { noteFailure(name) }
+            return .processorFailed(error)
+        } catch where !Rectifier.isOutage(error) {
+            // Anything else about this row (bad data, a refused statement): recorded, and the run moves on.
+            return .failed("\(error)")
+        }
+    }
+
+    /// A row is decided: logged now, written with the next batch (a dry run writes nothing).
+    func decided(_ row: PendingRecord, processor: String, outcome: RowOutcome, options: RectifierOptions) throws {
+        var decision = RectifierDecision(time: Date(), runID: runID, processor: processor, gateway: row.gateway, orderID: row.orderID,
+                                         pendingID: row.id, status: outcome.status, evidence: outcome.evidence, raw: outcome.raw,
+                                         action: outcome.action, result: outcome.result)
+        decision.startedAt = row.date
         logger.info("decision", metadata: [
-            "run": "\(runID)", "processor": "\(type.name)", "order_id": "\(row.orderID ?? "-")", "status": "\(decision.status)",
-            "evidence": "\(decision.evidence)", "action": "\(decision.action.rawValue)", "result": "\(decision.result)",
+            "run": "\(runID)", "processor": "\(processor)", "order_id": "\(row.orderID ?? "-")", "status": "\(outcome.status)",
+            "evidence": "\(outcome.evidence)", "action": "\(outcome.action.rawValue)", "result": "\(outcome.result)",
             "dry_run": "\(options.dryRun)",
         ])
-        return decision
+        if options.dryRun {
+            report.decisions.append(decision)
+            report.counts[processor, default: RectifierCounts()].add(outcome.counts)
+            return
+        }
+        unwritten.append(UnwrittenDecision(row: row, processor: processor, outcome: outcome, decision: decision))
+        if case .complete = outcome.write, !queueSharesDatabase {
+            try flush()  // push, then resolve at once: a crash in between pushes one donation twice at most
+        } else if unwritten.count >= options.writeBatchSize {
+            try flush()
+        }
+    }
+
+    /// Writes the decided rows: donations pushed first (in the same
+    /// transaction when the queues share the database), then every row's
+    /// write and decision log row in one transaction.
+    func flush() throws {
+        guard !unwritten.isEmpty else { return }
+        let batch = unwritten
+        unwritten = []
+        if !queueSharesDatabase { try push(batch) }
+        let written: [(RowOutcome, Int64)]
+        do {
+            written = try Rectifier.retryingTransient {
+                try storage.database.transaction {
+                    if queueSharesDatabase { try push(batch) }
+                    return try batch.map { try write($0) }
+                }
+            }
+        } catch where !Rectifier.isOutage(error) {
+            written = try batch.map { try writeAlone($0, after: error) }
+        }
+        for (entry, (outcome, id)) in zip(batch, written) {
+            var decision = entry.decision
+            decision.id = id
+            decision.result = outcome.result
+            report.decisions.append(decision)
+            report.counts[entry.processor, default: RectifierCounts()].add(outcome.counts)
+        }
+    }
+
+    private func push(_ batch: [UnwrittenDecision]) throws {
+        var byQueue: [(queue: String, bodies: [[UInt8]])] = []
+        for entry in batch {
+            guard case .complete(let queue, let message) = entry.outcome.write else { continue }
+            let body = Array(JSONValue.object(message).serialized().utf8)
+            if let i = byQueue.firstIndex(where: { $0.queue == queue }) {
+                byQueue[i].bodies.append(body)
+            } else {
+                byQueue.append((queue, [body]))
+            }
+        }
+        let envelope = MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier")
+        let producer = QueueProducer(queue: storage.queue, envelope: envelope)
+        for (queue, bodies) in byQueue { try producer.push(contentsOf: bodies, to: queue) }
+    }
+
+    /// One row's write and decision log row; the outcome as it turned out
+    /// (the claim may have been lost) and the log row's id.
+    private func write(_ entry: UnwrittenDecision) throws -> (RowOutcome, Int64) {
+        let id = entry.row.id
+        let held: Bool
+        switch entry.outcome.write {
+        case .resolve(let resolution): held = try pending.resolve(id: id, as: resolution, worker: claimOwner)
+        case .complete: held = try pending.resolve(id: id, as: .completed, worker: claimOwner)
+        case .review(let reason): held = try pending.markNeedsReview(id: id, reason: reason, worker: claimOwner)
+        case .attempt(let next): held = try pending.recordAttempt(id: id, nextAttempt: next, worker: claimOwner)
+        case .nothing:
+            try pending.release(id: id, worker: claimOwner)
+            held = true
+        }
+        var outcome = held ? entry.outcome : entry.outcome.claimLost()
+        if !held, case .complete(let queue, _) = entry.outcome.write {
+            outcome.result = "pushed to \(queue), but the claim was lost: not resolved (another rectifier has the row)"
+        }
+        var decision = entry.decision
+        decision.result = outcome.result
+        return (outcome, try log.record(decision))
+    }
+
+    /// After a batch was refused: each row on its own, a row whose write the
+    /// database refuses logged with the error (its claim expires; a later
+    /// run takes it again).
+    private func writeAlone(_ entry: UnwrittenDecision, after batchError: any Error) throws -> (RowOutcome, Int64) {
+        do {
+            return try storage.database.transaction { try write(entry) }
+        } catch where !Rectifier.isOutage(error) {
+            var outcome = entry.outcome.claimLost()
+            outcome.counts.errors += 1
+            outcome.result = "not written: \(error)"
+            var decision = entry.decision
+            decision.result = outcome.result
+            logger.error("a decision could not be written", metadata: ["order_id": "\(entry.row.orderID ?? "-")", "error": "\(error)"])
+            return (outcome, try log.record(decision))
+        }
     }
 
     /// Whether `error` means the stores are unreachable (the run stops; the
@@ -231,194 +514,86 @@ public final class Rectifier {
         }
     }
 
-    /// Keeps the claim for the money call ahead; `false` when it was lost.
-    func stillMine(_ row: PendingRecord, _ options: RectifierOptions) throws -> Bool {
-        try pending.renewClaim(id: row.id, worker: runID, lease: options.lease)
+    /// Runs `body`, again up to twice after a MariaDB deadlock or lock wait
+    /// timeout (batched claims and writes can meet another rectifier's).
+    static func retryingTransient<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as MariaDBError where error.isTransient && attempt < 2 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
     }
 
     private func noteSuccess(_ name: String) { breakers[name] = (0, nil) }
 
-    private func noteFailure(_ name: String, _ options: RectifierOptions) {
+    private func noteFailure(_ name: String) {
         var state = breakers[name] ?? (0, nil)
         state.failures += 1
-        if state.failures >= options.breakerThreshold {
-            state.openUntil = clock.now + options.breakerCooldown
+        if state.failures >= breakerThreshold {
+            state.openUntil = clock.now + breakerCooldown
             logger.error("circuit opened for \(name) after \(state.failures) consecutive transport failures")
         }
         breakers[name] = state
     }
 
-    /// The decision itself.
-    func decide(_ row: PendingRecord, processor: any PaymentProcessor, options: RectifierOptions,
-                decision: inout RectifierDecision, counts: inout RectifierCounts) throws {
-        let type = type(of: processor)
-        // A donation already booked for this payment: a duplicate row.
-        if try donations.exists(gateway: row.gateway, orderID: row.orderID, gatewayTxnID: row.gatewayTxnID) {
-            let status = try processor.status(of: row)
-            record(status, into: &decision)
-            decision.action = .resolveDuplicate
-            if options.dryRun {
-                decision.result = "would resolve as duplicate (a donation exists)"
-                return
-            }
-            var result = "resolved as duplicate: a completed donation already exists"
-            if type.capabilities.contains(.cancel), status.status == .pending || status.status == .pendingPoke, try stillMine(row, options) {
-                let cancelled = try processor.cancel(row)
-                result += "; cancelled at \(type.name) (\(cancelled.evidence))"
-            }
-            try pending.resolve(id: row.id, as: .duplicate, worker: runID)
-            decision.result = result
-            counts.duplicates += 1
-            return
-        }
-        var status = try processor.status(of: row)
-        // GlobalCollect, orphans only: STATUSID 0–70 means the donor never finished.
-        if type.gateway == "globalcollect", status.status == .pending, let id = status.details["STATUSID"].flatMap(Int.init), (0...70).contains(id) {
-            status.status = .timeout
-            status.evidence += "; an orphan at 0–70 never finished"
-        }
-        record(status, into: &decision)
-        switch status.status {
-        case .complete:
-            try complete(row, status: status, processor: processor, captured: false, options: options, decision: &decision, counts: &counts)
-        case .pendingPoke:
-            let recurring = type.capabilities.contains(.createRecurringProfile)
-            decision.action = recurring ? .createProfile : .finish
-            guard recurring || type.capabilities.contains(.finish) else {
-                return try leave(row, decision: &decision, counts: &counts, options: options,
-                                 reviewNow: "\(type.name) cannot finish payments; a person must collect this one")
-            }
-            if options.dryRun {
-                let request = try processor.preview(recurring ? .createRecurringProfile : .finish, for: row, current: status)
-                decision.result = "would send: " + request.replacingOccurrences(of: "\n", with: " ")
-                return
-            }
-            var current = row
-            if recurring, current.message["subscr_id"] == nil, current.message["recurring_profile_requested_at"] != nil {
-                return try leave(row, decision: &decision, counts: &counts, options: options,
-                                 reviewNow: "a profile creation was started earlier and its outcome is unknown; look for PROFILEREFERENCE=\(row.orderID ?? "?") at PayPal before creating one")
-            }
-            guard try stillMine(row, options) else {
-                decision.action = .leave
-                decision.result = "claim lost before \(recurring ? "creating the profile" : "finishing"); nothing sent"
-                return
-            }
-            // Record the intent first: evidence that money may have moved, whatever happens next.
-            current.message[recurring ? "recurring_profile_requested_at" : "finish_requested_at"] = .number(String(Int(Date().timeIntervalSince1970)))
-            try pending.updateMessage(id: row.id, message: current.message)
-            let finished = try processor.finish(current, current: status)
-            if recurring, let profile = finished.details["PROFILEID"] {
-                current.message["subscr_id"] = .string(profile)
-                try pending.updateMessage(id: row.id, message: current.message)
-            }
-            decision.evidence += "; then " + finished.evidence
-            decision.raw = finished.raw
-            switch finished.status {
-            case .complete:
-                try complete(current, status: finished, processor: processor, captured: !finished.wasAlreadyDone, options: options,
-                             decision: &decision, counts: &counts)
-                decision.action = recurring ? .createProfile : .finish
-            case .failed:
-                try resolve(row, .failed, action: .resolveFailed, decision: &decision, counts: &counts)
-            default:
-                try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: nil)
-            }
-        case .failed:
-            try resolve(row, .failed, action: .resolveFailed, decision: &decision, counts: &counts, dryRun: options.dryRun)
-        case .cancelled:
-            try resolve(row, .cancelled, action: .resolveCancelled, decision: &decision, counts: &counts, dryRun: options.dryRun)
-        case .timeout:
-            try resolve(row, .timeout, action: .resolveTimeout, decision: &decision, counts: &counts, dryRun: options.dryRun)
-        default:
-            try leave(row, decision: &decision, counts: &counts, options: options, reviewNow: nil)
+}
+
+/// The rows a run may still examine, shared by its workers: `--limit`
+/// holds for the whole run, not per worker.
+public final class RectifierBudget: Sendable {
+    private let remaining: Mutex<Int?>
+
+    /// A budget of `limit` rows (nil: unlimited).
+    public init(limit: Int?) {
+        remaining = Mutex(limit.map { max(0, $0) })
+    }
+
+    /// Takes up to `wanted` rows; returns how many were granted.
+    public func take(_ wanted: Int) -> Int {
+        remaining.withLock { left in
+            guard let l = left else { return wanted }
+            let granted = min(l, wanted)
+            left = l - granted
+            return granted
         }
     }
 
-    private func record(_ status: ProcessorStatus, into decision: inout RectifierDecision) {
-        decision.status = status.status.rawValue
-        decision.evidence = status.evidence
-        decision.raw = status.raw
+    /// Returns `count` rows not used after all.
+    public func giveBack(_ count: Int) {
+        guard count > 0 else { return }
+        remaining.withLock { left in left = left.map { $0 + count } }
+    }
+}
+
+/// Which pending rows already have a booked donation: one query per batch.
+enum DonationKeys {
+    static func keys(of row: PendingRecord) -> [String] {
+        [row.orderID.map { "\(row.gateway)\u{0}o\u{0}\($0)" }, row.gatewayTxnID.map { "\(row.gateway)\u{0}t\u{0}\($0)" }].compactMap { $0 }
     }
 
-    /// Pushes the donation (or, for a recurring profile, the signup), then
-    /// resolves the row as completed. A crash in between pushes it again next
-    /// time, which the donations sink absorbs (unique transaction id).
-    func complete(_ row: PendingRecord, status: ProcessorStatus, processor: any PaymentProcessor, captured: Bool, options: RectifierOptions,
-                  decision: inout RectifierDecision, counts: inout RectifierCounts) throws {
-        decision.action = .complete
-        var message = row.message
-        message["gateway"] = .string(row.gateway)
-        if let order = row.orderID { message["order_id"] = .string(order) }
-        message["date"] = message["date"] ?? .number(String(Int(row.date.timeIntervalSince1970)))
-        let recurring = type(of: processor).capabilities.contains(.createRecurringProfile) && message["subscr_id"] != nil
-        let queue = recurring ? "recurring" : DonationsQueue.name
-        if recurring {
-            message["txn_type"] = .string("subscr_signup")
-            message["recurring"] = .string("1")
-        } else {
-            if let txn = status.transactionID ?? row.gatewayTxnID { message["gateway_txn_id"] = .string(txn) }
-            if let fee = status.fee { message["fee"] = .string(fee) }
-            do {
-                _ = try DonationMessage(members: message)
-            } catch {
-                return try leave(row, decision: &decision, counts: &counts, options: options,
-                                 reviewNow: "complete at \(type(of: processor).name) but the donation cannot be booked: \(error)")
+    static func existing(for rows: [PendingRecord], in connection: any SQLConnection) throws -> Set<String> {
+        var found = Set<String>()
+        for (gateway, group) in Dictionary(grouping: rows, by: \.gateway) {
+            let orders = Array(Set(group.compactMap(\.orderID)))
+            let txns = Array(Set(group.compactMap(\.gatewayTxnID)))
+            for (column, tag, values) in [("order_id", "o", orders), ("gateway_txn_id", "t", txns)] where !values.isEmpty {
+                var start = 0
+                while start < values.count {
+                    let chunk = values[start..<min(start + 400, values.count)]
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                    for r in try connection.query("SELECT \(column) FROM donations WHERE gateway = ? AND \(column) IN (\(marks))",
+                                                  [.text(gateway)] + chunk.map { .text($0) }) {
+                        if let value = r[0].string { found.insert("\(gateway)\u{0}\(tag)\u{0}\(value)") }
+                    }
+                    start += chunk.count
+                }
             }
         }
-        if options.dryRun {
-            decision.result = "would push to \(queue) and resolve as completed"
-            return
-        }
-        let producer = QueueProducer(queue: storage.queue, envelope: MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier"))
-        try producer.push(Array(JSONValue.object(message).serialized().utf8), to: queue)
-        try pending.resolve(id: row.id, as: .completed, worker: runID)
-        decision.result = "pushed to \(queue), resolved as completed"
-        counts.completed += 1
-        if captured { counts.captured += 1 }
-    }
-
-    func resolve(_ row: PendingRecord, _ resolution: PendingResolution, action: RectifierAction, decision: inout RectifierDecision,
-                 counts: inout RectifierCounts, dryRun: Bool = false) throws {
-        decision.action = action
-        if dryRun {
-            decision.result = "would resolve as \(resolution.rawValue)"
-            return
-        }
-        guard try pending.resolve(id: row.id, as: resolution, worker: runID) else {
-            decision.result = "claim lost: not resolved (another rectifier has the row)"
-            return
-        }
-        decision.result = "resolved as \(resolution.rawValue)"
-        counts.failed += 1
-    }
-
-    /// No positive answer: schedule the next attempt from the processor's
-    /// schedule, or mark the row for review when the schedule is exhausted
-    /// (or `reviewNow` says why a person must look now).
-    func leave(_ row: PendingRecord, decision: inout RectifierDecision, counts: inout RectifierCounts, options: RectifierOptions,
-               reviewNow: String?) throws {
-        let schedule = processors.first { type(of: $0).gateway == row.gateway }?.configuration.attemptSchedule ?? []
-        let exhausted = row.attempts >= schedule.count
-        if let reason = reviewNow ?? (exhausted ? "no final answer after \(row.attempts + 1) attempts" : nil) {
-            decision.action = .needsReview
-            if options.dryRun {
-                decision.result = "would mark for review: \(reason)"
-                return
-            }
-            try pending.markNeedsReview(id: row.id, reason: reason, worker: runID)
-            decision.result = "marked for review: \(reason)"
-            counts.needsReview += 1
-            return
-        }
-        decision.action = .leave
-        let next = Date().addingTimeInterval(schedule[row.attempts].seconds)
-        if options.dryRun {
-            decision.result = "would leave it and ask again after \(next.formatted(.iso8601))"
-            return
-        }
-        try pending.recordAttempt(id: row.id, nextAttempt: next, worker: runID)
-        decision.result = "left; next attempt \(next.formatted(.iso8601))"
-        counts.left += 1
+        return found
     }
 }
 

@@ -289,6 +289,31 @@ public enum SchemaMigrator {
                   UNIQUE KEY contribution_tracking_event_by_id (contribution_tracking_id, ts, event_hash)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        // The rectifier's intents (recorded before a money call) move out of
+        // the message into their own columns; rows that recorded one under
+        // the old message keys keep it. The call-slot schedule every
+        // rectifier process shares when the queues are not in Redis.
+        Migration(
+            summary: "the rectifier's intents in their own columns; shared processor call rates",
+            sqlite: """
+                ALTER TABLE pending ADD COLUMN finish_requested_at REAL;
+                ALTER TABLE pending ADD COLUMN profile_requested_at REAL;
+                UPDATE pending SET finish_requested_at = CAST(json_extract(message, '$.finish_requested_at') AS REAL)
+                  WHERE message LIKE '%"finish_requested_at"%' AND json_valid(message);
+                UPDATE pending SET profile_requested_at = CAST(json_extract(message, '$.recurring_profile_requested_at') AS REAL)
+                  WHERE message LIKE '%"recurring_profile_requested_at"%' AND json_valid(message);
+                CREATE TABLE rectifier_rate (name TEXT NOT NULL PRIMARY KEY, next_slot REAL NOT NULL)
+                """,
+            mariadb: """
+                ALTER TABLE pending ADD COLUMN finish_requested_at DATETIME(6) NULL, ADD COLUMN profile_requested_at DATETIME(6) NULL;
+                UPDATE pending SET finish_requested_at =
+                    TIMESTAMPADD(SECOND, CAST(JSON_VALUE(message, '$.finish_requested_at') AS SIGNED), '1970-01-01 00:00:00')
+                  WHERE message LIKE '%"finish_requested_at"%' AND JSON_VALID(message);
+                UPDATE pending SET profile_requested_at =
+                    TIMESTAMPADD(SECOND, CAST(JSON_VALUE(message, '$.recurring_profile_requested_at') AS SIGNED), '1970-01-01 00:00:00')
+                  WHERE message LIKE '%"recurring_profile_requested_at"%' AND JSON_VALID(message);
+                CREATE TABLE rectifier_rate (name \(binaryID) NOT NULL PRIMARY KEY, next_slot DOUBLE NOT NULL) ENGINE=InnoDB
+                """),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,

@@ -51,11 +51,14 @@ public struct PendingRecord: Sendable, Equatable {
     public var resolution: PendingResolution?
     /// When it was resolved.
     public var resolvedDate: Date?
+    /// The money calls the rectifier started on it (recorded before each call).
+    public var intents: PendingIntents
 
     /// A row (the store builds them; tests and tools may too).
     public init(id: Int64, date: Date, gateway: String, gatewayAccount: String?, orderID: String?, gatewayTxnID: String?,
                 gatewaySessionID: String?, contributionTrackingID: String?, paymentMethod: String?, message: [String: JSONValue],
-                attempts: Int, lastAttemptDate: Date?, nextAttemptDate: Date?, resolution: PendingResolution?, resolvedDate: Date?) {
+                attempts: Int, lastAttemptDate: Date?, nextAttemptDate: Date?, resolution: PendingResolution?, resolvedDate: Date?,
+                intents: PendingIntents = PendingIntents()) {
         self.id = id
         self.date = date
         self.gateway = gateway
@@ -71,6 +74,46 @@ public struct PendingRecord: Sendable, Equatable {
         self.nextAttemptDate = nextAttemptDate
         self.resolution = resolution
         self.resolvedDate = resolvedDate
+        self.intents = intents
+    }
+}
+
+/// A money call the rectifier records on a row before making it: evidence
+/// that money may have moved, whatever happens next.
+public enum PendingIntent: String, Sendable, CaseIterable {
+    /// Finish (capture) an authorized payment.
+    case finish
+    /// Create a recurring payments profile for an approved checkout.
+    case createRecurringProfile = "create-recurring-profile"
+
+    /// The column recording it.
+    var column: String { self == .finish ? "finish_requested_at" : "profile_requested_at" }
+}
+
+/// The money calls the rectifier started on a row, each recorded in its own
+/// column before the call was made.
+public struct PendingIntents: Sendable, Equatable {
+    /// When a finish (capture) was requested.
+    public var finishRequestedAt: Date?
+    /// When a recurring profile's creation was requested.
+    public var profileRequestedAt: Date?
+
+    /// Intents (none by default).
+    public init(finishRequestedAt: Date? = nil, profileRequestedAt: Date? = nil) {
+        self.finishRequestedAt = finishRequestedAt
+        self.profileRequestedAt = profileRequestedAt
+    }
+
+    /// When `intent` was requested, if it was.
+    public subscript(_ intent: PendingIntent) -> Date? {
+        intent == .finish ? finishRequestedAt : profileRequestedAt
+    }
+
+    /// The first money call started on the row, if any: `(intent, when)`.
+    public var first: (intent: PendingIntent, at: Date)? {
+        if let at = finishRequestedAt { return (.finish, at) }
+        if let at = profileRequestedAt { return (.createRecurringProfile, at) }
+        return nil
     }
 }
 
@@ -98,7 +141,8 @@ public final class PendingStore {
 
     static let columns = """
         id, date, gateway, gateway_account, order_id, gateway_txn_id, gateway_session_id, contribution_tracking_id, \
-        payment_method, message, attempts, last_attempt_date, next_attempt_date, resolution, resolved_date
+        payment_method, message, attempts, last_attempt_date, next_attempt_date, resolution, resolved_date, \
+        finish_requested_at, profile_requested_at
         """
 
     private var forUpdate: String { connection.dialect == .mariadb ? " FOR UPDATE" : "" }
@@ -111,7 +155,8 @@ public final class PendingStore {
             gatewayAccount: row[3].string, orderID: row[4].string, gatewayTxnID: row[5].string, gatewaySessionID: row[6].string,
             contributionTrackingID: row[7].string, paymentMethod: row[8].string, message: message,
             attempts: Int(row[10].int64 ?? 0), lastAttemptDate: d.date(row[11]), nextAttemptDate: d.date(row[12]),
-            resolution: row[13].string.flatMap(PendingResolution.init(rawValue:)), resolvedDate: d.date(row[14]))
+            resolution: row[13].string.flatMap(PendingResolution.init(rawValue:)), resolvedDate: d.date(row[14]),
+            intents: PendingIntents(finishRequestedAt: d.date(row[15]), profileRequestedAt: d.date(row[16])))
     }
 
     /// Stores `message`: a new row, or merged into the row with the same
@@ -149,15 +194,20 @@ public final class PendingStore {
         }
     }
 
-    private func find(_ message: PendingMessage, locking: Bool) throws -> PendingRecord? {
+    /// The id and message of the row `message` merges into (only what a
+    /// merge needs, so storing works on any schema version).
+    private func find(_ message: PendingMessage, locking: Bool) throws -> (id: Int64, message: [String: JSONValue])? {
         let lock = locking ? forUpdate : ""
+        let rows: [[SQLValue]]
         if let orderID = message.orderID {
-            return try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND order_id = ?\(lock)",
-                                        [.text(message.gateway), .text(orderID)]).first.map(record)
+            rows = try connection.query("SELECT id, message FROM pending WHERE gateway = ? AND order_id = ?\(lock)",
+                                        [.text(message.gateway), .text(orderID)])
+        } else {
+            rows = try connection.query(
+                "SELECT id, message FROM pending WHERE gateway_txn_id = ? AND gateway = ? AND order_id IS NULL ORDER BY id LIMIT 1\(lock)",
+                [.text(message.gatewayTxnID), .text(message.gateway)])
         }
-        return try connection.query(
-            "SELECT \(Self.columns) FROM pending WHERE gateway_txn_id = ? AND gateway = ? AND order_id IS NULL ORDER BY id LIMIT 1\(lock)",
-            [.text(message.gatewayTxnID), .text(message.gateway)]).first.map(record)
+        return rows.first.map { ($0[0].int64 ?? 0, ($0[1].bytes.flatMap { try? JSONParser().parse($0) }?.objectValue) ?? [:]) }
     }
 
     private func columnValues(_ m: PendingMessage) -> [SQLValue] {
@@ -254,6 +304,58 @@ public final class PendingStore {
         return try connection.query(sql + " ORDER BY date, id LIMIT ?", parameters + [.int(limit)]).map(record)
     }
 
+    /// Claims, with one statement, up to `limit` due rows of `gateway` (the
+    /// rows ``due(gateway:olderThan:newerThan:now:after:limit:)`` would list)
+    /// for `worker` until `now + lease`; returns them as they are now, oldest
+    /// first. Rows another worker holds are passed over, never taken; of
+    /// several concurrent claimers each row goes to exactly one.
+    public func claimDue(gateway: String, olderThan: Date, newerThan: Date, now: Date, after cursor: (date: Date, id: Int64)? = nil,
+                         worker: String, lease: Duration, limit: Int) throws -> [PendingRecord] {
+        guard limit > 0 else { return [] }
+        let d = connection.dialect
+        let until = d.value(now.addingTimeInterval(lease.seconds))
+        var conditions = """
+            gateway = ? AND resolution IS NULL AND needs_review = 0 AND date < ? AND date > ?
+              AND (next_attempt_date IS NULL OR next_attempt_date <= ?) AND (claim_until IS NULL OR claim_until < ?)
+            """
+        var parameters: [SQLValue] = [.text(gateway), d.value(olderThan), d.value(newerThan), d.value(now), d.value(now)]
+        if let cursor {
+            conditions += " AND (date > ? OR (date = ? AND id > ?))"
+            parameters += [d.value(cursor.date), d.value(cursor.date), .integer(cursor.id)]
+        }
+        if d == .sqlite {
+            let rows = try connection.query("""
+                UPDATE pending SET claimed_by = ?, claim_until = ?
+                WHERE id IN (SELECT id FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ?)
+                RETURNING \(Self.columns)
+                """, [.text(worker), until] + parameters + [.int(limit)]).map(record)
+            return rows.sorted { ($0.date, $0.id) < ($1.date, $1.id) }
+        }
+        // MariaDB: no RETURNING on UPDATE; the rows this statement claimed
+        // carry this worker's name and this exact claim time.
+        return try connection.transaction {
+            let claimed = try connection.execute("""
+                UPDATE pending SET claimed_by = ?, claim_until = ? WHERE \(conditions) ORDER BY date, id LIMIT ?
+                """, [.text(worker), until] + parameters + [.int(limit)])
+            guard claimed > 0 else { return [] }
+            return try connection.query("""
+                SELECT \(Self.columns) FROM pending WHERE claimed_by = ? AND claim_until = ? AND resolution IS NULL ORDER BY date, id
+                """, [.text(worker), until]).map(record)
+        }
+    }
+
+    /// Records that `intent` is about to be made on row `id` (in its own
+    /// column) and extends `worker`'s claim to `now + lease`, in one
+    /// statement; `false` when the claim was lost — then nothing was recorded
+    /// and the call must not be made.
+    public func recordIntent(_ intent: PendingIntent, id: Int64, worker: String, lease: Duration, now: Date = Date()) throws -> Bool {
+        let d = connection.dialect
+        return try connection.execute("""
+            UPDATE pending SET \(intent.column) = ?, claim_until = ?
+            WHERE id = ? AND claimed_by = ? AND claim_until > ? AND resolution IS NULL
+            """, [d.value(now), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), .text(worker), d.value(now)]) == 1
+    }
+
     /// Claims row `id` for `worker` until `now + lease`, unless another
     /// worker holds an unexpired claim, the row is resolved or marked for
     /// review, or its next attempt is not due yet (so a worker holding a
@@ -297,6 +399,19 @@ public final class PendingStore {
     public func release(id: Int64, worker: String) throws {
         try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL WHERE id = ? AND claimed_by = ?",
                                [.integer(id), .text(worker)])
+    }
+
+    /// Gives up `worker`'s claims on rows `ids` (claimed but not worked on),
+    /// with one statement per 500 ids.
+    public func release(ids: [Int64], worker: String) throws {
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ? AND id IN (\(placeholders))",
+                                   [.text(worker)] + chunk.map { .integer($0) })
+            start += chunk.count
+        }
     }
 
     /// Records an attempt on row `id` and when the next one is due; releases

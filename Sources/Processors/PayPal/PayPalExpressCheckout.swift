@@ -84,11 +84,8 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let errors = Self.errors(reply)
         if reply["ACK"]!.hasPrefix("Failure") {
             if errors.contains(where: { $0.code == "10411" }) {
-                // Tokens expire after 3 hours whatever happened: only a token we never tried to capture means "never paid".
-                if row.message["finish_requested_at"] != nil || row.message["recurring_profile_requested_at"] != nil {
-                    throw ProcessorError(.ambiguous("token \(token) expired (10411) after fundq tried to collect it; look the payment up at PayPal"),
-                                         processor: Self.name, action: action)
-                }
+                // Tokens expire after 3 hours whatever happened: only a token nobody tried to capture means
+                // "never paid" — the rectifier, which records its intents, sends the others to review.
                 return ProcessorStatus(status: .timeout, evidence: "L_ERRORCODE0=10411 (the checkout token expired)", raw: raw(reply))
             }
             let first = errors.first ?? (code: "?", message: "Failure without an error code")

@@ -5,10 +5,12 @@ import Logging
 import Processors
 import Rectifier
 import Sandbox
+import Synchronization
 
 /// `fundq bench rectify`: orphans resolved per second against the sandbox,
 /// with the configured concurrency, beside one rectifier working one row at
-/// a time, measured in the same run on a scratch database.
+/// a time and beside status calls 16 at once (the rectifier's goal is half
+/// that rate), measured in the same run on a scratch database.
 struct BenchRectifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rectify",
@@ -23,11 +25,17 @@ struct BenchRectifyCommand: ParsableCommand {
     @Option(name: .customLong("db-url"), help: "A scratch MariaDB database (mysql://…); default: a temporary SQLite file.")
     var databaseURL: String?
 
+    @Option(name: .customLong("queue-url"), help: "Queues in this Redis (redis://…); default: the scratch SQLite file.")
+    var queueURL: String?
+
     @Option(help: "Orphans in the concurrent run.")
     var orphans = 10_000
 
     @Option(help: "Orphans in the one-at-a-time baseline.")
     var baselineOrphans = 2_000
+
+    @Option(help: "Status calls in the reference run (16 at once, like `fundq bench processor`).")
+    var statusCalls = 10_000
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -35,7 +43,8 @@ struct BenchRectifyCommand: ParsableCommand {
     func run() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fundq-bench-rectify-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let config = StorageConfiguration(queueURL: nil, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
+        let config = StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
+        let stores = (databaseURL == nil ? "sqlite" : "mariadb") + (queueURL == nil ? "" : " + redis queues") + " (scratch)"
         if databaseURL != nil { try SchemaMigrator.migrate(try Storage.openDatabase(config)) }
         let sandbox = Sandbox()
         try sandbox.start()
@@ -45,7 +54,7 @@ struct BenchRectifyCommand: ParsableCommand {
             environment["FUNDQ_" + type.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"] = "10000"
         }
         let names = Processors.all.map { $0.name }
-        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.max() ?? 1
+        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.reduce(0, +)
         let outcomes: [SandboxOutcome] = [.pendingPoke, .complete, .abandoned, .failed]
         let tag = "bench\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -65,11 +74,15 @@ struct BenchRectifyCommand: ParsableCommand {
             }
         }
 
+        let configurations = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment) }
+        let directory = processors.directory
+        let adapterEnvironment = environment
         func measure(_ label: String, workers: Int, count: Int) throws -> (label: String, orphans: Int, seconds: Double, workers: Int) {
             try seed(count, prefix: "\(tag)-\(workers)")
+            let pool = try RectifierPool(storage: config, processors: configurations, workers: workers,
+                                         makeProcessor: { try Processors.make($0, directory: directory, environment: adapterEnvironment) })
             let start = ContinuousClock.now
-            let report = try runRectifiers(workers: workers, configuration: config, processorsDirectory: processors.directory, names: names,
-                                           options: RectifierOptions(), logLevel: .error, environment: environment, shouldStop: { false })
+            let report = try pool.run(RectifierOptions(), logLevel: .error)
             let elapsed = ContinuousClock.now - start
             let done = report.counts.values.reduce(0) { $0 + $1.examined }
             guard done == count else { throw ConfigurationError("the rectifier examined \(done) of \(count) orphans") }
@@ -77,21 +90,67 @@ struct BenchRectifyCommand: ParsableCommand {
         }
 
         let baseline = try measure("one at a time (1 rectifier)", workers: 1, count: baselineOrphans)
-        let concurrent = try measure("default concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans)
+        let concurrent = try measure("configured concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans)
+        let reference = try StatusCallReference.measure(names: names, calls: statusCalls, threads: 16, sandbox: sandbox,
+                                                        directory: directory, environment: environment)
         let runs = [baseline, concurrent]
         let baseRate = Double(baseline.orphans) / baseline.seconds
         if json {
-            try Output.json(.object(["database": .string(databaseURL == nil ? "sqlite (scratch)" : "mariadb (scratch)"), "runs": .array(runs.map { r in
-                .object(["name": .string(r.label), "orphans": Output.number(r.orphans), "seconds": Output.number(r.seconds),
-                         "orphans_per_second": Output.number(Double(r.orphans) / r.seconds),
-                         "ratio_to_baseline": Output.number(Double(r.orphans) / r.seconds / baseRate)])
-            })]))
+            try Output.json(.object([
+                "database": .string(stores),
+                "status_calls_16_at_once": .object(["calls": Output.number(statusCalls), "seconds": Output.number(reference.seconds),
+                                                    "calls_per_second": Output.number(reference.rate)]),
+                "runs": .array(runs.map { r in
+                    .object(["name": .string(r.label), "orphans": Output.number(r.orphans), "seconds": Output.number(r.seconds),
+                             "orphans_per_second": Output.number(Double(r.orphans) / r.seconds),
+                             "ratio_to_baseline": Output.number(Double(r.orphans) / r.seconds / baseRate),
+                             "ratio_to_status_calls": Output.number(Double(r.orphans) / r.seconds / reference.rate)])
+                }),
+            ]))
             return
         }
-        try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(databaseURL == nil ? "scratch SQLite" : "scratch MariaDB")")
-        try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE"], runs.map { r in
+        try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(stores)")
+        try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE", "VS STATUS CALLS"], runs.map { r in
             [r.label, String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", Double(r.orphans) / r.seconds),
-             String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate)]
+             String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate), String(format: "%.2f×", Double(r.orphans) / r.seconds / reference.rate)]
         }))
+        try Output.line(String(format: "reference: %.0f status calls/s, 16 at once, every processor in turn, same sandbox", reference.rate))
+    }
+}
+
+/// The reference the rectifier is measured against: status calls to the
+/// sandbox, `threads` at once (one adapter per thread and processor), the
+/// processors taking turns — `fundq bench processor`'s 16-at-once run.
+enum StatusCallReference {
+    static func measure(names: [String], calls: Int, threads: Int, sandbox: Sandbox, directory: String,
+                        environment: [String: String]) throws -> (seconds: Double, rate: Double) {
+        for i in 0..<calls { sandbox.script(names[i % names.count], id: "REF-\(i)", outcome: .complete) }
+        let failures = Mutex<[String]>([])
+        let group = DispatchGroup()
+        let start = ContinuousClock.now
+        for t in 0..<threads {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let adapters = try names.map { try Processors.make($0, directory: directory, environment: environment) }
+                    var i = t
+                    while i < calls {
+                        let adapter = adapters[i % names.count]
+                        _ = try adapter.status(of: PendingRecord(
+                            id: 0, date: Date(), gateway: type(of: adapter).gateway, gatewayAccount: nil, orderID: "REF-\(i)", gatewayTxnID: nil,
+                            gatewaySessionID: "REF-\(i)", contributionTrackingID: nil, paymentMethod: nil, message: [:], attempts: 0,
+                            lastAttemptDate: nil, nextAttemptDate: nil, resolution: nil, resolvedDate: nil))
+                        i += threads
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }.start()
+        }
+        group.wait()
+        let seconds = (ContinuousClock.now - start).seconds
+        if let first = failures.withLock({ $0.first }) { throw ConfigurationError("status call failed: \(first)") }
+        return (seconds, Double(calls) / seconds)
     }
 }

@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import Processors
 import Rectifier
-import Synchronization
 
 /// `fundq rectify …`: the orphan rectifier.
 struct RectifyCommand: ParsableCommand {
@@ -16,60 +15,14 @@ struct RectifyCommand: ParsableCommand {
     )
 }
 
-/// Runs `workers` rectifiers on their own threads, each with its own
-/// connections and adapters; rows are claimed, so they never overlap.
-func runRectifiers(workers: Int, configuration: StorageConfiguration, processorsDirectory: String, names: [String],
-                   options: RectifierOptions, logLevel: Logger.Level, environment: [String: String] = ProcessInfo.processInfo.environment,
-                   shouldStop: @escaping @Sendable () -> Bool) throws -> RectifierReport {
-    let reports = Mutex<[RectifierReport]>([])
-    let failures = Mutex<[String]>([])
-    let group = DispatchGroup()
-    // Each processor's concurrency and rate limit hold for the whole process:
-    // worker i asks only processors allowing more than i requests at once,
-    // and each worker gets its share of the processor's rate.
-    let configurations = try names.map { try ProcessorConfiguration.load(name: $0, directory: processorsDirectory, environment: environment) }
-    for index in 0..<workers {
-        let mine = configurations.filter { $0.concurrency > index }
-        guard !mine.isEmpty else { continue }
-        var shared = environment
-        for c in mine {
-            let key = "FUNDQ_" + c.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"
-            shared[key] = String(c.rateLimitPerSecond / Double(min(workers, c.concurrency)))
-        }
-        let workerEnvironment = shared
-        group.enter()
-        Thread {
-            defer { group.leave() }
-            do {
-                var logger = Logger(label: "fundq.rectifier")
-                logger.logLevel = logLevel
-                let adapters = try mine.map { try Processors.make($0.name, directory: processorsDirectory, environment: workerEnvironment) }
-                let report = try Rectifier(storage: try Storage(configuration), processors: adapters, logger: logger).run(options, shouldStop: shouldStop)
-                reports.withLock { $0.append(report) }
-            } catch {
-                failures.withLock { $0.append("\(error)") }
-            }
-        }.start()
-    }
-    group.wait()
-    if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
-    var total = RectifierReport()
-    for report in reports.withLock({ $0 }) { total.add(report) }
-    return total
-}
-
-/// A rectifier worker stopped on an error that is not about one row (the database went away, say).
-struct RectifierRunFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
 struct RectifyRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "One rectifier run (the default), a dry run, or the daemon.",
         discussion: """
-            --dry-run calls only read-only status APIs and changes nothing anywhere (no queue push, no store write, \
-            no capture); it prints what it would do. Without --processor, every registered processor takes part. \
+            --dry-run calls only read-only status APIs and changes nothing anywhere (no queue push, no pending row or \
+            decision log write, no capture; its status calls take their slots in the processors' shared rate schedule); \
+            it prints what it would do. Without --processor, every registered processor takes part. \
             --daemon runs a pass every --interval seconds until SIGTERM/SIGINT, finishing the rows in hand; \
             claims of a killed rectifier expire after --lease seconds.
             """)
@@ -83,7 +36,7 @@ struct RectifyRunCommand: ParsableCommand {
     @Flag(help: "Ask only; change nothing anywhere; print what would be done.")
     var dryRun = false
 
-    @Option(help: "Stop after examining this many rows.")
+    @Option(help: "Stop after examining this many rows (over every worker; per pass with --daemon).")
     var limit: Int?
 
     @Option(help: ArgumentHelp("Stop after this long (90s, 10m).", valueName: "duration"))
@@ -95,7 +48,7 @@ struct RectifyRunCommand: ParsableCommand {
     @Option(help: "Seconds between passes with --daemon.")
     var interval: Double = 60
 
-    @Option(help: "Rectifiers working at once (default: the largest configured concurrency).")
+    @Option(help: "Rectifiers working at once (default: the sum of the processors' concurrency; a processor is asked by at most its concurrency).")
     var workers: Int?
 
     @Option(help: "Seconds a claimed row stays this rectifier's.")
@@ -129,15 +82,15 @@ struct RectifyRunCommand: ParsableCommand {
         guard lease >= worst + 5 else {
             throw ValidationError("--lease \(Int(lease)) s is shorter than one row can take with these processors' timeouts and retries (\(Int(worst)) s, plus 5 s): another rectifier could take a row mid-capture")
         }
-        let count = dryRun ? 1 : (workers ?? adapters.map(\.configuration.concurrency).max() ?? 1)
+        let directory = processorOptions.directory
+        let pool = try RectifierPool(storage: storage.configuration, processors: adapters.map(\.configuration), workers: workers,
+                                     makeProcessor: { try Processors.make($0, directory: directory) })
         let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
                                        lease: .milliseconds(Int64(lease * 1000)))
         let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
         repeat {
             do {
-                let report = try runRectifiers(workers: count, configuration: storage.configuration, processorsDirectory: processorOptions.directory,
-                                               names: names, options: options, logLevel: level, shouldStop: stopped)
-                try print(report)
+                try print(try pool.run(options, logLevel: level, shouldStop: stopped), runID: pool.runID)
             } catch where daemon {
                 // The daemon outlives outages: claims of the rows in hand expire, the next pass retries.
                 Output.note("fundq: rectify pass failed, retrying in \(Int(interval)) s: \(error)")
@@ -149,10 +102,11 @@ struct RectifyRunCommand: ParsableCommand {
         withExtendedLifetime(stop) {}
     }
 
-    func print(_ report: RectifierReport) throws {
+    func print(_ report: RectifierReport, runID: String) throws {
         if json {
             try Output.json(.object([
                 "dry_run": .bool(dryRun),
+                "run_id": .string(runID),
                 "summary": .object(report.counts.mapValues { c in
                     .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
                              "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
@@ -174,6 +128,7 @@ struct RectifyRunCommand: ParsableCommand {
             Output.note("rectify \(name)\(dryRun ? " (dry run)" : ""): \(c.examined) examined, \(c.completed) completed (\(c.captured) captured), \(c.failed) failed/cancelled/timeout, \(c.duplicates) duplicate, \(c.left) left, \(c.needsReview) needs review, \(c.errors) errors")
         }
         if report.counts.isEmpty { Output.note("rectify: nothing due") }
+        Output.note("rectify: run \(runID)\(dryRun ? " (dry run, nothing logged)" : "; `fundq rectify log` shows its decisions")")
     }
 }
 
@@ -196,7 +151,7 @@ struct RectifyLogCommand: ParsableCommand {
 
     static func json(_ d: RectifierDecision) -> JSONValue {
         .object([
-            "id": .number(String(d.id)), "time": Output.date(d.time), "run_id": .string(d.runID), "processor": .string(d.processor),
+            "id": d.id.map { .number(String($0)) } ?? .null, "time": Output.date(d.time), "run_id": .string(d.runID), "processor": .string(d.processor),
             "gateway": .string(d.gateway), "order_id": d.orderID.map(JSONValue.string) ?? .null, "pending_id": .number(String(d.pendingID)),
             "status": .string(d.status), "evidence": .string(d.evidence), "raw": d.raw.map(JSONValue.string) ?? .null,
             "action": .string(d.action.rawValue), "result": .string(d.result),

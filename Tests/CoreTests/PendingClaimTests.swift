@@ -1,0 +1,74 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Synchronization
+import Testing
+
+/// Batched claims: one statement claims up to N due rows; concurrent
+/// claimers never share a row; every backend.
+@Suite("Pending batched claims")
+struct PendingClaimTests {
+    func seed(_ store: PendingStore, count: Int, gateway: String = "paypal") throws {
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        try store.connection.transaction {
+            for i in 0..<count {
+                try store.store(try PendingMessage(members: try JSONParser().parse(
+                    #"{"gateway":"\#(gateway)","order_id":"c-\#(i)","date":\#(date + i),"gross":"1.00","currency":"EUR"}"#).objectValue!))
+            }
+        }
+    }
+
+    func claim(_ store: PendingStore, worker: String, limit: Int, now: Date = Date(),
+               after cursor: (date: Date, id: Int64)? = nil) throws -> [PendingRecord] {
+        try store.claimDue(gateway: "paypal", olderThan: now, newerThan: now.addingTimeInterval(-86_400), now: now, after: cursor,
+                           worker: worker, lease: .seconds(300), limit: limit)
+    }
+
+    @Test(arguments: DatabaseKind.allCases)
+    func oneStatementClaimsUpToNDueRowsOldestFirstAndPassesOverOthersClaims(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: 10)
+        try seed(store, count: 3, gateway: "globalcollect")
+        let first = try claim(store, worker: "a", limit: 4)
+        #expect(first.map(\.orderID) == ["c-0", "c-1", "c-2", "c-3"])
+        let second = try claim(store, worker: "b", limit: 100)
+        #expect(second.map(\.orderID) == (4..<10).map { "c-\($0)" }, "only rows nobody holds, of this gateway")
+        #expect(try claim(store, worker: "c", limit: 100).isEmpty)
+        // Held rows are the claimer's: it can resolve them, another cannot.
+        #expect(try store.resolve(id: first[0].id, as: .failed, worker: "b") == false)
+        #expect(try store.resolve(id: first[0].id, as: .failed, worker: "a"))
+        // Released rows are due again; a cursor skips what this sweep has seen.
+        try store.release(ids: first.dropFirst().map(\.id), worker: "a")
+        let again = try claim(store, worker: "c", limit: 100, after: (first[1].date, first[1].id))
+        #expect(again.map(\.orderID) == ["c-2", "c-3"])
+        // An expired claim is taken over: every unresolved row (c-1 … c-9).
+        let later = Date().addingTimeInterval(400)
+        #expect(try claim(store, worker: "d", limit: 100, now: later).map(\.orderID) == (1..<10).map { "c-\($0)" })
+    }
+
+    @Test(arguments: DatabaseKind.allCases)
+    func concurrentClaimersNeverShareARow(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let seedStore = PendingStore(connection: try db.openDatabase())
+        try seed(seedStore, count: 500)
+        let taken = Mutex<[String: [Int64]]>([:])
+        let configuration = db.configuration
+        try runOnThreads(4) { worker, _ in
+            let store = PendingStore(connection: try Storage.openDatabase(configuration))
+            while true {
+                let rows = try claim(store, worker: "w\(worker)", limit: 7)
+                if rows.isEmpty { break }
+                guard rows.count <= 7 else { throw TestSetupError("claimed \(rows.count) rows with a limit of 7") }
+                taken.withLock { $0["w\(worker)", default: []] += rows.map(\.id) }
+            }
+        }
+        let all = taken.withLock { $0.values.flatMap { $0 } }
+        #expect(all.count == 500)
+        #expect(Set(all).count == 500, "a row was claimed twice")
+        let owners = try seedStore.connection.query("SELECT claimed_by, COUNT(*) FROM pending GROUP BY claimed_by", [])
+        for row in owners {
+            #expect(Int(row[1].int64 ?? 0) == taken.withLock { $0[row[0].string ?? ""]?.count ?? -1 })
+        }
+    }
+}
