@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Processors", targets: ["Processors"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "Rectifier", targets: ["Rectifier"]),
+        .library(name: "Impressions", targets: ["Impressions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(
             name: "Core",
@@ -61,11 +63,17 @@ let package = Package(
             dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Impressions",
+            dependencies: ["Core", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fundq",
             dependencies: [
                 "Core",
                 "Consumers",
+                "Impressions",
                 "Processors",
                 "Rectifier",
                 "Sandbox",
@@ -101,6 +109,11 @@ let package = Package(
         .testTarget(
             name: "ConsumersTests",
             dependencies: ["Core", "Consumers", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImpressionsTests",
+            dependencies: ["Core", "Impressions", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
