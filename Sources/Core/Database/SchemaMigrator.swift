@@ -187,6 +187,10 @@ public enum SchemaMigrator {
                   KEY rectifier_decision_by_time (time)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        Migration(
+            summary: "banner impressions: counts per minute, lookups, rejects, Kafka offsets, loaded files, LEGACY views",
+            sqlite: ImpressionsSchema.sqlite,
+            mariadb: ImpressionsSchema.mariadb),
     ]
 
     /// The schema version this build of fundq expects.
