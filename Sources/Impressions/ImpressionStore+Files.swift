@@ -93,7 +93,7 @@ extension ImpressionStore {
                 SELECT reason, kind, count, sample, sample_date FROM banner_impression_file_rejects WHERE file_key = ? ORDER BY reason
                 \(dialect == .sqlite
                   ? "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, sample = COALESCE(excluded.sample, sample), sample_date = COALESCE(excluded.sample_date, sample_date)"
-                  : "ON DUPLICATE KEY UPDATE count = banner_impression_rejects.count + VALUES(count), sample = COALESCE(VALUES(sample), sample), sample_date = COALESCE(VALUES(sample_date), sample_date)")
+                  : "ON DUPLICATE KEY UPDATE count = banner_impression_rejects.count + VALUES(count), sample = COALESCE(VALUES(sample), banner_impression_rejects.sample), sample_date = COALESCE(VALUES(sample_date), banner_impression_rejects.sample_date)")
                 """, k)
             try connection.execute("DELETE FROM banner_impression_file_staging WHERE file_key = ?", k)
             try connection.execute("DELETE FROM banner_impression_file_rejects WHERE file_key = ?", k)

@@ -1,14 +1,15 @@
 import ArgumentParser
 import Core
 import Foundation
+import Impressions
 import Logging
 
 /// `fundq jobs …`: single-purpose jobs over the stores.
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
-        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due.",
-        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self]
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, purge old impressions.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, PurgeImpressionsCommand.self]
     )
 }
 
@@ -96,6 +97,32 @@ struct RequeueDamagedCommand: ParsableCommand {
         try schedule.run(defaultInterval: 60) {
             let count = try requeuer.requeueDue(limit: limit)
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
+        }
+    }
+}
+
+/// `fundq jobs purge-impressions --days N`.
+struct PurgeImpressionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge-impressions",
+        abstract: "Delete banner impression counts of minutes older than --days (retention; lookups and file records are kept).")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Age in days after which per-minute counts are deleted.")
+    var days: Double
+
+    @OptionGroup var schedule: JobSchedule
+
+    func validate() throws {
+        guard days > 0 else { throw ValidationError("--days must be positive") }
+    }
+
+    func run() throws {
+        let store = ImpressionStore(connection: try storage.open().database)
+        try schedule.run(defaultInterval: 3600) {
+            let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
+            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(days) days deleted")
         }
     }
 }
