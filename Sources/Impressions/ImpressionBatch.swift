@@ -28,10 +28,14 @@ public struct ImpressionKey: Hashable, Sendable, Comparable {
         self.device = device
     }
 
-    var fields: [String] { [banner, campaign, project, language, country, device] }
-
     public static func < (a: Self, b: Self) -> Bool {
-        (a.minute, a.fields.joined(separator: "\u{0}")) < (b.minute, b.fields.joined(separator: "\u{0}"))
+        if a.minute != b.minute { return a.minute < b.minute }
+        if a.banner != b.banner { return a.banner < b.banner }
+        if a.campaign != b.campaign { return a.campaign < b.campaign }
+        if a.project != b.project { return a.project < b.project }
+        if a.language != b.language { return a.language < b.language }
+        if a.country != b.country { return a.country < b.country }
+        return a.device < b.device
     }
 }
 

@@ -44,6 +44,11 @@ public struct KafkaLoaderSummary: Sendable {
     public var conflicts = 0
     /// Wall-clock seconds.
     public var seconds = 0.0
+    /// Seconds from the first message read to the last batch committed
+    /// (the rate without the time spent joining the group).
+    public var activeSeconds = 0.0
+    /// Seconds spent writing batches (inside ``ImpressionStore/commit(_:topic:progress:)``).
+    public var commitSeconds = 0.0
 }
 
 /// Consumes the impression topic in a consumer group and writes each batch
@@ -63,6 +68,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private var pendingAssignment: [Int32]?
     /// Set at each assignment: the quiet time before an idle exit counts from there.
     private var assignedAt: ContinuousClock.Instant?
+    private var firstEventAt: ContinuousClock.Instant?
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
@@ -88,6 +94,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             try retryPendingAssignment()
             let got = try consumer.poll(timeoutMilliseconds: 100) { partition, offset, payload in
                 if positions.accept(partition, offset) {
+                    if firstEventAt == nil { firstEventAt = clock.now }
                     batch.add(payload)
                     summary.events += 1
                 }
@@ -127,7 +134,11 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private func flushOnce(reseek: Bool) throws {
         let progress = positions.progress
         guard !progress.isEmpty else { return }
-        if try store.commit(batch, topic: options.topic, progress: progress) {
+        let began = ContinuousClock().now
+        let written = try store.commit(batch, topic: options.topic, progress: progress)
+        summary.commitSeconds += (ContinuousClock().now - began).seconds
+        if written {
+            if let firstEventAt { summary.activeSeconds = (ContinuousClock().now - firstEventAt).seconds }
             summary.committedEvents += batch.events
             summary.batches += 1
             positions.committed()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The measurements behind `fundq bench impressions`.
 public enum ImpressionsBench {
@@ -10,8 +11,10 @@ public enum ImpressionsBench {
         public var seconds: Double
         /// CPU seconds of this process (user + system) during the run.
         public var cpuSeconds: Double
-        /// Distinct keys aggregated (0 where not applicable).
+        /// Distinct keys aggregated (batches for the Kafka loader; 0 where not applicable).
         public var keys: Int
+        /// Seconds spent writing to the database (Kafka loader).
+        public var writeSeconds = 0.0
         /// Events per wall-clock second.
         public var perSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
         /// Events per CPU second (per core).
@@ -37,13 +40,16 @@ public enum ImpressionsBench {
         return Run(events: events, seconds: seconds, cpuSeconds: cpuSeconds() - cpu0, keys: keys)
     }
 
-    /// Writes `count` synthetic events (10% poison) as JSON lines to `path`.
+    /// Events per minute of the generated stream (about 330 a second, time moving forward).
+    public static let eventsPerMinute = 20_000
+
+    /// Writes `count` synthetic events (10% poison), time-ordered like the stream, as JSON lines to `path`.
     public static func writeEvents(count: Int, to path: String, seed: UInt64 = 42) throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path) else {
             throw ImpressionsError("cannot create \(path)")
         }
         defer { try? out.close() }
-        var generator = SyntheticImpressions(seed: seed)
+        var generator = SyntheticImpressions(seed: seed, eventsPerMinute: eventsPerMinute)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 21)
         for _ in 0..<count {
@@ -105,4 +111,75 @@ public enum ImpressionsBench {
         var userAgent: UserAgent?
         var event: Event
     }
+}
+
+/// The Kafka half of `fundq bench impressions`.
+extension ImpressionsBench {
+    /// Produces `count` synthetic events to `topic`; returns the run (events/s produced).
+    public static func produce(count: Int, brokers: String, topic: String) throws -> Run {
+        let producer = try KafkaProducer(brokers: brokers, topic: topic)
+        var generator = SyntheticImpressions(seed: 7, eventsPerMinute: eventsPerMinute)
+        let events = (0..<count).map { _ in generator.event().bytes }
+        return try measure {
+            for (i, event) in events.enumerated() { try producer.send(event, key: String(i)) }
+            try producer.flush(timeoutSeconds: 300)
+            return (count, 0)
+        }
+    }
+
+    /// The broker's ceiling: a librdkafka consumer in its own group that only
+    /// reads `count` messages (touching each payload), timed from the first
+    /// message to the last.
+    public static func consumeOnly(count: Int, brokers: String, topic: String, settings: [String: String]) throws -> Run {
+        let handler = FromTheBeginning()
+        let consumer = try KafkaConsumer(brokers: brokers, group: "fundq-bench-raw-\(getpid())", topic: topic,
+                                         settings: settings, handler: handler)
+        defer { consumer.close() }
+        let clock = ContinuousClock()
+        var first: ContinuousClock.Instant?
+        var received = 0
+        var bytes = 0
+        let cpu0 = cpuSeconds()
+        let deadline = clock.now + .seconds(600)
+        while received < count, clock.now < deadline {
+            try consumer.poll(timeoutMilliseconds: 100) { _, _, payload in
+                if first == nil { first = clock.now }
+                received += 1
+                bytes &+= payload.count
+            }
+        }
+        guard received == count, let first else { throw ImpressionsError("consume-only loop read \(received) of \(count) messages") }
+        return Run(events: received, seconds: (clock.now - first).seconds, cpuSeconds: cpuSeconds() - cpu0, keys: bytes)
+    }
+
+    /// The loader on `count` messages into `store`, timed from its first
+    /// message to its last commit.
+    public static func loadFromKafka(count: Int, store: ImpressionStore, options: KafkaLoaderOptions) throws -> Run {
+        let loader = ImpressionKafkaLoader(store: store, options: options, logger: Logger(label: "fundq.bench.impressions"))
+        let cpu0 = cpuSeconds()
+        let deadline = ContinuousClock().now + .seconds(600)
+        let summary = try loader.run(shouldStop: { loader.summary.committedEvents >= count || ContinuousClock().now > deadline })
+        guard summary.committedEvents == count else {
+            throw ImpressionsError("the loader committed \(summary.committedEvents) of \(count) messages")
+        }
+        return Run(events: count, seconds: summary.activeSeconds, cpuSeconds: cpuSeconds() - cpu0, keys: summary.batches,
+                   writeSeconds: summary.commitSeconds)
+    }
+
+    /// Loads `path` with the file loader into `store` (scan, aggregate, stage, merge).
+    public static func loadFile(_ path: String, store: ImpressionStore) throws -> Run {
+        let loader = ImpressionFileLoader(store: store)
+        return try measure {
+            guard case .loaded(let events, _) = try loader.load(path: path) else { throw ImpressionsError("\(path) was loaded before") }
+            return (events, 0)
+        }
+    }
+}
+
+/// Every partition from the beginning (the consume-only loop keeps no offsets).
+final class FromTheBeginning: RebalanceHandler {
+    func offsetsForAssignment(_ partitions: [Int32]) throws -> [Int32: Int64] { [:] }
+    func partitionsRevoked(_ partitions: [Int32]) {}
+    func partitionsAssigned(_ offsets: [Int32: Int64?]) {}
+    func assignmentFailed(_ partitions: [Int32], _ error: any Error) {}
 }

@@ -19,9 +19,15 @@ public struct SyntheticImpressions: Sendable {
     public let minutes: Int64
     /// Share of events built invalid or skipped (0…1).
     public let poisonShare: Double
+    /// Events per minute when time moves forward as in a stream (nil: each
+    /// event in a random minute).
+    public let eventsPerMinute: Int?
+    private var index = 0
 
     /// A generator; the same seed gives the same events.
-    public init(seed: UInt64, baseMinute: Int64 = 1_764_547_200, minutes: Int64 = 60, poisonShare: Double = 0.1) {
+    public init(seed: UInt64, baseMinute: Int64 = 1_764_547_200, minutes: Int64 = 60, poisonShare: Double = 0.1,
+                eventsPerMinute: Int? = nil) {
+        self.eventsPerMinute = eventsPerMinute
         state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
         self.baseMinute = baseMinute
         self.minutes = minutes
@@ -46,9 +52,15 @@ public struct SyntheticImpressions: Sendable {
 
     /// The next event.
     public mutating func event() -> Event {
+        index += 1
         let roll = Double(next(1_000_000)) / 1_000_000
         if roll < poisonShare { return poison() }
         return counted()
+    }
+
+    mutating func nextMinute() -> Int64 {
+        guard let eventsPerMinute else { return baseMinute + Int64(next(Int(minutes))) * 60 }
+        return baseMinute + Int64((index / eventsPerMinute) % Int(minutes)) * 60
     }
 
     mutating func iso(_ minute: Int64, second: Int) -> String {
@@ -64,7 +76,7 @@ public struct SyntheticImpressions: Sendable {
     mutating func counted() -> Event {
         // Realistic cardinality: a banner belongs to one campaign, a country
         // mostly reads one language, most traffic is Wikipedia.
-        let minute = baseMinute + Int64(next(Int(minutes))) * 60
+        let minute = nextMinute()
         let b = next(Self.banners.count)
         let c = next(Self.countries.count)
         let key = ImpressionKey(
@@ -97,7 +109,7 @@ public struct SyntheticImpressions: Sendable {
 extension SyntheticImpressions {
     /// A bot, a hidden banner, or an event broken in one of many ways.
     mutating func poison() -> Event {
-        let minute = baseMinute + Int64(next(Int(minutes))) * 60
+        let minute = nextMinute()
         let dt = iso(minute, second: next(60))
         func build(dt: String = dt, isBot: String = "false", banner: String = "\"B26_poison\"", campaign: String = "\"C26_poison\"",
                    country: String = "US", language: String = "en", status: String = #""statusCode":"6""#,
