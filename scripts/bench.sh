@@ -5,7 +5,9 @@
 #   queue` on the same redis-server and on the embedded SQLite file;
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
-# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases.
+# - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases;
+# - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
+#   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,6 +17,8 @@ messages=${MESSAGES:-20000}
 
 work=$(mktemp -d /tmp/fundq-bench.XXXXXX)
 source scripts/lib/services.sh
+source scripts/lib/kafka.sh
+setup_kafka_tools
 start_redis
 start_mariadb bench fundq-bench-password
 redis="redis://127.0.0.1:$redis_port"
@@ -34,6 +38,11 @@ done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
 "$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
+start_kafka
+"$tansu" topic create fundq-bench-impressions --partitions 3 --broker "tcp://127.0.0.1:$kafka_port" >/dev/null
+LD_LIBRARY_PATH="$rdkafka_lib_dir" "$fundq" bench impressions --events "${IMPRESSIONS:-1000000}" \
+  --brokers "127.0.0.1:$kafka_port" --topic fundq-bench-impressions --kafka-events "${KAFKA_EVENTS:-300000}" \
+  -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --json > "$work/impressions.json" 2>"$work/impressions.err"
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -71,4 +80,12 @@ for db in ["sqlite", "mariadb"]:
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
               f"{float(run['ratio_to_baseline']):.2f}× |")
+print("\n| impressions run | events | seconds | events/s | events per CPU-second | ratio |")
+print("|---|---:|---:|---:|---:|---:|")
+for run in json.load(open(f"{work}/impressions.json"))["runs"]:
+    ratio = run["ratio"]
+    against = "the consume-only loop" if run["name"].startswith("kafka") else "JSONDecoder"
+    shown = f"{float(ratio):.2f}× {against}" if ratio is not None else "-"
+    print(f"| {run['name']} | {run['events']} | {float(run['seconds']):.2f} | {float(run['events_per_second']):.0f} | "
+          f"{float(run['events_per_cpu_second']):.0f} | {shown} |")
 PY

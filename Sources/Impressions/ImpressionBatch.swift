@@ -47,6 +47,18 @@ public struct RejectTally: Sendable, Equatable {
     public var sample: String
 }
 
+/// A batch's contents copied out as values, to hand to another thread.
+public struct SealedBatch: Sendable {
+    /// Counts, sorted by key.
+    public var rows: [(key: ImpressionKey, count: Int64)]
+    /// Invalid events by reason.
+    public var rejects: [ImpressionRejectReason: RejectTally]
+    /// Skipped events by reason.
+    public var skips: [ImpressionSkipReason: Int64]
+    /// Events in the batch.
+    public var events: Int
+}
+
 /// Counts aggregated in memory from many events, written in one transaction.
 /// Not `Sendable`: it owns a scanner; one per task.
 public final class ImpressionBatch {
@@ -108,6 +120,11 @@ public final class ImpressionBatch {
         out.reserveCapacity(counts.count)
         counts.forEach { out.append((key: $0, count: $1)) }
         return out.sorted { $0.key < $1.key }
+    }
+
+    /// The contents as values (the batch itself is left as it is).
+    public func sealed() -> SealedBatch {
+        SealedBatch(rows: rows, rejects: rejects, skips: skips, events: events)
     }
 
     /// Distinct keys held.

@@ -20,7 +20,7 @@ public struct KafkaLoaderOptions: Sendable {
     public var idleExit: Double?
 
     /// Options; `idleExit` nil runs until told to stop.
-    public init(brokers: String, topic: String, group: String, settings: [String: String] = [:], batchEvents: Int = 50_000,
+    public init(brokers: String, topic: String, group: String, settings: [String: String] = [:], batchEvents: Int = 200_000,
                 flushInterval: Double = 1, idleExit: Double? = nil) {
         self.brokers = brokers
         self.topic = topic
@@ -52,19 +52,22 @@ public struct KafkaLoaderSummary: Sendable {
 }
 
 /// Consumes the impression topic in a consumer group and writes each batch
-/// with its offsets in one transaction (``ImpressionStore/commit(_:topic:progress:)``).
-/// On every assignment each partition starts at its stored offset, so a
-/// SIGKILL at any instant and a restart count every event once. Not
-/// `Sendable`: one per process, on one thread.
+/// with its offsets in one transaction (``ImpressionStore/commit(_:topic:progress:)``),
+/// on a writer thread so that reading goes on meanwhile. On every assignment
+/// each partition starts at its stored offset, so a SIGKILL at any instant
+/// and a restart count every event once. Not `Sendable`: one per process.
 public final class ImpressionKafkaLoader: RebalanceHandler {
-    /// Where counts and offsets go.
+    /// Reads stored offsets (on the consumer's thread).
     public let store: ImpressionStore
     /// How to read.
     public let options: KafkaLoaderOptions
+    private let openWriterStore: @Sendable () throws -> ImpressionStore
     private let logger: Logger
     private var positions = PartitionPositions()
     private let batch = ImpressionBatch()
     private var consumer: KafkaConsumer?
+    private var writer: BatchWriter?
+    private var generation = 0
     private var pendingAssignment: [Int32]?
     /// Set at each assignment: the quiet time before an idle exit counts from there.
     private var assignedAt: ContinuousClock.Instant?
@@ -72,11 +75,14 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
-    /// A loader writing to `store`.
-    public init(store: ImpressionStore, options: KafkaLoaderOptions, logger: Logger) {
+    /// A loader reading offsets through `store`; batches are written through
+    /// a second store that `openWriterStore` opens on the writer thread.
+    public init(store: ImpressionStore, options: KafkaLoaderOptions, logger: Logger,
+                openWriterStore: @escaping @Sendable () throws -> ImpressionStore) {
         self.store = store
         self.options = options
         self.logger = logger
+        self.openWriterStore = openWriterStore
     }
 
     /// Runs until `shouldStop` (then finishes the batch in hand, commits it
@@ -85,10 +91,13 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     public func run(shouldStop: () -> Bool) throws -> KafkaLoaderSummary {
         let clock = ContinuousClock()
         let started = clock.now
+        let writer = BatchWriter(topic: options.topic, logger: logger, open: openWriterStore)
+        self.writer = writer
+        defer { writer.stop() }
         let consumer = try KafkaConsumer(brokers: options.brokers, group: options.group, topic: options.topic,
                                          settings: options.settings, handler: self)
         self.consumer = consumer
-        var lastFlush = clock.now
+        var lastSeal = clock.now
         var lastMessage = clock.now
         while !shouldStop() {
             try retryPendingAssignment()
@@ -101,56 +110,54 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             }
             if got { lastMessage = clock.now }
             if let at = assignedAt, at > lastMessage { lastMessage = at }
-            if batch.events >= options.batchEvents || (clock.now - lastFlush >= .seconds(options.flushInterval) && !batch.isEmpty) {
-                try flush(shouldStop: shouldStop)
-                lastFlush = clock.now
+            try handle(writer.takeResults(), reseek: true)
+            if batch.events >= options.batchEvents || (clock.now - lastSeal >= .seconds(options.flushInterval) && !batch.isEmpty) {
+                seal()
+                lastSeal = clock.now
             }
-            if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, clock.now - lastMessage >= .seconds(idle) { break }
+            if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, writer.isIdle,
+               clock.now - lastMessage >= .seconds(idle) { break }
         }
-        try flush(shouldStop: { false })
+        seal()
+        try handle(writer.drain(), reseek: false)
         consumer.close()
         self.consumer = nil
         summary.seconds = (clock.now - started).seconds
         return summary
     }
 
-    /// Writes the batch in hand with its offsets, retrying while the
-    /// database is unreachable (up to about five minutes).
-    private func flush(shouldStop: () -> Bool) throws {
-        var attempt = 0
-        while true {
-            do {
-                try flushOnce(reseek: true)
-                return
-            } catch {
-                attempt += 1
-                guard attempt < 60 else { throw error }
-                logger.error("impressions: cannot write a batch of \(batch.events) events (attempt \(attempt)), retrying: \(error)")
-                Thread.sleep(forTimeInterval: min(5, 0.2 * Double(attempt)))
-            }
-        }
+    /// Hands the batch in hand to the writer; the next batch starts where it ends.
+    private func seal() {
+        let progress = positions.progress
+        guard !progress.isEmpty, let writer else { return }
+        writer.submit(PendingWrite(batch: batch.sealed(), progress: progress, generation: generation))
+        positions.committed()
+        batch.clear()
     }
 
-    private func flushOnce(reseek: Bool) throws {
-        let progress = positions.progress
-        guard !progress.isEmpty else { return }
-        let began = ContinuousClock().now
-        let written = try store.commit(batch, topic: options.topic, progress: progress)
-        summary.commitSeconds += (ContinuousClock().now - began).seconds
-        if written {
-            if let firstEventAt { summary.activeSeconds = (ContinuousClock().now - firstEventAt).seconds }
-            summary.committedEvents += batch.events
-            summary.batches += 1
-            positions.committed()
-            consumer?.commitInformational(Dictionary(uniqueKeysWithValues: progress.map { ($0.partition, $0.to) }))
-            batch.clear()
-            return
+    /// Takes note of written batches; after a conflict every partition held
+    /// restarts from its stored offset (`reseek`: tell Kafka too).
+    private func handle(_ results: [WriteResult], reseek: Bool) throws {
+        for result in results {
+            switch result {
+            case .committed(let write, let seconds):
+                summary.committedEvents += write.batch.events
+                summary.batches += 1
+                summary.commitSeconds += seconds
+                if let firstEventAt { summary.activeSeconds = (ContinuousClock().now - firstEventAt).seconds }
+                consumer?.commitInformational(Dictionary(uniqueKeysWithValues: write.progress.map { ($0.partition, $0.to) }))
+            case .conflict(let g):
+                summary.conflicts += 1
+                guard g == generation else { continue }  // already restarted for an earlier conflict
+                generation += 1
+                logger.warning("impressions: another consumer moved the offsets; batches in flight dropped, re-reading stored offsets")
+                batch.clear()
+                let seek = positions.restart(from: try store.storedOffsets(topic: options.topic))
+                if reseek { try consumer?.assign(seek) }
+            case .failed(let message):
+                throw ImpressionsError("cannot write impressions to the database: \(message)")
+            }
         }
-        summary.conflicts += 1
-        logger.warning("impressions: another consumer moved the offsets of \(progress.map(\.partition)); batch of \(batch.events) dropped, re-reading")
-        batch.clear()
-        let seek = positions.restart(from: try store.storedOffsets(topic: options.topic))
-        if reseek { try consumer?.assign(seek) }
     }
 
     private func retryPendingAssignment() throws {
@@ -180,8 +187,11 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     func partitionsRevoked(_ partitions: [Int32]) {
         // Write what was read before giving the partitions up (the offsets
         // check keeps this safe even if another consumer got there first).
-        do { try flushOnce(reseek: false) } catch {
-            logger.error("impressions: batch of \(batch.events) events dropped at revocation (it will be read again): \(error)")
+        seal()
+        do {
+            try handle(writer?.drain() ?? [], reseek: false)
+        } catch {
+            logger.error("impressions: batches dropped at revocation (they will be read again): \(error)")
         }
         batch.clear()
         positions.revoked(partitions)

@@ -61,11 +61,11 @@ extension ImpressionStore {
 
     /// Adds `batch` to the file's staged rows and renews the claim.
     public func stage(_ batch: ImpressionBatch, fileKey: String, token: String, lease: Double) throws {
-        let rows = batch.rows
+        let sealed = batch.sealed()
         try retryingTransaction {
-            try renew(key: fileKey, token: token, lease: lease, events: batch.events)
-            try addCounts(rows, table: "banner_impression_file_staging", fileKey: fileKey)
-            try addRejects(batch, table: "banner_impression_file_rejects", fileKey: fileKey)
+            try renew(key: fileKey, token: token, lease: lease, events: sealed.events)
+            try addCounts(sealed.rows, table: "banner_impression_file_staging", fileKey: fileKey)
+            try addRejects(sealed, table: "banner_impression_file_rejects", fileKey: fileKey)
         }
     }
 

@@ -93,7 +93,7 @@ public final class ImpressionStore {
     }
 
     /// Adds a batch's rejects and skips to `table` (with `fileKey` when staging).
-    func addRejects(_ batch: ImpressionBatch, table: String, fileKey: String? = nil) throws {
+    func addRejects(_ batch: SealedBatch, table: String, fileKey: String? = nil) throws {
         let now = dialect.value(Date())
         var tallies: [(reason: String, kind: String, count: Int64, sample: SQLValue, date: SQLValue)] = []
         for (reason, tally) in batch.rejects.sorted(by: { $0.key < $1.key }) {
@@ -159,15 +159,19 @@ public final class ImpressionStore {
     /// writing nothing, when another consumer moved any of those offsets
     /// first (this one lost the partition and must re-read its offsets).
     public func commit(_ batch: ImpressionBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
-        let rows = batch.rows
+        try commit(batch.sealed(), topic: topic, progress: progress)
+    }
+
+    /// ``commit(_:topic:progress:)`` for a batch already copied out.
+    public func commit(_ batch: SealedBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
         do {
             let lookups = try retryingTransaction { () throws -> Set<String> in
                 for p in progress.sorted(by: { $0.partition < $1.partition }) {
                     try advance(topic: topic, p)
                 }
-                try addCounts(rows, table: "banner_impressions_minute")
+                try addCounts(batch.rows, table: "banner_impressions_minute")
                 try addRejects(batch, table: "banner_impression_rejects")
-                return try addLookups(rows)
+                return try addLookups(batch.rows)
             }
             remember(lookups)
             return true

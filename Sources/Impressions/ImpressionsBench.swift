@@ -119,9 +119,8 @@ extension ImpressionsBench {
     public static func produce(count: Int, brokers: String, topic: String) throws -> Run {
         let producer = try KafkaProducer(brokers: brokers, topic: topic)
         var generator = SyntheticImpressions(seed: 7, eventsPerMinute: eventsPerMinute)
-        let events = (0..<count).map { _ in generator.event().bytes }
         return try measure {
-            for (i, event) in events.enumerated() { try producer.send(event, key: String(i)) }
+            for i in 0..<count { try producer.send(generator.event().bytes, key: String(i)) }
             try producer.flush(timeoutSeconds: 300)
             return (count, 0)
         }
@@ -154,8 +153,10 @@ extension ImpressionsBench {
 
     /// The loader on `count` messages into `store`, timed from its first
     /// message to its last commit.
-    public static func loadFromKafka(count: Int, store: ImpressionStore, options: KafkaLoaderOptions) throws -> Run {
-        let loader = ImpressionKafkaLoader(store: store, options: options, logger: Logger(label: "fundq.bench.impressions"))
+    public static func loadFromKafka(count: Int, options: KafkaLoaderOptions,
+                                     openStore: @escaping @Sendable () throws -> ImpressionStore) throws -> Run {
+        let loader = ImpressionKafkaLoader(store: try openStore(), options: options, logger: Logger(label: "fundq.bench.impressions"),
+                                           openWriterStore: openStore)
         let cpu0 = cpuSeconds()
         let deadline = ContinuousClock().now + .seconds(600)
         let summary = try loader.run(shouldStop: { loader.summary.committedEvents >= count || ContinuousClock().now > deadline })

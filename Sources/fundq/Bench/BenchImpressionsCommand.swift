@@ -55,7 +55,8 @@ struct BenchImpressionsCommand: ParsableCommand {
         var runs: [(String, ImpressionsBench.Run)] = []
         runs.append(("JSONDecoder (baseline)", try ImpressionsBench.decodeWithJSONDecoder(path, limit: baselineEvents)))
         runs.append(("file: scan + aggregate", try ImpressionsBench.scanFile(path)))
-        let sqlite = try SQLiteDatabase(path: (dir as NSString).appendingPathComponent("bench.sqlite"))
+        let sqlitePath = (dir as NSString).appendingPathComponent("bench.sqlite")
+        let sqlite = try SQLiteDatabase(path: sqlitePath)
         try SchemaMigrator.migrate(sqlite)
         let store = ImpressionStore(connection: sqlite)
         runs.append(("file: load into SQLite", try ImpressionsBench.loadFile(path, store: store)))
@@ -69,7 +70,10 @@ struct BenchImpressionsCommand: ParsableCommand {
             runs.append(("kafka: consume-only librdkafka loop (ceiling)",
                          try ImpressionsBench.consumeOnly(count: kafkaEvents, brokers: brokers, topic: topic, settings: settings)))
             let options = KafkaLoaderOptions(brokers: brokers, topic: topic, group: "fundq-bench-load-\(getpid())", settings: settings)
-            runs.append(("kafka: loader into SQLite", try ImpressionsBench.loadFromKafka(count: kafkaEvents, store: store, options: options)))
+            let load = try ImpressionsBench.loadFromKafka(count: kafkaEvents, options: options) {
+                ImpressionStore(connection: try SQLiteDatabase(path: sqlitePath))
+            }
+            runs.append(("kafka: loader into SQLite", load))
         }
         try report(runs)
     }

@@ -43,8 +43,8 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     @Option(help: "Without --daemon: stop after this many seconds without a message.")
     var idleTimeout: Double = 5
 
-    @Option(help: "Events per batch (one transaction).")
-    var batch = 50_000
+    @Option(help: "Events per batch (one transaction; a partial batch is written every --flush-interval).")
+    var batch = 200_000
 
     @Option(help: "Seconds before a partial batch is written anyway.")
     var flushInterval: Double = 1
@@ -71,8 +71,11 @@ struct ImpressionsConsumeCommand: ParsableCommand {
         }
         let options = KafkaLoaderOptions(brokers: brokers, topic: topic, group: group, settings: settings, batchEvents: batch,
                                          flushInterval: flushInterval, idleExit: daemon ? nil : idleTimeout)
+        let configuration = storage.configuration
         let loader = ImpressionKafkaLoader(store: ImpressionStore(connection: stores.database), options: options,
-                                           logger: Logger(label: "fundq.impressions"))
+                                           logger: Logger(label: "fundq.impressions")) {
+            ImpressionStore(connection: try Storage.openDatabase(configuration))
+        }
         let summary = try loader.run(shouldStop: { stop.isRaised })
         Output.note("impressions consume: \(summary.events) events read, \(summary.committedEvents) committed in \(summary.batches) "
                     + "batches, \(summary.conflicts) dropped on offset conflicts, \(String(format: "%.1f", summary.seconds)) s")
