@@ -49,6 +49,10 @@ public struct KafkaLoaderSummary: Sendable {
     public var activeSeconds = 0.0
     /// Seconds spent writing batches (inside ``ImpressionStore/commit(_:topic:progress:)``).
     public var commitSeconds = 0.0
+    /// Seconds the consumer waited for the writer (a batch already waiting).
+    public var waitSeconds = 0.0
+    /// Seconds spent sealing batches (copying the counts out, in key order).
+    public var sealSeconds = 0.0
 }
 
 /// Consumes the impression topic in a consumer group and writes each batch
@@ -130,7 +134,12 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private func seal() {
         let progress = positions.progress
         guard !progress.isEmpty, let writer else { return }
-        writer.submit(PendingWrite(batch: batch.sealed(), progress: progress, generation: generation))
+        let t0 = ContinuousClock().now
+        let sealed = batch.sealed()
+        let t1 = ContinuousClock().now
+        writer.submit(PendingWrite(batch: sealed, progress: progress, generation: generation))
+        summary.sealSeconds += (t1 - t0).seconds
+        summary.waitSeconds += (ContinuousClock().now - t1).seconds
         positions.committed()
         batch.clear()
     }

@@ -35,6 +35,12 @@ struct BenchImpressionsCommand: ParsableCommand {
     @Option(help: "Events in the Kafka runs.")
     var kafkaEvents = 300_000
 
+    @Option(help: "The loader's events per batch in the Kafka run.")
+    var batch = 200_000
+
+    @Option(help: "The loader's seconds before a partial batch is written, in the Kafka run.")
+    var flushInterval = 1.0
+
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property for both consumers (repeatable).", valueName: "key=value"))
     var kafkaSettings: [String] = []
 
@@ -69,7 +75,8 @@ struct BenchImpressionsCommand: ParsableCommand {
             runs.append(("kafka: produce", try ImpressionsBench.produce(count: kafkaEvents, brokers: brokers, topic: topic)))
             runs.append(("kafka: consume-only librdkafka loop (ceiling)",
                          try ImpressionsBench.consumeOnly(count: kafkaEvents, brokers: brokers, topic: topic, settings: settings)))
-            let options = KafkaLoaderOptions(brokers: brokers, topic: topic, group: "fundq-bench-load-\(getpid())", settings: settings)
+            let options = KafkaLoaderOptions(brokers: brokers, topic: topic, group: "fundq-bench-load-\(getpid())", settings: settings,
+                                             batchEvents: batch, flushInterval: flushInterval)
             let load = try ImpressionsBench.loadFromKafka(count: kafkaEvents, options: options) {
                 ImpressionStore(connection: try SQLiteDatabase(path: sqlitePath))
             }
