@@ -54,7 +54,8 @@ extension ImpressionStore {
     /// Renews the claim on `key` (fails unless `token` still holds it).
     private func renew(key: String, token: String, lease: Double, events: Int) throws {
         let changed = try connection.execute(
-            "UPDATE banner_impression_files SET claim_until = ?, events = events + ? WHERE file_key = ? AND token = ? AND state = 'loading'",
+            "UPDATE banner_impression_files SET claim_until = ?, events = events + ? "
+                + "WHERE file_key = ? AND token = ? AND state = 'loading'",
             [dialect.value(Date().addingTimeInterval(lease)), .int(events), .text(key), .text(token)])
         guard changed == 1 else { throw ImpressionsError("lost the claim on file \(key): another loader took it over") }
     }
@@ -75,7 +76,8 @@ extension ImpressionStore {
         let k: [SQLValue] = [.text(key)]
         try retryingTransaction {
             try renew(key: key, token: token, lease: 60, events: 0)
-            for (table, column, value) in [("country", "iso_code", "country"), ("language", "iso_code", "language"), ("project", "project", "project")] {
+            let lookups = [("country", "iso_code", "country"), ("language", "iso_code", "language"), ("project", "project", "project")]
+            for (table, column, value) in lookups {
                 try connection.execute("""
                     \(insertIgnore) INTO \(table) (\(column)) SELECT DISTINCT \(value) FROM banner_impression_file_staging
                     WHERE file_key = ? ORDER BY \(value)
@@ -92,8 +94,11 @@ extension ImpressionStore {
                 INSERT INTO banner_impression_rejects (reason, kind, count, sample, sample_date)
                 SELECT reason, kind, count, sample, sample_date FROM banner_impression_file_rejects WHERE file_key = ? ORDER BY reason
                 \(dialect == .sqlite
-                  ? "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, sample = COALESCE(excluded.sample, sample), sample_date = COALESCE(excluded.sample_date, sample_date)"
-                  : "ON DUPLICATE KEY UPDATE count = banner_impression_rejects.count + VALUES(count), sample = COALESCE(VALUES(sample), banner_impression_rejects.sample), sample_date = COALESCE(VALUES(sample_date), banner_impression_rejects.sample_date)")
+                  ? "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, sample = COALESCE(excluded.sample, sample), "
+                    + "sample_date = COALESCE(excluded.sample_date, sample_date)"
+                  : "ON DUPLICATE KEY UPDATE count = banner_impression_rejects.count + VALUES(count), "
+                    + "sample = COALESCE(VALUES(sample), banner_impression_rejects.sample), "
+                    + "sample_date = COALESCE(VALUES(sample_date), banner_impression_rejects.sample_date)")
                 """, k)
             try connection.execute("DELETE FROM banner_impression_file_staging WHERE file_key = ?", k)
             try connection.execute("DELETE FROM banner_impression_file_rejects WHERE file_key = ?", k)

@@ -68,7 +68,8 @@ extension ImpressionStore {
             "SELECT minute, banner, campaign, project, language, country, device, count FROM banner_impressions_minute", [])
         var out: [ImpressionKey: Int64] = [:]
         for r in rows {
-            let key = ImpressionKey(minute: minute(r[0]), banner: r[1].string ?? "", campaign: r[2].string ?? "", project: r[3].string ?? "",
+            let key = ImpressionKey(minute: minute(r[0]), banner: r[1].string ?? "", campaign: r[2].string ?? "",
+                                    project: r[3].string ?? "",
                                     language: r[4].string ?? "", country: r[5].string ?? "", device: r[6].string ?? "")
             out[key, default: 0] += r[7].int64 ?? 0
         }

@@ -109,7 +109,8 @@ public final class ImpressionStore {
                 + "sample_date = COALESCE(excluded.sample_date, sample_date)"
             : "ON DUPLICATE KEY UPDATE count = count + VALUES(count), sample = COALESCE(VALUES(sample), sample), "
                 + "sample_date = COALESCE(VALUES(sample_date), sample_date)"
-        let sql = "INSERT INTO \(table) (\(prefix)reason, kind, count, sample, sample_date) VALUES (\(fileKey == nil ? "" : "?, ")?, ?, ?, ?, ?) \(upsert)"
+        let sql = "INSERT INTO \(table) (\(prefix)reason, kind, count, sample, sample_date) "
+            + "VALUES (\(fileKey == nil ? "" : "?, ")?, ?, ?, ?, ?) \(upsert)"
         for t in tallies {
             let head: [SQLValue] = fileKey.map { [.text($0)] } ?? []
             try connection.execute(sql, head + [.text(t.reason), .text(t.kind), .integer(t.count), t.sample, t.date])
@@ -143,7 +144,8 @@ public final class ImpressionStore {
 
     /// The stored next offset of each partition of `topic`.
     public func storedOffsets(topic: String) throws -> [Int32: Int64] {
-        let rows = try connection.query("SELECT kafka_partition, next_offset FROM banner_impression_offsets WHERE topic = ?", [.text(topic)])
+        let rows = try connection.query("SELECT kafka_partition, next_offset FROM banner_impression_offsets WHERE topic = ?",
+                                        [.text(topic)])
         var out: [Int32: Int64] = [:]
         for row in rows {
             guard let p = row[0].int64, let o = row[1].int64 else { continue }
@@ -185,7 +187,8 @@ public final class ImpressionStore {
         let changed: Int
         if let from = p.from {
             changed = try connection.execute(
-                "UPDATE banner_impression_offsets SET next_offset = ?, updated = ? WHERE topic = ? AND kafka_partition = ? AND next_offset = ?",
+                "UPDATE banner_impression_offsets SET next_offset = ?, updated = ? "
+                    + "WHERE topic = ? AND kafka_partition = ? AND next_offset = ?",
                 [.integer(p.to), now, .text(topic), .integer(Int64(p.partition)), .integer(from)])
         } else {
             changed = try connection.execute(

@@ -162,7 +162,8 @@ extension ImpressionsBench {
         let summary = try loader.run(shouldStop: { loader.summary.committedEvents >= count || ContinuousClock().now > deadline })
         Logger(label: "fundq.bench.impressions").info("""
             loader: \(summary.batches) batches, \(String(format: "%.2f", summary.commitSeconds)) s writing, \
-            \(String(format: "%.2f", summary.waitSeconds)) s waiting for the writer, \(String(format: "%.2f", summary.sealSeconds)) s sealing
+            \(String(format: "%.2f", summary.waitSeconds)) s waiting for the writer, \
+            \(String(format: "%.2f", summary.sealSeconds)) s sealing
             """)
         guard summary.committedEvents == count else {
             throw ImpressionsError("the loader committed \(summary.committedEvents) of \(count) messages")

@@ -136,7 +136,9 @@ extension SyntheticImpressions {
         case 14: return Event(bytes: build(language: "EN US"), expected: .rejected(.invalidLanguage))
         case 15: return Event(bytes: build(status: #""statusCode":["6"]"#), expected: .rejected(.invalidStatus))
         case 16: return Event(bytes: build(device: "desk\\ttop"), expected: .rejected(.invalidDevice))
-        case 17: return Event(bytes: Array(#"{"dt":"\#(dt)","event":{"banner":"A","banner":"B"}}"#.utf8), expected: .rejected(.malformedJSON))
+        case 17:
+            let duplicate = #"{"dt":"\#(dt)","event":{"banner":"A","banner":"B"}}"#
+            return Event(bytes: Array(duplicate.utf8), expected: .rejected(.malformedJSON))
         case 18: return Event(bytes: build(banner: "\"B26_\u{FF}\""), expected: .rejected(.invalidBanner))
         case 19: return Event(bytes: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D], expected: .rejected(.malformedJSON))
         case 20: return Event(bytes: build(project: "wiki/pedia"), expected: .rejected(.invalidProject))

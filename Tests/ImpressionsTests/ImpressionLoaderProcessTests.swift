@@ -83,7 +83,8 @@ struct ImpressionLoaderProcessTests {
         func staged() -> Int64 {
             (try? store.connection.query("SELECT events FROM banner_impression_files", []).first?.first?.int64) ?? nil ?? 0
         }
-        let loader = try FundqProcess.spawn(["impressions", "load", "--file", path, "--flush-events", "1000"] + f.flags, outputIn: f.directory)
+        let loader = try FundqProcess.spawn(["impressions", "load", "--file", path, "--flush-events", "1000"] + f.flags,
+                                            outputIn: f.directory)
         #expect(eventually(timeout: 120, poll: 0.005) { staged() > 0 })
         loader.send(SIGKILL)
         _ = loader.wait()

@@ -52,7 +52,8 @@ struct ImpressionStoreTests {
             for part in 0..<10 {
                 let slice = Array(events[(part * 200)..<((part + 1) * 200)])
                 let to = Int64((part + 1) * 200)
-                guard try store.commit(Self.batch(slice), topic: "t", progress: [PartitionProgress(partition: Int32(index), from: from, to: to)])
+                let progress = [PartitionProgress(partition: Int32(index), from: from, to: to)]
+                guard try store.commit(Self.batch(slice), topic: "t", progress: progress)
                 else { throw TestSetupError("unexpected offset conflict") }
                 from = to
             }

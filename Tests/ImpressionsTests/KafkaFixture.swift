@@ -11,7 +11,8 @@ struct KafkaFixture {
     init() throws {
         let env = ProcessInfo.processInfo.environment
         guard let brokers = env["FUNDQ_TEST_KAFKA_BROKERS"], !brokers.isEmpty, let tansu = env["FUNDQ_TEST_TANSU"], !tansu.isEmpty else {
-            throw TestSetupError("FUNDQ_TEST_KAFKA_BROKERS / FUNDQ_TEST_TANSU are not set: run the tests with scripts/test.sh, which starts the broker")
+            throw TestSetupError("FUNDQ_TEST_KAFKA_BROKERS / FUNDQ_TEST_TANSU are not set: "
+                                 + "run the tests with scripts/test.sh, which starts the broker")
         }
         self.brokers = brokers
         self.tansu = tansu

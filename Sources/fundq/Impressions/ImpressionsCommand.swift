@@ -57,7 +57,9 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard batch >= 1, flushInterval > 0, idleTimeout > 0 else { throw ValidationError("--batch, --flush-interval and --idle-timeout must be positive") }
+        guard batch >= 1, flushInterval > 0, idleTimeout > 0 else {
+            throw ValidationError("--batch, --flush-interval and --idle-timeout must be positive")
+        }
         for s in kafkaSettings where !s.contains("=") { throw ValidationError("-X \(s): expected key=value") }
     }
 
@@ -124,7 +126,8 @@ struct ImpressionsLoadCommand: ParsableCommand {
             if tty { FileHandle.standardError.write(Data("\n".utf8)) }
             switch result {
             case .loaded(let events, let restarted):
-                try Output.line("\(file): loaded \(events) events\(restarted ? " (a half-loaded earlier attempt was rolled back first)" : "")")
+                let note = restarted ? " (a half-loaded earlier attempt was rolled back first)" : ""
+                try Output.line("\(file): loaded \(events) events\(note)")
             case .alreadyLoaded(let events):
                 try Output.line("\(file): already loaded (\(events) events), skipped")
             }
