@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Sandbox", targets: ["Sandbox"]),
         .library(name: "Rectifier", targets: ["Rectifier"]),
         .library(name: "Tracking", targets: ["Tracking"]),
+        .library(name: "Impressions", targets: ["Impressions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(
             name: "Core",
@@ -69,11 +71,17 @@ let package = Package(
             dependencies: ["Core"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Impressions",
+            dependencies: ["Core", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fundq",
             dependencies: [
                 "Core",
                 "Consumers",
+                "Impressions",
                 "Processors",
                 "Rectifier",
                 "Sandbox",
@@ -115,6 +123,11 @@ let package = Package(
         .testTarget(
             name: "TrackingTests",
             dependencies: ["Core", "Consumers", "Tracking", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ImpressionsTests",
+            dependencies: ["Core", "Impressions", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,6 +8,8 @@
 # - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
 #   each beside status calls 16 at once to the same sandbox in the same run.
 # - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
+# - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
+#   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,6 +19,8 @@ messages=${MESSAGES:-20000}
 
 work=$(mktemp -d /tmp/fundq-bench.XXXXXX)
 source scripts/lib/services.sh
+source scripts/lib/kafka.sh
+setup_kafka_tools
 start_redis
 start_mariadb bench fundq-bench-password
 redis="redis://127.0.0.1:$redis_port"
@@ -41,6 +45,11 @@ mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABA
   --queue-url "$redis" --json > "$work/rectify-mariadb-redis.json"
 "$fundq" bench tracking --queue-url "$redis" --db-url "$mysql" --data-dir "$work/t1" --json > "$work/tracking-mariadb.json"
 "$fundq" bench tracking --queue-url "$redis" --data-dir "$work/t2" --json > "$work/tracking-sqlite.json"
+start_kafka
+"$tansu" topic create fundq-bench-impressions --partitions 3 --broker "tcp://127.0.0.1:$kafka_port" >/dev/null
+LD_LIBRARY_PATH="$rdkafka_lib_dir" "$fundq" bench impressions --events "${IMPRESSIONS:-1000000}" \
+  --brokers "127.0.0.1:$kafka_port" --topic fundq-bench-impressions --kafka-events "${KAFKA_EVENTS:-300000}" \
+  -X session.timeout.ms=6000 -X heartbeat.interval.ms=1000 --json > "$work/impressions.json" 2>"$work/impressions.err"
 
 python3 - "$rb" "$work" <<'PY'
 import json, sys
@@ -94,4 +103,12 @@ print("\n| track() (one push) | calls | calls/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|")
 for backend, t in tracks:
     print(f"| {backend} | {t['calls']} | {float(t['calls_per_second']):.0f} | {float(t['p50_ms']):.3f} | {float(t['p99_ms']):.3f} |")
+print("\n| impressions run | events | seconds | events/s | events per CPU-second | ratio |")
+print("|---|---:|---:|---:|---:|---:|")
+for run in json.load(open(f"{work}/impressions.json"))["runs"]:
+    ratio = run["ratio"]
+    against = "the consume-only loop" if run["name"].startswith("kafka") else "JSONDecoder"
+    shown = f"{float(ratio):.2f}× {against}" if ratio is not None else "-"
+    print(f"| {run['name']} | {run['events']} | {float(run['seconds']):.2f} | {float(run['events_per_second']):.0f} | "
+          f"{float(run['events_per_cpu_second']):.0f} | {shown} |")
 PY

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  pkg-config
+  pkg-config zlib1g-dev python3 python3-venv
   libhiredis-dev libmariadb-dev libcurl4-openssl-dev libsqlite3-dev librdkafka-dev
   redis-server redis-tools
   mariadb-server mariadb-client

@@ -314,6 +314,10 @@ public enum SchemaMigrator {
                   WHERE message LIKE '%"recurring_profile_requested_at"%' AND JSON_VALID(message);
                 CREATE TABLE rectifier_rate (name \(binaryID) NOT NULL PRIMARY KEY, next_slot DOUBLE NOT NULL) ENGINE=InnoDB
                 """),
+        Migration(
+            summary: "banner impressions: counts per minute, lookups, rejects, Kafka offsets, loaded files, LEGACY views",
+            sqlite: ImpressionsSchema.sqlite,
+            mariadb: ImpressionsSchema.mariadb),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,

@@ -5,6 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency, beside a baseline measured in the same run.",
-        subcommands: [BenchQueueCommand.self, BenchConsumeCommand.self, BenchProcessorCommand.self, BenchRectifyCommand.self, BenchTrackingCommand.self]
+        subcommands: [BenchQueueCommand.self, BenchConsumeCommand.self, BenchProcessorCommand.self, BenchRectifyCommand.self,
+                      BenchImpressionsCommand.self, BenchTrackingCommand.self]
     )
 }

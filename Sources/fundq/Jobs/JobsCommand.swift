@@ -1,14 +1,15 @@
 import ArgumentParser
 import Core
 import Foundation
+import Impressions
 import Logging
 
 /// `fundq jobs …`: single-purpose jobs over the stores.
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
-        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows.",
-        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self]
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows, purge old impressions.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self]
     )
 }
 
@@ -100,26 +101,8 @@ struct RequeueDamagedCommand: ParsableCommand {
     }
 }
 
-/// `fundq jobs abandon-tracking --after DURATION`.
-struct AbandonTrackingCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "abandon-tracking",
-        abstract: "Mark as abandoned every started contribution tracking row with no donation and no event for --after.")
-
-    @OptionGroup var storage: StorageOptions
-
-    @Option(help: ArgumentHelp("The abandon window: how long after its last event a row without a donation is abandoned (30m, 6h, 2d).",
-                               valueName: "duration"))
-    var after: DurationArgument
-
-    @OptionGroup var schedule: JobSchedule
-
-    func run() throws {
-        let store = TrackingStore(connection: try storage.open().database)
-        try schedule.run(defaultInterval: 300) {
-            let now = Date()
-            let count = try store.abandon(lastEventBefore: now.addingTimeInterval(-after.seconds), at: now)
-            Output.note("abandon-tracking: \(count) row\(count == 1 ? "" : "s") without a donation for \(after.seconds) s marked abandoned")
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows, purge old impressions.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self]
         }
     }
 }

@@ -1,0 +1,216 @@
+public import Logging
+import Core
+import Foundation
+
+/// Where and how the Kafka loader reads.
+public struct KafkaLoaderOptions: Sendable {
+    /// `HOST:PORT[,HOST:PORT…]`.
+    public var brokers: String
+    /// The impressions topic.
+    public var topic: String
+    /// The consumer group shared by every loader process.
+    public var group: String
+    /// Extra librdkafka properties (`session.timeout.ms`, …).
+    public var settings: [String: String]
+    /// Events per batch (one transaction).
+    public var batchEvents: Int
+    /// Seconds before a partial batch is written anyway.
+    public var flushInterval: Double
+    /// Without a daemon: stop after this many seconds without a message.
+    public var idleExit: Double?
+
+    /// Options; `idleExit` nil runs until told to stop.
+    public init(brokers: String, topic: String, group: String, settings: [String: String] = [:], batchEvents: Int = 200_000,
+                flushInterval: Double = 1, idleExit: Double? = nil) {
+        self.brokers = brokers
+        self.topic = topic
+        self.group = group
+        self.settings = settings
+        self.batchEvents = batchEvents
+        self.flushInterval = flushInterval
+        self.idleExit = idleExit
+    }
+}
+
+/// What a run did.
+public struct KafkaLoaderSummary: Sendable {
+    /// Messages read and aggregated.
+    public var events = 0
+    /// Messages in committed batches.
+    public var committedEvents = 0
+    /// Transactions committed.
+    public var batches = 0
+    /// Batches dropped because another consumer had moved the offsets.
+    public var conflicts = 0
+    /// Wall-clock seconds.
+    public var seconds = 0.0
+    /// Seconds from the first message read to the last batch committed
+    /// (the rate without the time spent joining the group).
+    public var activeSeconds = 0.0
+    /// Seconds spent writing batches (inside ``ImpressionStore/commit(_:topic:progress:)``).
+    public var commitSeconds = 0.0
+    /// Seconds the consumer waited for the writer (a batch already waiting).
+    public var waitSeconds = 0.0
+    /// Seconds spent sealing batches (copying the counts out, in key order).
+    public var sealSeconds = 0.0
+}
+
+/// Consumes the impression topic in a consumer group and writes each batch
+/// with its offsets in one transaction (``ImpressionStore/commit(_:topic:progress:)``),
+/// on a writer thread so that reading goes on meanwhile. On every assignment
+/// each partition starts at its stored offset, so a SIGKILL at any instant
+/// and a restart count every event once. Not `Sendable`: one per process.
+public final class ImpressionKafkaLoader: RebalanceHandler {
+    /// Reads stored offsets (on the consumer's thread).
+    public let store: ImpressionStore
+    /// How to read.
+    public let options: KafkaLoaderOptions
+    private let openWriterStore: @Sendable () throws -> ImpressionStore
+    private let logger: Logger
+    private var positions = PartitionPositions()
+    private let batch = ImpressionBatch()
+    private var consumer: KafkaConsumer?
+    private var writer: BatchWriter?
+    private var generation = 0
+    private var pendingAssignment: [Int32]?
+    /// Set at each assignment: the quiet time before an idle exit counts from there.
+    private var assignedAt: ContinuousClock.Instant?
+    private var firstEventAt: ContinuousClock.Instant?
+    /// What this run has done so far.
+    public private(set) var summary = KafkaLoaderSummary()
+
+    /// A loader reading offsets through `store`; batches are written through
+    /// a second store that `openWriterStore` opens on the writer thread.
+    public init(store: ImpressionStore, options: KafkaLoaderOptions, logger: Logger,
+                openWriterStore: @escaping @Sendable () throws -> ImpressionStore) {
+        self.store = store
+        self.options = options
+        self.logger = logger
+        self.openWriterStore = openWriterStore
+    }
+
+    /// Runs until `shouldStop` (then finishes the batch in hand, commits it
+    /// and leaves the group) or, with ``KafkaLoaderOptions/idleExit``, until
+    /// the topic has been quiet that long.
+    public func run(shouldStop: () -> Bool) throws -> KafkaLoaderSummary {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let writer = BatchWriter(topic: options.topic, logger: logger, open: openWriterStore)
+        self.writer = writer
+        defer { writer.stop() }
+        let consumer = try KafkaConsumer(brokers: options.brokers, group: options.group, topic: options.topic,
+                                         settings: options.settings, handler: self)
+        self.consumer = consumer
+        var lastSeal = clock.now
+        var lastMessage = clock.now
+        while !shouldStop() {
+            try retryPendingAssignment()
+            let got = try consumer.poll(timeoutMilliseconds: 100) { partition, offset, payload in
+                if positions.accept(partition, offset) {
+                    if firstEventAt == nil { firstEventAt = clock.now }
+                    batch.add(payload)
+                    summary.events += 1
+                }
+            }
+            if got { lastMessage = clock.now }
+            if let at = assignedAt, at > lastMessage { lastMessage = at }
+            try handle(writer.takeResults(), reseek: true)
+            if batch.events >= options.batchEvents || (clock.now - lastSeal >= .seconds(options.flushInterval) && !batch.isEmpty) {
+                seal()
+                lastSeal = clock.now
+            }
+            if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, writer.isIdle,
+               clock.now - lastMessage >= .seconds(idle) { break }
+        }
+        seal()
+        try handle(writer.drain(), reseek: false)
+        consumer.close()
+        self.consumer = nil
+        summary.seconds = (clock.now - started).seconds
+        return summary
+    }
+
+    /// Hands the batch in hand to the writer; the next batch starts where it ends.
+    private func seal() {
+        let progress = positions.progress
+        guard !progress.isEmpty, let writer else { return }
+        let t0 = ContinuousClock().now
+        let sealed = batch.sealed()
+        let t1 = ContinuousClock().now
+        writer.submit(PendingWrite(batch: sealed, progress: progress, generation: generation))
+        summary.sealSeconds += (t1 - t0).seconds
+        summary.waitSeconds += (ContinuousClock().now - t1).seconds
+        positions.committed()
+        batch.clear()
+    }
+
+    /// Takes note of written batches; after a conflict every partition held
+    /// restarts from its stored offset (`reseek`: tell Kafka too).
+    private func handle(_ results: [WriteResult], reseek: Bool) throws {
+        for result in results {
+            switch result {
+            case .committed(let write, let seconds):
+                summary.committedEvents += write.batch.events
+                summary.batches += 1
+                summary.commitSeconds += seconds
+                if let firstEventAt { summary.activeSeconds = (ContinuousClock().now - firstEventAt).seconds }
+                consumer?.commitInformational(Dictionary(uniqueKeysWithValues: write.progress.map { ($0.partition, $0.to) }))
+            case .conflict(let g):
+                summary.conflicts += 1
+                guard g == generation else { continue }  // already restarted for an earlier conflict
+                generation += 1
+                logger.warning("impressions: another consumer moved the offsets; batches in flight dropped, re-reading stored offsets")
+                batch.clear()
+                let seek = positions.restart(from: try store.storedOffsets(topic: options.topic))
+                if reseek { try consumer?.assign(seek) }
+            case .failed(let message):
+                throw ImpressionsError("cannot write impressions to the database: \(message)")
+            }
+        }
+    }
+
+    private func retryPendingAssignment() throws {
+        guard let pending = pendingAssignment, let consumer else { return }
+        do {
+            let offsets = try offsetsForAssignment(pending)
+            let assigned = Dictionary(uniqueKeysWithValues: pending.map { ($0, offsets[$0]) })
+            try consumer.assign(assigned)
+            partitionsAssigned(assigned)
+            pendingAssignment = nil
+        } catch {
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    func offsetsForAssignment(_ partitions: [Int32]) throws -> [Int32: Int64] {
+        try store.storedOffsets(topic: options.topic).filter { partitions.contains($0.key) }
+    }
+
+    func partitionsAssigned(_ offsets: [Int32: Int64?]) {
+        positions.assigned(offsets)
+        assignedAt = ContinuousClock().now
+        let text = offsets.sorted { $0.key < $1.key }.map { "\($0.key)@\($0.value.map(String.init) ?? "beginning")" }
+        logger.info("impressions: assigned \(options.topic) partitions \(text.joined(separator: ", "))")
+    }
+
+    func partitionsRevoked(_ partitions: [Int32]) {
+        // Write what was read before giving the partitions up (the offsets
+        // check keeps this safe even if another consumer got there first).
+        seal()
+        do {
+            try handle(writer?.drain() ?? [], reseek: false)
+        } catch {
+            logger.error("impressions: batches dropped at revocation (they will be read again): \(error)")
+        }
+        batch.clear()
+        positions.revoked(partitions)
+        _ = positions.restart(from: positions.entries.compactMapValues(\.stored))
+        pendingAssignment = nil
+        logger.info("impressions: partitions \(partitions.sorted()) of \(options.topic) revoked")
+    }
+
+    func assignmentFailed(_ partitions: [Int32], _ error: any Error) {
+        logger.error("impressions: cannot read stored offsets for partitions \(partitions.sorted()), will retry: \(error)")
+        pendingAssignment = partitions
+    }
+}

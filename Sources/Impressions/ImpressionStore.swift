@@ -1,0 +1,200 @@
+public import Core
+import Foundation
+
+/// Where one partition of a batch starts and ends: the batch may be written
+/// only while the stored offset is still `from` (nil: no stored offset yet).
+public struct PartitionProgress: Sendable, Equatable {
+    /// Kafka partition.
+    public var partition: Int32
+    /// The stored offset the batch was read from.
+    public var from: Int64?
+    /// The offset after the batch's last message.
+    public var to: Int64
+
+    /// Progress of `partition` from `from` to `to`.
+    public init(partition: Int32, from: Int64?, to: Int64) {
+        self.partition = partition
+        self.from = from
+        self.to = to
+    }
+}
+
+/// The impressions tables on SQLite or MariaDB: increments (never
+/// read-modify-write), lookups filled as values appear, rejects by reason,
+/// stored Kafka offsets. Not `Sendable`: it owns its connection.
+public final class ImpressionStore {
+    /// The database.
+    public let connection: any SQLConnection
+    /// Lookup values known to exist (filled after a commit, never before).
+    private var knownLookups: Set<String> = []
+    /// Rows per multi-row statement.
+    static let rowsPerStatement = 100
+
+    /// A store over `connection` (migrated).
+    public init(connection: any SQLConnection) {
+        self.connection = connection
+    }
+
+    var dialect: SQLDialect { connection.dialect }
+
+    /// A minute as this dialect stores it (unix seconds, or a UTC DATETIME).
+    func minuteValue(_ minute: Int64) -> SQLValue {
+        dialect == .sqlite ? .integer(minute) : dialect.value(Date(timeIntervalSince1970: Double(minute)))
+    }
+
+    /// A minute read back.
+    func minute(_ value: SQLValue) -> Int64 {
+        dialect == .sqlite ? (value.int64 ?? 0) : Int64(dialect.date(value)?.timeIntervalSince1970 ?? 0)
+    }
+
+    /// `INSERT OR IGNORE` / `INSERT IGNORE`.
+    var insertIgnore: String { dialect == .sqlite ? "INSERT OR IGNORE" : "INSERT IGNORE" }
+
+    /// Runs `body` in a transaction, again when MariaDB reports a deadlock
+    /// or lock wait timeout (the whole transaction was rolled back).
+    func retryingTransaction<T>(_ body: () throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try connection.transaction(body)
+            } catch let error as MariaDBError where error.isTransient && attempt < 8 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.01 * Double(attempt))
+            }
+        }
+    }
+
+    // MARK: counts, rejects and lookups
+
+    /// Adds `rows` to `table` (with `fileKey` first when staging a file).
+    func addCounts(_ rows: [(key: ImpressionKey, count: Int64)], table: String, fileKey: String? = nil) throws {
+        let columns = (fileKey == nil ? "" : "file_key, ") + "minute, banner, campaign, project, language, country, device, count"
+        let keyColumns = (fileKey == nil ? "" : "file_key, ") + "minute, banner, campaign, project, language, country, device"
+        let width = fileKey == nil ? 8 : 9
+        let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ",") + ")"
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(start + ImpressionStore.rowsPerStatement, rows.count)]
+            var sql = "INSERT INTO \(table) (\(columns)) VALUES " + Array(repeating: tuple, count: chunk.count).joined(separator: ",")
+            sql += dialect == .sqlite
+                ? " ON CONFLICT (\(keyColumns)) DO UPDATE SET count = count + excluded.count"
+                : " ON DUPLICATE KEY UPDATE count = count + VALUES(count)"
+            var parameters: [SQLValue] = []
+            parameters.reserveCapacity(chunk.count * width)
+            for row in chunk {
+                if let fileKey { parameters.append(.text(fileKey)) }
+                let k = row.key
+                parameters += [minuteValue(k.minute), .text(k.banner), .text(k.campaign), .text(k.project), .text(k.language),
+                               .text(k.country), .text(k.device), .integer(row.count)]
+            }
+            try connection.execute(sql, parameters)
+            start += chunk.count
+        }
+    }
+
+    /// Adds a batch's rejects and skips to `table` (with `fileKey` when staging).
+    func addRejects(_ batch: SealedBatch, table: String, fileKey: String? = nil) throws {
+        let now = dialect.value(Date())
+        var tallies: [(reason: String, kind: String, count: Int64, sample: SQLValue, date: SQLValue)] = []
+        for (reason, tally) in batch.rejects.sorted(by: { $0.key < $1.key }) {
+            tallies.append((reason.rawValue, "invalid", tally.count, .text(tally.sample), now))
+        }
+        for (reason, count) in batch.skips.sorted(by: { $0.key < $1.key }) {
+            tallies.append((reason.rawValue, "skipped", count, .null, .null))
+        }
+        let prefix = fileKey == nil ? "" : "file_key, "
+        let keys = fileKey == nil ? "reason" : "file_key, reason"
+        let upsert = dialect == .sqlite
+            ? "ON CONFLICT (\(keys)) DO UPDATE SET count = count + excluded.count, sample = COALESCE(excluded.sample, sample), "
+                + "sample_date = COALESCE(excluded.sample_date, sample_date)"
+            : "ON DUPLICATE KEY UPDATE count = count + VALUES(count), sample = COALESCE(VALUES(sample), sample), "
+                + "sample_date = COALESCE(VALUES(sample_date), sample_date)"
+        let sql = "INSERT INTO \(table) (\(prefix)reason, kind, count, sample, sample_date) "
+            + "VALUES (\(fileKey == nil ? "" : "?, ")?, ?, ?, ?, ?) \(upsert)"
+        for t in tallies {
+            let head: [SQLValue] = fileKey.map { [.text($0)] } ?? []
+            try connection.execute(sql, head + [.text(t.reason), .text(t.kind), .integer(t.count), t.sample, t.date])
+        }
+    }
+
+    /// Inserts the countries, languages and projects of `rows` that are new;
+    /// returns the lookup values to remember once the transaction commits.
+    func addLookups(_ rows: [(key: ImpressionKey, count: Int64)]) throws -> Set<String> {
+        var added: Set<String> = []
+        let lookups: [(prefix: String, table: String, column: String, value: (ImpressionKey) -> String)] = [
+            ("c:", "country", "iso_code", { $0.country }), ("l:", "language", "iso_code", { $0.language }),
+            ("p:", "project", "project", { $0.project }),
+        ]
+        for lookup in lookups {
+            let fresh = Set(rows.map { lookup.value($0.key) }).filter { !knownLookups.contains(lookup.prefix + $0) }.sorted()
+            for value in fresh {
+                try connection.execute("\(insertIgnore) INTO \(lookup.table) (\(lookup.column)) VALUES (?)", [.text(value)])
+                added.insert(lookup.prefix + value)
+            }
+        }
+        return added
+    }
+
+    /// Remembers lookup values after their transaction committed.
+    func remember(_ lookups: Set<String>) {
+        knownLookups.formUnion(lookups)
+    }
+
+    // MARK: Kafka offsets
+
+    /// The stored next offset of each partition of `topic`.
+    public func storedOffsets(topic: String) throws -> [Int32: Int64] {
+        let rows = try connection.query("SELECT kafka_partition, next_offset FROM banner_impression_offsets WHERE topic = ?",
+                                        [.text(topic)])
+        var out: [Int32: Int64] = [:]
+        for row in rows {
+            guard let p = row[0].int64, let o = row[1].int64 else { continue }
+            out[Int32(p)] = o
+        }
+        return out
+    }
+
+    struct OffsetConflict: Error {}
+
+    /// Writes `batch` and moves each partition's stored offset from
+    /// `progress.from` to `progress.to`, in one transaction. Returns false,
+    /// writing nothing, when another consumer moved any of those offsets
+    /// first (this one lost the partition and must re-read its offsets).
+    public func commit(_ batch: ImpressionBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
+        try commit(batch.sealed(), topic: topic, progress: progress)
+    }
+
+    /// ``commit(_:topic:progress:)`` for a batch already copied out.
+    public func commit(_ batch: SealedBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
+        do {
+            let lookups = try retryingTransaction { () throws -> Set<String> in
+                for p in progress.sorted(by: { $0.partition < $1.partition }) {
+                    try advance(topic: topic, p)
+                }
+                try addCounts(batch.rows, table: "banner_impressions_minute")
+                try addRejects(batch, table: "banner_impression_rejects")
+                return try addLookups(batch.rows)
+            }
+            remember(lookups)
+            return true
+        } catch is OffsetConflict {
+            return false
+        }
+    }
+
+    private func advance(topic: String, _ p: PartitionProgress) throws {
+        let now = dialect.value(Date())
+        let changed: Int
+        if let from = p.from {
+            changed = try connection.execute(
+                "UPDATE banner_impression_offsets SET next_offset = ?, updated = ? "
+                    + "WHERE topic = ? AND kafka_partition = ? AND next_offset = ?",
+                [.integer(p.to), now, .text(topic), .integer(Int64(p.partition)), .integer(from)])
+        } else {
+            changed = try connection.execute(
+                "\(insertIgnore) INTO banner_impression_offsets (topic, kafka_partition, next_offset, updated) VALUES (?, ?, ?, ?)",
+                [.text(topic), .integer(Int64(p.partition)), .integer(p.to), now])
+        }
+        guard changed == 1 else { throw OffsetConflict() }
+    }
+}

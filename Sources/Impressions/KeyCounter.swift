@@ -1,0 +1,161 @@
+import Foundation
+
+/// Counts per packed key in an open-addressing table whose keys live in one
+/// byte arena: adding an event whose key is already present allocates
+/// nothing. Not `Sendable`; owned by one ``ImpressionBatch``.
+final class KeyCounter {
+    private struct Slot {
+        var hash: UInt64
+        var offset: Int
+        var length: Int
+        var count: Int64
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>
+    private var capacity: Int
+    private(set) var count = 0
+    private var arena: UnsafeMutablePointer<UInt8>
+    private var arenaCapacity: Int
+    private var arenaUsed = 0
+    private let scratch: UnsafeMutablePointer<UInt8>
+    /// Per-process seed, so that nobody can choose banner names that collide.
+    private let seed: UInt64
+
+    /// Longest packed key: minute, six lengths, the longest fields.
+    static let maximumKeyBytes = 8 + 6 + 255 * 6
+
+    init(capacity: Int = 1024) {
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(hash: 0, offset: -1, length: 0, count: 0), count: capacity)
+        arenaCapacity = 1 << 16
+        arena = .allocate(capacity: arenaCapacity)
+        scratch = .allocate(capacity: KeyCounter.maximumKeyBytes)
+        seed = UInt64.random(in: 1...UInt64.max)
+    }
+
+    deinit {
+        slots.deallocate()
+        arena.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Adds `weight` to the count of `fields`' key.
+    func add(_ f: ImpressionFields) {
+        var n = 8
+        var minute = f.minute.littleEndian
+        withUnsafeBytes(of: &minute) { UnsafeMutableRawPointer(scratch).copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        func put(_ span: ByteSpan) {
+            scratch[n] = UInt8(span.count)
+            (scratch + n + 1).update(from: span.base, count: span.count)
+            n += 1 + span.count
+        }
+        put(f.banner)
+        put(f.campaign)
+        put(f.project)
+        put(f.language)
+        put(f.country)
+        put(f.device)
+        increment(scratch, n, by: f.weight)
+    }
+
+    private func increment(_ key: UnsafePointer<UInt8>, _ length: Int, by weight: Int64) {
+        let hash = KeyCounter.hash(key, length, seed: seed)
+        var i = Int(truncatingIfNeeded: hash) & (capacity - 1)
+        while true {
+            let slot = slots[i]
+            if slot.offset < 0 { break }
+            if slot.hash == hash, slot.length == length, memcmp(arena + slot.offset, key, length) == 0 {
+                slots[i].count += weight
+                return
+            }
+            i = (i + 1) & (capacity - 1)
+        }
+        let offset = store(key, length)
+        slots[i] = Slot(hash: hash, offset: offset, length: length, count: weight)
+        count += 1
+        if count * 2 > capacity { grow() }
+    }
+
+    private func store(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int {
+        if arenaUsed + length > arenaCapacity {
+            let bigger = max(arenaCapacity * 2, arenaUsed + length)
+            let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: bigger)
+            moved.update(from: arena, count: arenaUsed)
+            arena.deallocate()
+            arena = moved
+            arenaCapacity = bigger
+        }
+        (arena + arenaUsed).update(from: key, count: length)
+        arenaUsed += length
+        return arenaUsed - length
+    }
+
+    private func grow() {
+        let old = slots
+        let oldCapacity = capacity
+        capacity *= 2
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(hash: 0, offset: -1, length: 0, count: 0), count: capacity)
+        for j in 0..<oldCapacity where old[j].offset >= 0 {
+            var i = Int(truncatingIfNeeded: old[j].hash) & (capacity - 1)
+            while slots[i].offset >= 0 { i = (i + 1) & (capacity - 1) }
+            slots[i] = old[j]
+        }
+        old.deallocate()
+    }
+
+    /// Every key with its count.
+    func forEach(_ body: (ImpressionKey, Int64) -> Void) {
+        for j in 0..<capacity where slots[j].offset >= 0 {
+            body(KeyCounter.unpack(arena + slots[j].offset), slots[j].count)
+        }
+    }
+
+    /// Forgets every key.
+    func removeAll() {
+        slots.update(repeating: Slot(hash: 0, offset: -1, length: 0, count: 0), count: capacity)
+        arenaUsed = 0
+        count = 0
+    }
+
+    static func unpack(_ p: UnsafePointer<UInt8>) -> ImpressionKey {
+        var minute: Int64 = 0
+        withUnsafeMutableBytes(of: &minute) { $0.copyMemory(from: UnsafeRawBufferPointer(start: p, count: 8)) }
+        var at = 8
+        func field() -> String {
+            let n = Int(p[at])
+            defer { at += 1 + n }
+            return String(decoding: UnsafeBufferPointer(start: p + at + 1, count: n), as: UTF8.self)
+        }
+        return ImpressionKey(minute: Int64(littleEndian: minute), banner: field(), campaign: field(), project: field(),
+                             language: field(), country: field(), device: field())
+    }
+
+    /// A fast seeded hash over 8-byte words, finished with murmur's mixer.
+    static func hash(_ p: UnsafePointer<UInt8>, _ length: Int, seed: UInt64) -> UInt64 {
+        var h = seed ^ UInt64(length)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= length {
+            let word = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ word) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < length {
+            tail |= UInt64(p[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 33
+        h = h &* 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h = h &* 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return h
+    }
+}

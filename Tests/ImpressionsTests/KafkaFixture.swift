@@ -1,0 +1,32 @@
+import Foundation
+import FundqTestSupport
+
+/// The Kafka-compatible broker started by scripts/test.sh (Tansu), and
+/// topics made for one test.
+struct KafkaFixture {
+    /// `HOST:PORT`.
+    let brokers: String
+    let tansu: String
+
+    init() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let brokers = env["FUNDQ_TEST_KAFKA_BROKERS"], !brokers.isEmpty, let tansu = env["FUNDQ_TEST_TANSU"], !tansu.isEmpty else {
+            throw TestSetupError("FUNDQ_TEST_KAFKA_BROKERS / FUNDQ_TEST_TANSU are not set: "
+                                 + "run the tests with scripts/test.sh, which starts the broker")
+        }
+        self.brokers = brokers
+        self.tansu = tansu
+    }
+
+    /// Creates `name` with `partitions` partitions.
+    func createTopic(_ name: String, partitions: Int) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tansu)
+        p.arguments = ["topic", "create", name, "--partitions", String(partitions), "--broker", "tcp://\(brokers)"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestSetupError("tansu topic create \(name) failed") }
+    }
+}
