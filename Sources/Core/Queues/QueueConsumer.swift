@@ -482,7 +482,7 @@ public final class QueueConsumer {
         let record = DamagedMessage(failed: message, error: error, trace: trace, retryDate: retryDate)
         let id = try damaged.insert(record)
         logger.warning("message moved to the damaged store", metadata: [
-            "queue": "\(message.queue)", "damaged_id": "\(id)", "error": "\(error.prefix(300))",
+            "queue": "\(message.queue)", "damaged_id": "\(id)", "error": "\(PersonalData.maskedText(error).prefix(300))",
             "retry": "\(retryDate.map { "\($0)" } ?? "no")",
         ])
     }

@@ -101,8 +101,52 @@ struct RequeueDamagedCommand: ParsableCommand {
     }
 }
 
-        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows, purge old impressions.",
-        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self]
+/// `fundq jobs abandon-tracking --after DURATION`.
+struct AbandonTrackingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abandon-tracking",
+        abstract: "Mark as abandoned every started contribution tracking row with no donation and no event for --after.")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: ArgumentHelp("The abandon window: how long after its last event a row without a donation is abandoned (30m, 6h, 2d).",
+                               valueName: "duration"))
+    var after: DurationArgument
+
+    @OptionGroup var schedule: JobSchedule
+
+    func run() throws {
+        let store = TrackingStore(connection: try storage.open().database)
+        try schedule.run(defaultInterval: 300) {
+            let now = Date()
+            let count = try store.abandon(lastEventBefore: now.addingTimeInterval(-after.seconds), at: now)
+            Output.note("abandon-tracking: \(count) row\(count == 1 ? "" : "s") without a donation for \(after.seconds) s marked abandoned")
+        }
+    }
+}
+
+/// `fundq jobs purge-impressions --days N`.
+struct PurgeImpressionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge-impressions",
+        abstract: "Delete banner impression counts of minutes older than --days (retention; lookups and file records are kept).")
+
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "Age in days after which per-minute counts are deleted.")
+    var days: Double
+
+    @OptionGroup var schedule: JobSchedule
+
+    func validate() throws {
+        guard days > 0 else { throw ValidationError("--days must be positive") }
+    }
+
+    func run() throws {
+        let store = ImpressionStore(connection: try storage.open().database)
+        try schedule.run(defaultInterval: 3600) {
+            let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
+            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(days) days deleted")
         }
     }
 }

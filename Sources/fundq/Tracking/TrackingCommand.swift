@@ -119,7 +119,7 @@ struct TrackingShowCommand: ParsableCommand {
         guard let row = try store.fetch(id: id) else { throw ConfigurationError("no contribution tracking row \(id)") }
         let events: [JSONValue] = try store.events(id: id).map { e in
             var value = Output.messageValue(e.message)
-            if !showPersonalData, case .object(let members) = value { value = .object(PersonalData.redacted(members)) }
+            if !showPersonalData, case .object(let members) = value { value = .object(PersonalData.masked(members, showPersonalData: false)) }
             return .object(["ts": .number(String(e.ts)), "received_at": Output.date(e.receivedAt), "event": value])
         }
         if json {
