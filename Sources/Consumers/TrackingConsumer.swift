@@ -12,8 +12,8 @@ import Foundation
 ///   of the wrong kind, or whose `contribution_id` contradicts its row, is
 ///   damaged with the reason; nothing is cut.
 /// - A batch is one transaction. If the database refuses the batch (a
-///   concurrent consumer linked the same contribution, say), its events are
-///   applied one by one, so only the event at fault is damaged.
+///   concurrent consumer linked the same contribution, say), the consumer
+///   splits it down to the event at fault, which alone is damaged.
 public struct TrackingConsumer {
     /// The queue it reads (the PHP frontend's queue name).
     public static let queueName = "contribution-tracking"
@@ -40,20 +40,10 @@ public struct TrackingConsumer {
             }
         }
         guard !valid.isEmpty else { return verdicts }
-        do {
-            let outcomes = try store.connection.transaction { try store.apply(valid.map { ($0.event, $0.body) }) }
-            for (item, outcome) in zip(valid, outcomes) { verdicts[item.index] = TrackingConsumer.verdict(outcome) }
-        } catch let error where !OutagePolicy.isOutage(error) && valid.count > 1 {
-            // The database refused the batch: find the event at fault.
-            for item in valid {
-                do {
-                    let outcome = try store.connection.transaction { try store.apply([(item.event, item.body)]) }
-                    verdicts[item.index] = TrackingConsumer.verdict(outcome[0])
-                } catch let error where !OutagePolicy.isOutage(error) {
-                    verdicts[item.index] = QueueConsumer.verdict(for: error)
-                }
-            }
-        }
+        // A batch the database refuses is split down to the event at fault
+        // by QueueConsumer (one mechanism for every consumer).
+        let outcomes = try store.connection.transaction { try store.apply(valid.map { ($0.event, $0.body) }) }
+        for (item, outcome) in zip(valid, outcomes) { verdicts[item.index] = TrackingConsumer.verdict(outcome) }
         return verdicts
     }
 

@@ -15,7 +15,11 @@ struct Fundq: ParsableCommand {
             Exit codes: 0 success, 1 operational error, 2 usage error.
             """,
         version: FundqVersion.current,
-        subcommands: [QueueCommand.self, ConsumeCommand.self, PendingCommand.self, TrackingCommand.self, JobsCommand.self, ProcessorCommand.self, RectifyCommand.self, IPNCommand.self, SandboxCommand.self, DamagedCommand.self, ImpressionsCommand.self, DatabaseCommand.self, BenchCommand.self, DemoCommand.self, VersionCommand.self]
+        subcommands: [
+            QueueCommand.self, ConsumeCommand.self, PendingCommand.self, TrackingCommand.self, JobsCommand.self, ProcessorCommand.self,
+            RectifyCommand.self, IPNCommand.self, SandboxCommand.self, DamagedCommand.self, ImpressionsCommand.self, DatabaseCommand.self,
+            BenchCommand.self, DemoCommand.self, VersionCommand.self,
+        ]
     )
 
     /// Runs the command and maps failures to the documented exit codes:

@@ -78,7 +78,8 @@ public final class DonationsStore {
                            .text(JSONValue.object(m.members).serialized()), d.value(now)]
         }
         return try connection.execute("""
-            INSERT INTO donations (gateway, gateway_txn_id, order_id, contribution_tracking_id, currency, gross, fee, date, message, received_date)
+            INSERT INTO donations (gateway, gateway_txn_id, order_id, contribution_tracking_id, currency, gross, fee, date, message,
+              received_date)
             VALUES \(placeholders)\(conflict)
             """, parameters)
     }

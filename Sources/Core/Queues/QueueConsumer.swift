@@ -263,7 +263,8 @@ public final class QueueConsumer {
         init(_ verdict: MessageVerdict) {
             switch verdict {
             case .handled(let outcome): self = .handled(outcome)
-            case .damaged(let reason, let errorType, let retryAfter): self = .damaged(reason: reason, errorType: errorType, retryAfter: retryAfter)
+            case .damaged(let reason, let errorType, let retryAfter):
+                self = .damaged(reason: reason, errorType: errorType, retryAfter: retryAfter)
             case .released: self = .release(counted: false)
             }
         }
@@ -478,7 +479,8 @@ public final class QueueConsumer {
     }
 
     private func damage(_ message: DeliveredMessage, error: String, errorType: String, retryDate: Date?) throws {
-        let trace = "\(errorType) in consumer pid \(pid) on \(host), delivery \(message.deliveries) of message \(message.receipt.id) from \(queue.location)"
+        let trace = "\(errorType) in consumer pid \(pid) on \(host), delivery \(message.deliveries) of message \(message.receipt.id)"
+            + " from \(queue.location)"
         let record = DamagedMessage(failed: message, error: error, trace: trace, retryDate: retryDate)
         let id = try damaged.insert(record)
         logger.warning("message moved to the damaged store", metadata: [

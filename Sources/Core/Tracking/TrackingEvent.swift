@@ -1,22 +1,8 @@
 public import Foundation
 
 /// Why a tracking event cannot be applied; the message goes to the damaged
-/// store with this reason.
-public struct TrackingEventError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The field at fault (`id`, `ts`, a column name).
-    public let field: String
-    /// What is wrong with it.
-    public let reason: String
-
-    /// An error about `field`.
-    public init(_ field: String, _ reason: String) {
-        self.field = field
-        self.reason = reason
-    }
-
-    /// "field 'utm_source': is 200 characters long, the column holds 128".
-    public var description: String { "field '\(field)': \(reason)" }
-}
+/// store with this reason. The same field-and-reason error as donations'.
+public typealias TrackingEventError = DonationFieldError
 
 /// The columns of `contribution_tracking` that events fill, with how each
 /// value is checked. A value that does not fit is refused, never cut.

@@ -38,7 +38,8 @@ struct ConsumeCommand: ParsableCommand {
         let queueConsumer = QueueConsumer(
             queue: stores.queue, damaged: stores.damaged,
             policy: ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), acknowledgement: .withNextClaim), logger: logger)
-        let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon, batchSize: runOptions.batch)
+        let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
+                               batchSize: runOptions.batch)
         let summary: RunSummary
         switch consumer {
         case .pending:

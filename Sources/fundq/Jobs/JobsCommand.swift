@@ -8,7 +8,8 @@ import Logging
 struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
-        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, mark abandoned tracking rows, purge old impressions.",
+        abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, "
+            + "mark abandoned tracking rows, purge old impressions.",
         subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self]
     )
 }
