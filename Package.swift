@@ -1,5 +1,22 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// Each processor's simulator lives in its own folder,
+/// `Sources/Processors/NAME/Simulator/`, but is compiled into the Sandbox
+/// target (never into Processors, which production code links): found here,
+/// so adding a processor needs no edit of this file.
+let sourcesFolder = Context.packageDirectory + "/Sources"
+func entries(_ folder: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "\(sourcesFolder)/\(folder)")) ?? []).sorted()
+}
+let simulatorFolders = entries("Processors").filter { entries("Processors/\($0)").contains("Simulator") }.map { "\($0)/Simulator" }
+/// Everything under Sources/ the Sandbox target does not compile (its path is Sources/ to reach the simulators).
+let notSandbox = entries("").filter { $0 != "Sandbox" && $0 != "Processors" }
+    + entries("Processors").flatMap { folder in
+        entries("Processors/\(folder)").isEmpty ? ["Processors/\(folder)"]
+            : entries("Processors/\(folder)").filter { $0 != "Simulator" }.map { "Processors/\(folder)/\($0)" }
+    }
 
 /// Language settings shared by every Swift target: Swift 6 mode plus the
 /// upcoming features that tighten it.
@@ -48,12 +65,16 @@ let package = Package(
         ),
         .target(
             name: "Processors",
-            dependencies: ["Core"],
+            dependencies: ["Core", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: simulatorFolders,
             swiftSettings: strictSettings
         ),
         .target(
             name: "Sandbox",
-            dependencies: ["Core", "Processors"],
+            dependencies: ["Core", "Processors", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources",
+            exclude: notSandbox,
+            sources: ["Sandbox"] + simulatorFolders.map { "Processors/\($0)" },
             swiftSettings: strictSettings
         ),
         .target(

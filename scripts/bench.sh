@@ -34,7 +34,10 @@ rb=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -d 800 -n "$message
 "$fundq" bench queue --data-dir "$work/sqlite" --messages "$messages" --json > "$work/sqlite.json"
 "$fundq" bench consume --queue-url "$redis" --db-url "$mysql" --data-dir "$work/c1" --messages "$messages" --json > "$work/consume-mariadb.json"
 "$fundq" bench consume --queue-url "$redis" --data-dir "$work/c2" --messages "$messages" --json > "$work/consume-sqlite.json"
-for p in globalcollect paypal paypal-recurring; do
+# Every registered processor (the registry, not a list kept here).
+processors=$("$fundq" processor list --processors-dir processors --json | python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(sys.stdin)))')
+echo "$processors" > "$work/processors.txt"
+for p in $processors; do
   "$fundq" bench processor "$p" --processors-dir processors --requests 5000 --json > "$work/processor-$p.json"
 done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
@@ -75,7 +78,7 @@ for name, label in [("consume-mariadb", "redis → mariadb"), ("consume-sqlite",
               f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× |")
 print("\n| processor | run | calls/s | p50 ms | p99 ms | vs baseline |")
 print("|---|---|---:|---:|---:|---:|")
-for p in ["globalcollect", "paypal", "paypal-recurring"]:
+for p in open(f"{work}/processors.txt").read().split():
     r = json.load(open(f"{work}/processor-{p}.json"))
     for run in r["runs"]:
         print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "

@@ -263,8 +263,7 @@ public final class Rectifier {
             self.row = row
             self.processor = processor
             planner = RowPlanner(row: row, context: PlanContext(
-                processor: type.name, gateway: type.gateway, capabilities: type.capabilities,
-                attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
+                adapter: type, attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
         }
     }
 
@@ -388,6 +387,8 @@ public final class Rectifier {
         } catch let error as ProcessorError {
             if case .transport = error.kind { noteFailure(name) }
             if case .httpStatus(let code) = error.kind, code >= 500 { noteFailure(name) }
+            if case .httpError(let code, _) = error.kind, code >= 500 { noteFailure(name) }
+            if case .authentication = error.kind { noteFailure(name) }
             return .processorFailed(error)
         } catch where !Rectifier.isOutage(error) {
             // Anything else about this row (bad data, a refused statement): recorded, and the run moves on.

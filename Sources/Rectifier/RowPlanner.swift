@@ -16,16 +16,25 @@ public struct PlanContext: Sendable {
     public var dryRun: Bool
     /// The time decisions are taken at (next attempts count from it).
     public var now: Date
+    /// The processor's rules for an orphan's answer (``PaymentProcessor/orphanStatus(_:)``).
+    public var orphanRule: @Sendable (ProcessorStatus) -> ProcessorStatus
 
     /// A context.
     public init(processor: String, gateway: String, capabilities: Set<ProcessorCapability>, attemptSchedule: [Duration], dryRun: Bool,
-                now: Date) {
+                now: Date, orphanRule: @escaping @Sendable (ProcessorStatus) -> ProcessorStatus = { $0 }) {
         self.processor = processor
         self.gateway = gateway
         self.capabilities = capabilities
         self.attemptSchedule = attemptSchedule
         self.dryRun = dryRun
         self.now = now
+        self.orphanRule = orphanRule
+    }
+
+    /// The context of `adapter`'s rows: its name, gateway, capabilities and orphan rules.
+    public init(adapter: any PaymentProcessor.Type, attemptSchedule: [Duration], dryRun: Bool, now: Date) {
+        self.init(processor: adapter.name, gateway: adapter.gateway, capabilities: adapter.capabilities,
+                  attemptSchedule: attemptSchedule, dryRun: dryRun, now: now, orphanRule: { adapter.orphanStatus($0) })
     }
 }
 
@@ -254,14 +263,9 @@ public struct RowPlanner: Sendable {
 
     /// The decision on the processor's first answer.
     private mutating func decide(_ first: ProcessorStatus) -> RectifierStep {
-        var answer = first
-        // GlobalCollect, orphans only: STATUSID 0–70 means the donor never finished.
-        if context.gateway == "globalcollect", answer.status == .pending, let id = answer.details["STATUSID"].flatMap(Int.init),
-           (0...70).contains(id) {
-            answer.status = .timeout
-            answer.evidence += "; an orphan at 0–70 never finished"
-            record(answer)
-        }
+        // The processor's own rules for an orphan (its adapter's orphanStatus).
+        let answer = context.orphanRule(first)
+        if answer != first { record(answer) }
         if answer.status == .timeout, let intent = row.intents.first {
             // PayPal answers 10411 (token expired) three hours after checkout, whatever happened to the money.
             return leave(reviewNow: "\(context.processor) says the donor never finished, but fundq asked to \(Self.describe(intent)) at "

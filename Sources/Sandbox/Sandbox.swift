@@ -10,7 +10,8 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     /// Still in progress at the processor.
     case pending
     /// Authorized: waiting for us to capture (PayPal: approved, PAYERID
-    /// present; GlobalCollect: STATUSID 600, needs SET_PAYMENT).
+    /// present; GlobalCollect: STATUSID 600, needs SET_PAYMENT). Each
+    /// processor's simulator documents its own wire form of each outcome.
     case pendingPoke = "pending-poke"
     /// GlobalCollect: 3-D Secure done (STATUSID 200), needs DO_FINISHPAYMENT.
     case finish
@@ -45,12 +46,31 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     case huge
     /// PayPal: approved, but the capture takes less than was asked.
     case shortCapture = "short-capture"
+
+    /// What every simulator plays the same way, whatever its wire format.
+    public static let misbehaviours: Set<SandboxOutcome> = [.serverError, .malformed, .html, .truncated, .reset, .stall, .huge]
+
+    /// The status a simulator's adapter must read for this outcome on an
+    /// orphan (after its ``PaymentProcessor/orphanStatus(_:)``): the
+    /// contract every simulator plays its wire format to. Nil: no status
+    /// (a misbehaviour, or an outcome whose reading is the processor's own).
+    public var normalized: NormalizedStatus? {
+        switch self {
+        case .complete, .slow: return .complete
+        case .pending: return .pending
+        case .pendingPoke, .finish, .shortCapture: return .pendingPoke
+        case .failed: return .failed
+        case .cancelled: return .cancelled
+        case .expired, .abandoned: return .timeout
+        default: return nil
+        }
+    }
 }
 
 /// A capture (or finish, or profile creation) the sandbox performed: the
 /// money-moving log the tests check for doubles.
 public struct SandboxCapture: Sendable, Equatable {
-    /// "paypal" or "globalcollect".
+    /// The simulator's ledger ("paypal", "globalcollect", …).
     public let processor: String
     /// Token or order id.
     public let id: String
@@ -60,17 +80,19 @@ public struct SandboxCapture: Sendable, Equatable {
     public let amount: String
 }
 
-/// Local simulators of the processors' real wire APIs — PayPal NVP on
-/// `/nvp`, GlobalCollect WebCollect XML on `/wdl` — with outcomes scripted
-/// per token or order, and a log of every capture. `fundq sandbox` serves
-/// it; tests and the demo start it in-process.
+/// Local simulators of the registered processors' real wire APIs, each
+/// routed by its own ``ProcessorSimulator/routes`` (``Simulators``), with
+/// outcomes scripted per payment id, and a log of every capture.
+/// `fundq sandbox` serves it; tests and the demo start it in-process.
 public final class Sandbox: Sendable {
+    /// One scripted payment.
     struct Order: Sendable {
         var outcome: SandboxOutcome
         var amount: String
         var currency: String
         var captures = 0
-        var statusID: Int
+        /// The simulator's wire state (``ProcessorSimulator/initialState(for:)``).
+        var state: String
     }
 
     struct Profile: Sendable {
@@ -80,21 +102,12 @@ public final class Sandbox: Sendable {
 
     struct State: Sendable {
         var profiles: [String: Profile] = [:]
-        var paypal: [String: Order] = [:]
-        var globalcollect: [String: Order] = [:]
+        /// Ledger → payment id → order.
+        var orders: [String: [String: Order]] = [:]
         var captures: [SandboxCapture] = []
         var issuedIPNs: Set<[UInt8]> = []
         var requests = 0
     }
-
-    /// Credentials the sandbox accepts.
-    public static let paypalUser = "sandbox-user"
-    /// PayPal password the sandbox accepts.
-    public static let paypalPassword = "sandbox-password-0000"
-    /// PayPal signature the sandbox accepts.
-    public static let paypalSignature = "sandbox-signature-0000"
-    /// GlobalCollect merchant id the sandbox accepts.
-    public static let merchantID = "9000"
 
     private let state = Mutex(State())
     private let server = Mutex<LoopbackHTTPServer?>(nil)
@@ -120,34 +133,49 @@ public final class Sandbox: Sendable {
         "http://127.0.0.1:\(server.withLock { $0?.port ?? 0 })"
     }
 
-    /// The environment that points the adapters at this sandbox, with the
-    /// credentials it accepts.
+    /// The environment that points every registered adapter at this
+    /// sandbox, with the credentials its simulator accepts.
     public var environment: [String: String] {
-        [
-            "FUNDQ_PAYPAL_ENDPOINT": baseURL + "/nvp", "FUNDQ_PAYPAL_USER": Sandbox.paypalUser,
-            "FUNDQ_PAYPAL_PASSWORD": Sandbox.paypalPassword, "FUNDQ_PAYPAL_SIGNATURE": Sandbox.paypalSignature,
-            "FUNDQ_PAYPAL_RECURRING_ENDPOINT": baseURL + "/nvp",
-            "FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": baseURL + "/cgi-bin/webscr",
-            "FUNDQ_GLOBALCOLLECT_ENDPOINT": baseURL + "/wdl", "FUNDQ_GLOBALCOLLECT_MERCHANT_ID": Sandbox.merchantID,
-        ]
+        Simulators.distinct.reduce(into: [:]) { $0.merge($1.environment(baseURL: baseURL)) { $1 } }
     }
 
-    /// Scripts how `id` (a PayPal token, or a GlobalCollect order id) behaves.
-    public func script(_ processor: String, id: String, outcome: SandboxOutcome, amount: String = "10.00", currency: String = "EUR") {
-        let statusID: Int
-        switch outcome {
-        case .complete, .slow, .duplicate: statusID = 1000
-        case .pending: statusID = 50
-        case .pendingPoke, .shortCapture: statusID = 600
-        case .finish: statusID = 200
-        case .failed: statusID = 130
-        case .cancelled: statusID = 99999
-        case .abandoned: statusID = 20
-        default: statusID = 0
+    /// Scripts how payment `id` (in the field its adapter names payments
+    /// by) behaves at `processor`'s simulator. Throws for a processor that
+    /// is not registered or has no simulator, and for an outcome its
+    /// simulator does not play: never a silent fallback to another's.
+    public func script(_ processor: String, id: String, outcome: SandboxOutcome, amount: String = "10.00",
+                       currency: String = "EUR") throws {
+        let adapter = try Simulators.named(processor)
+        guard adapter.simulatedOutcomes.contains(outcome) else {
+            throw ConfigurationError("the \(processor) simulator does not play '\(outcome.rawValue)'; it plays "
+                                     + adapter.simulatedOutcomes.map(\.rawValue).sorted().joined(separator: ", "))
         }
-        let order = Order(outcome: outcome, amount: amount, currency: currency, statusID: statusID)
-        state.withLock {
-            if processor == "globalcollect" { $0.globalcollect[id] = order } else { $0.paypal[id] = order }
+        let simulator = adapter.simulator
+        let order = Order(outcome: outcome, amount: amount, currency: currency, state: simulator.initialState(for: outcome))
+        state.withLock { $0.orders[simulator.ledger, default: [:]][id] = order }
+    }
+
+    /// The scripted payment `id` in `ledger`.
+    func order(_ ledger: String, _ id: String) -> Order? {
+        state.withLock { $0.orders[ledger]?[id] }
+    }
+
+    /// Changes the scripted payment `id` in `ledger`.
+    func update(_ ledger: String, _ id: String, _ change: (inout Order) -> Void) {
+        state.withLock { state in
+            if var order = state.orders[ledger]?[id] {
+                change(&order)
+                state.orders[ledger]?[id] = order
+            }
+        }
+    }
+
+    /// Records a money-moving call on `id`; `counts` false for an answered
+    /// duplicate (logged as an attempt on the order, not as a capture).
+    func recordCapture(_ ledger: String, id: String, action: String, amount: String, counts: Bool) {
+        state.withLock { state in
+            if counts { state.captures.append(SandboxCapture(processor: ledger, id: id, action: action, amount: amount)) }
+            state.orders[ledger]?[id]?.captures += 1
         }
     }
 
@@ -182,12 +210,11 @@ public final class Sandbox: Sendable {
     /// Requests served so far.
     public var requestCount: Int { state.withLock { $0.requests } }
 
-    /// Answers one request.
+    /// Answers one request: the sandbox's own endpoints, else the
+    /// registered simulator whose route matches.
     public func handle(_ request: HTTPServerRequest) -> HTTPServerReply {
         state.withLock { $0.requests += 1 }
         switch (request.method, request.path) {
-        case ("POST", "/nvp"): return paypal(request)
-        case ("POST", "/wdl"): return globalCollect(request)
         case ("POST", "/_sandbox/orders"): return control(request)
         case ("POST", "/cgi-bin/webscr"): return verifyIPN(request)
         case ("GET", "/_sandbox/captures"):
@@ -197,18 +224,30 @@ public final class Sandbox: Sendable {
             return .ok(list.serialized(), contentType: "application/json")
         case ("GET", "/health"): return .ok("ok\n", contentType: "text/plain")
         default:
+            let simulator = Simulators.distinct.first { simulator in
+                simulator.routes.contains { $0.method == request.method && request.path.hasPrefix($0.pathPrefix) }
+            }
+            if let simulator { return simulator.answer(request, sandbox: self) }
             return .response(status: 404, contentType: "text/plain", body: Array("no such sandbox endpoint\n".utf8), delay: .zero)
         }
     }
 
-    /// `POST /_sandbox/orders` with `{"processor","id","outcome","amount","currency"}`.
+    /// `POST /_sandbox/orders` with `{"processor","id","outcome","amount","currency"}`;
+    /// 400 for an unknown processor or outcome.
     func control(_ request: HTTPServerRequest) -> HTTPServerReply {
+        func refuse(_ why: String) -> HTTPServerReply {
+            .response(status: 400, contentType: "text/plain", body: Array((why + "\n").utf8), delay: .zero)
+        }
         guard let o = (try? JSONParser().parse(request.body))?.objectValue, let processor = o["processor"]?.scalarText,
               let id = o["id"]?.scalarText, let outcome = o["outcome"]?.scalarText.flatMap(SandboxOutcome.init(rawValue:)) else {
-            return .response(status: 400, contentType: "text/plain",
-                             body: Array("expected {\"processor\",\"id\",\"outcome\"} with outcome one of \(SandboxOutcome.allCases.map(\.rawValue))\n".utf8), delay: .zero)
+            return refuse("expected {\"processor\",\"id\",\"outcome\"} with outcome one of \(SandboxOutcome.allCases.map(\.rawValue))")
         }
-        script(processor, id: id, outcome: outcome, amount: o["amount"]?.scalarText ?? "10.00", currency: o["currency"]?.scalarText ?? "EUR")
+        do {
+            try script(processor, id: id, outcome: outcome, amount: o["amount"]?.scalarText ?? "10.00",
+                       currency: o["currency"]?.scalarText ?? "EUR")
+        } catch {
+            return refuse("\(error)")
+        }
         return .ok("scripted\n", contentType: "text/plain")
     }
 

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import Processors
 import Sandbox
 import Testing
 
@@ -21,15 +22,16 @@ struct ProcessorCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         guard case .array(let items) = try JSONParser().parse(r.stdout) else { Issue.record("list printed \(r.stdout)"); return }
         let names = items.compactMap { $0.objectValue?["name"]?.scalarText }
-        #expect(names == ["globalcollect", "paypal", "paypal-recurring"])
+        #expect(names == Processors.all.map { $0.name })
         let paypal = items.compactMap(\.objectValue).first { $0["name"] == .string("paypal") }
         #expect(paypal?["endpoint"] == .string(f.sandbox.baseURL + "/nvp"))
         #expect(paypal?["capabilities"] == .array([.string("status"), .string("finish")]))
+        #expect(paypal?["identity"] == .string("gateway_session_id"))
     }
 
     @Test func statusPrintsTheNormalizedStatusAndItsEvidence() throws {
         let f = try SandboxFixture()
-        f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
+        try f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
         let r = try run(f, ["processor", "paypal", "status", "EC-7", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let o = try JSONParser().parse(r.stdout).objectValue
@@ -44,7 +46,7 @@ struct ProcessorCommandTests {
 
     @Test func finishDryRunSendsNothingThenFinishCapturesOnce() throws {
         let f = try SandboxFixture()
-        f.sandbox.script("paypal", id: "EC-9", outcome: .pendingPoke)
+        try f.sandbox.script("paypal", id: "EC-9", outcome: .pendingPoke)
         // Without a pending row there is no amount to capture: refused, nothing sent.
         let unknown = try run(f, ["processor", "paypal", "finish", "EC-9", "--dry-run"])
         #expect(unknown.status == 1)
@@ -98,7 +100,7 @@ struct ProcessorCommandTests {
         #expect(missing.stderr.contains("credential 'signature' comes from FUNDQ_PAYPAL_SIGNATURE, which is set neither in the environment nor in the secrets file"))
         let wrong = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_PASSWORD": "nope"])
         #expect(wrong.status == 1)
-        #expect(wrong.stderr.contains("error 10002"))
+        #expect(wrong.stderr.contains("credentials refused (10002)"), "\(wrong.stderr)")
         let unreachable = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/nvp"])
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot connect"))

@@ -137,7 +137,7 @@ struct ProcessorMaskingTests {
         let log = try FundqProcess.run(["rectify", "log", "--json"], environment: env)
         guard case .array(let decisions) = try JSONParser().parse(log.stdout) else { Issue.record("log printed \(log.stdout)"); return }
         #expect(decisions.count == 2)
-        #expect(log.stdout.contains("error 10002"), "\(log.stdout)")
+        #expect(log.stdout.contains("credentials refused (10002)"), "\(log.stdout)")
         #expect(log.stdout.contains("NOTE=***"), "the raw answer is logged, masked: \(log.stdout)")
         expectClean(log.stdout, "rectify log (evidence and raw answer as stored)")
     }
@@ -157,7 +157,7 @@ struct ProcessorMaskingTests {
             Issue.record("an error answer was taken as a status")
         } catch let error as ProcessorError {
             expectClean(error.description, "error")
-            #expect(error.description.contains("error 10002"))
+            #expect(error.description.contains("credentials refused (10002)"))
         }
         let preview = try paypal.preview(.status, for: pendingRecord(gateway: "paypal", orderID: "o3", token: "EC-NOTE"), current: nil)
         expectClean(preview, "preview")

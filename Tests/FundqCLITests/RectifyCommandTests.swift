@@ -14,10 +14,9 @@ struct RectifyCommandTests {
         let date = Int(Date().timeIntervalSince1970) - 3600
         try storage.database.transaction {
             for (processor, id, outcome) in orphans {
-                f.sandbox.script(processor, id: id, outcome: outcome)
-                let token = processor.hasPrefix("paypal") ? #","gateway_session_id":"\#(id)""# : ""
+                try f.sandbox.script(processor, id: id, outcome: outcome)
                 try store.store(try PendingMessage(members: try JSONParser().parse(
-                    #"{"gateway":"\#(processor)","order_id":"\#(id)","date":\#(date),"gross":"10.00","currency":"EUR"\#(token)}"#).objectValue!))
+                    pendingMessageText(processor: processor, id: id, date: date)).objectValue!))
             }
         }
     }

@@ -34,7 +34,7 @@ struct RectifyRateLimitTests {
         let date = Int(Date().timeIntervalSince1970) - 3600
         try storage.database.transaction {
             for i in 0..<orphans {
-                f.sandbox.script("paypal", id: "EC-R\(i)", outcome: .abandoned)
+                try f.sandbox.script("paypal", id: "EC-R\(i)", outcome: .abandoned)
                 try pending.store(try PendingMessage(members: try JSONParser().parse(
                     #"{"gateway":"paypal","order_id":"EC-R\#(i)","gateway_session_id":"EC-R\#(i)","date":\#(date),"gross":"1.00","currency":"EUR"}"#
                 ).objectValue!))

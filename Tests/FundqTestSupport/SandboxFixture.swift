@@ -39,7 +39,8 @@ public final class SandboxFixture {
     }
 }
 
-/// A pending row for adapter tests.
+/// A pending row for adapter tests; `token`, when given, is the session
+/// token (PayPal's EC-… token).
 public func pendingRecord(gateway: String, orderID: String, token: String? = nil, gross: String = "10.00", currency: String = "EUR") -> PendingRecord {
     var message: [String: JSONValue] = ["gateway": .string(gateway), "order_id": .string(orderID), "gross": .string(gross),
                                         "currency": .string(currency), "date": .number("1764000000")]
@@ -47,4 +48,27 @@ public func pendingRecord(gateway: String, orderID: String, token: String? = nil
     return PendingRecord(id: 1, date: Date(timeIntervalSince1970: 1_764_000_000), gateway: gateway, gatewayAccount: nil, orderID: orderID,
                          gatewayTxnID: nil, gatewaySessionID: token, contributionTrackingID: nil, paymentMethod: nil, message: message,
                          attempts: 0, lastAttemptDate: nil, nextAttemptDate: nil, resolution: nil, resolvedDate: nil)
+}
+
+/// A pending row at registered processor `processor` for payment `id`, in the
+/// field its adapter names payments by (``PaymentProcessor/paymentIdentity``),
+/// with `order_id` "o-ID" unless the order id is what names it.
+public func pendingRecord(processor: String, id: String, gross: String = "10.00", currency: String = "EUR") -> PendingRecord {
+    let adapter = Processors.named(processor)!
+    var row = adapter.paymentIdentity.row(gateway: adapter.gateway, id: id, orderID: "o-\(id)",
+                                          date: Date(timeIntervalSince1970: 1_764_000_000),
+                                          extra: ["gross": .string(gross), "currency": .string(currency), "date": .number("1764000000")])
+    row.id = 1
+    return row
+}
+
+/// The text of a pending message for payment `id` at registered processor
+/// `processor` (its gateway, `order_id` `id`, and `id` in the field the
+/// adapter names payments by), started at unix time `date`, plus `extra`
+/// members (`,"email":"…"`).
+public func pendingMessageText(processor: String, id: String, date: Int, gross: String = "10.00", currency: String = "EUR",
+                               extra: String = "") -> String {
+    let adapter = Processors.named(processor)!
+    return #"{"gateway":"\#(adapter.gateway)","order_id":"\#(id)","date":\#(date),"gross":"\#(gross)","currency":"\#(currency)""#
+        + adapter.paymentIdentity.jsonMembers(id) + extra + "}"
 }

@@ -67,7 +67,7 @@ struct HTTPClientRoutingTests {
 
     @Test func theEnvironmentsProxiesNeverSeeAProcessorCall() throws {
         let f = try SandboxFixture()
-        f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
+        try f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
         let proxy = try ProxyRecorder()
         let loopback = try runStatus(f, environmentProxies(proxy))
         #expect(loopback.status == 0, "\(loopback.stderr)")
@@ -80,7 +80,7 @@ struct HTTPClientRoutingTests {
 
     @Test func aProxyNamedInTheYAMLCarriesHTTPSButNeverPlainLoopbackHTTP() throws {
         let f = try SandboxFixture()
-        f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
+        try f.sandbox.script("paypal", id: "EC-7", outcome: .pendingPoke)
         let proxy = try ProxyRecorder()
         let loopback = try runStatus(f, ["FUNDQ_PAYPAL_PROXY": proxy.url])
         #expect(loopback.status == 0, "\(loopback.stderr)")

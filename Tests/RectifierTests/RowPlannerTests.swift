@@ -15,8 +15,7 @@ struct RowPlannerTests {
     static let recurring = PlanContext(processor: "paypal-recurring", gateway: "paypal-recurring",
                                        capabilities: [.status, .createRecurringProfile, .cancel],
                                        attemptSchedule: [.seconds(600)], dryRun: false, now: now)
-    static let globalcollect = PlanContext(processor: "globalcollect", gateway: "globalcollect", capabilities: [.status, .finish, .cancel],
-                                           attemptSchedule: [.seconds(600)], dryRun: false, now: now)
+    static let globalcollect = PlanContext(adapter: GlobalCollect.self, attemptSchedule: [.seconds(600)], dryRun: false, now: now)
 
     static func row(_ gateway: String = "paypal", gross: String = "10.00", currency: String = "EUR",
                     intents: PendingIntents = PendingIntents(), attempts: Int = 0) -> PendingRecord {
@@ -181,6 +180,20 @@ struct RowPlannerTests {
         guard case .review(let reason) = outcome.write else { Issue.record("\(outcome.write)"); return }
         #expect(reason.contains("PayPal captured 1.00 where 10.00 was asked"))
         #expect(outcome.counts.completed == 0 && outcome.counts.errors == 1 && outcome.counts.needsReview == 1)
+    }
+
+    @Test func theProcessorsOrphanRuleDecidesNotTheRectifier() {
+        // GlobalCollect's adapter declares STATUSID 0–70 on an orphan as "never finished"; 300 stays pending.
+        let abandoned = Self.drive(Self.row("globalcollect"), Self.globalcollect,
+                                   Self.world(Self.status(.pending, "STATUSID=20 (pending)", details: ["STATUSID": "20"])))
+        #expect(abandoned.outcome.write == .resolve(.timeout))
+        #expect(abandoned.outcome.evidence.contains("an orphan at 0–70 never finished"))
+        let waiting = Self.drive(Self.row("globalcollect"), Self.globalcollect,
+                                 Self.world(Self.status(.pending, "STATUSID=300 (pending)", details: ["STATUSID": "300"])))
+        #expect(waiting.outcome.write != .resolve(.timeout))
+        // The same answer from a processor without that rule is left pending.
+        let other = Self.drive(Self.row(), Self.paypal, Self.world(Self.status(.pending, "STATUSID=20", details: ["STATUSID": "20"])))
+        #expect(other.outcome.write != .resolve(.timeout))
     }
 
     @Test func anExistingDonationMakesADuplicateAndAnOpenPaymentIsCancelledFirst() {

@@ -8,6 +8,16 @@ public protocol PaymentProcessor: AnyObject {
     static var gateway: String { get }
     /// What the adapter can do.
     static var capabilities: Set<ProcessorCapability> { get }
+    /// Which pending-row field names the payment at this processor.
+    static var paymentIdentity: PaymentIdentity { get }
+    /// The calls that move money, each with what makes a repeat harmless
+    /// (the rectifier records its intent before each, whatever the adapter).
+    static var moneyMovingActions: [MoneyMovingAction] { get }
+
+    /// The processor's rules for a row nobody came back for (an orphan):
+    /// `answer` as the rectifier must read it (e.g. GlobalCollect's STATUSID
+    /// 0–70: the donor never finished, timeout). Default: unchanged.
+    static func orphanStatus(_ answer: ProcessorStatus) -> ProcessorStatus
 
     /// An adapter with `configuration` and the credential values it names.
     init(configuration: ProcessorConfiguration, credentials: Credentials) throws
@@ -32,6 +42,9 @@ public protocol PaymentProcessor: AnyObject {
 }
 
 extension PaymentProcessor {
+    /// Processors without orphan rules read an orphan's answer as it is.
+    public static func orphanStatus(_ answer: ProcessorStatus) -> ProcessorStatus { answer }
+
     /// Adapters without finish support.
     public func finish(_ row: PendingRecord, current: ProcessorStatus) throws -> ProcessorStatus {
         throw ProcessorError(.unsupported(.finish), processor: Self.name, action: "finish")

@@ -11,6 +11,11 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         case malformedResponse(String)
         /// The processor answered with an error code it did not explain as a payment state.
         case processorError(code: String, message: String)
+        /// The processor refused our credentials or signature (PayPal 10002,
+        /// GlobalCollect 410120, HTTP 401/403): nothing about the payment was learnt.
+        case authentication(code: String, message: String)
+        /// An HTTP error status with the answer's body kept as evidence (masked).
+        case httpError(status: Int, body: String)
         /// The adapter cannot do this.
         case unsupported(ProcessorCapability)
         /// Configuration or credentials are missing or wrong.
@@ -40,6 +45,8 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         switch kind {
         case .transport(let k): what = HTTPError(kind: k, url: "the \(processor) endpoint").description
         case .httpStatus(let code): what = "HTTP status \(code)"
+        case .httpError(let code, let body): what = "HTTP status \(code): \(body)"
+        case .authentication(let code, let message): what = "credentials refused (\(code)): \(message)"
         case .malformedResponse(let why): what = "malformed answer: \(why)"
         case .processorError(let code, let message): what = "error \(code): \(message)"
         case .unsupported(let capability): what = "\(processor) does not support \(capability.rawValue)"
@@ -60,6 +67,8 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         case .httpStatus, .unsupported: kind = self.kind
         case .malformedResponse(let why): kind = .malformedResponse(mask(why))
         case .processorError(let code, let message): kind = .processorError(code: mask(code), message: mask(message))
+        case .authentication(let code, let message): kind = .authentication(code: mask(code), message: mask(message))
+        case .httpError(let code, let body): kind = .httpError(status: code, body: mask(body))
         case .configuration(let why): kind = .configuration(mask(why))
         case .ambiguous(let why): kind = .ambiguous(mask(why))
         }
@@ -76,7 +85,9 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether asking again later may help (everything but unsupported and configuration).
+    /// Whether asking again later may help (everything but unsupported,
+    /// configuration and ambiguous; refused credentials are fixed by an
+    /// operator, and the payment is asked about again after that).
     public var isRetryable: Bool {
         switch kind {
         case .unsupported, .configuration, .ambiguous: return false

@@ -3,11 +3,31 @@ import Foundation
 
 /// GlobalCollect's WebCollect XML API: GET_ORDERSTATUS to ask;
 /// DO_FINISHPAYMENT (after 3-D Secure, STATUSID 200) or SET_PAYMENT
-/// (STATUSID 525/600) to finish; CANCEL_PAYMENT.
+/// (STATUSID 525/600) to finish; CANCEL_PAYMENT. Wire facts (requests,
+/// STATUSID table, error codes): docs/processors/globalcollect.md.
 public final class GlobalCollect: PaymentProcessor {
     public static let name = "globalcollect"
     public static let gateway = "globalcollect"
     public static let capabilities: Set<ProcessorCapability> = [.status, .finish, .cancel]
+    /// The pending row's `order_id` is GlobalCollect's ORDERID.
+    public static let paymentIdentity = PaymentIdentity.orderID
+    public static let moneyMovingActions = [
+        MoneyMovingAction(.finish, idempotency: "SET_PAYMENT / DO_FINISHPAYMENT of an order already final answers NOK 400120: "
+                          + "reported as already done, the status is read again, nothing is sent twice"),
+        MoneyMovingAction(.cancel, idempotency: "CANCEL_PAYMENT of a cancelled order changes nothing; the status is read after it"),
+    ]
+
+    /// Error codes that mean our MERCHANTID (or its IP address) was refused.
+    static let authenticationCodes: Set<String> = ["410120"]
+
+    /// For an orphan, STATUSID 0–70 means the donor never finished: timeout.
+    public static func orphanStatus(_ answer: ProcessorStatus) -> ProcessorStatus {
+        guard answer.status == .pending, let id = answer.details["STATUSID"].flatMap(Int.init), (0...70).contains(id) else { return answer }
+        var orphan = answer
+        orphan.status = .timeout
+        orphan.evidence += "; an orphan at 0–70 never finished"
+        return orphan
+    }
 
     public let configuration: ProcessorConfiguration
     let credentials: Credentials
@@ -19,7 +39,7 @@ public final class GlobalCollect: PaymentProcessor {
         http = try ProcessorHTTP(processor: Self.name, configuration: configuration, credentials: credentials)
     }
 
-    /// STATUSID → normalized status, as PROCESSORS.md lists it.
+    /// STATUSID → normalized status, as docs/processors/globalcollect.md lists it.
     public static func normalized(statusID: Int) -> NormalizedStatus {
         switch statusID {
         case 0...10, 20...70, 300, 550, 625...650: return .pending
@@ -72,6 +92,13 @@ public final class GlobalCollect: PaymentProcessor {
         }
     }
 
+    /// A NOK answer as an error: refused credentials are their own kind.
+    static func error(_ nok: (code: String, message: String), action: String) -> ProcessorError {
+        let kind: ProcessorError.Kind = authenticationCodes.contains(nok.code)
+            ? .authentication(code: nok.code, message: nok.message) : .processorError(code: nok.code, message: nok.message)
+        return ProcessorError(kind, processor: Self.name, action: action)
+    }
+
     func orderID(_ row: PendingRecord, _ what: String) throws(ProcessorError) -> String {
         guard let order = row.orderID else {
             throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.gatewayTxnID ?? "?") has no order_id"), processor: Self.name, action: what)
@@ -99,7 +126,7 @@ public final class GlobalCollect: PaymentProcessor {
             if nok.code == "1000001" {
                 return ProcessorStatus(status: .cancelled, evidence: "RESULT=NOK, ERROR CODE=1000001 (cancelled)", raw: answer.raw)
             }
-            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
+            throw Self.error(nok, action: what)
         }
         guard let statusText = answer.response.text(at: "STATUS/STATUSID"), let statusID = Int(statusText) else {
             throw ProcessorError(.malformedResponse("RESULT=OK without a numeric STATUS/STATUSID"), processor: Self.name, action: what)
@@ -141,7 +168,7 @@ public final class GlobalCollect: PaymentProcessor {
         let what = "\(step.action) for order \(row.orderID ?? "?")"
         let answer = try call(step.action, version: step.version, params: step.params, what: what, idempotent: false)
         if let nok = answer.nok, nok.code != "400120" {
-            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
+            throw Self.error(nok, action: what)
         }
         var after = try status(of: row)
         after.evidence = "\(step.action) \(answer.nok == nil ? "OK" : "NOK 400120 (already final)"), then \(after.evidence)"
@@ -159,9 +186,7 @@ public final class GlobalCollect: PaymentProcessor {
         let answer = try call("CANCEL_PAYMENT", version: "1.0", params: XMLElement(name: "PAYMENT", children: [
             .leaf("ORDERID", order), .leaf("EFFORTID", effortID(row)), .leaf("ATTEMPTID", row.message["attempt_id"]?.scalarText ?? "1")]),
             what: what, idempotent: false)
-        if let nok = answer.nok {
-            throw ProcessorError(.processorError(code: nok.code, message: nok.message), processor: Self.name, action: what)
-        }
+        if let nok = answer.nok { throw Self.error(nok, action: what) }
         return try status(of: row)
     }
 

@@ -2,11 +2,30 @@ public import Core
 import Foundation
 
 /// PayPal Express Checkout over the NVP API: GetExpressCheckoutDetails to
-/// ask, DoExpressCheckoutPayment to collect.
+/// ask, DoExpressCheckoutPayment to collect. Wire facts (fields,
+/// CHECKOUTSTATUS and PAYMENTSTATUS tables, error codes):
+/// docs/processors/paypal.md.
 public final class PayPalExpressCheckout: PaymentProcessor {
     public static let name = "paypal"
     public static let gateway = "paypal"
     public static let capabilities: Set<ProcessorCapability> = [.status, .finish]
+    /// The pending row's `gateway_session_id` is the EC-… checkout token.
+    public static let paymentIdentity = PaymentIdentity.sessionToken
+    public static let moneyMovingActions = [
+        MoneyMovingAction(.finish, idempotency: "DoExpressCheckoutPayment carries MSGSUBID (the order id): a repeat is answered "
+                          + "11607 (or 10415) and reported as already paid, never paid again"),
+    ]
+
+    /// Error codes that mean our API user, password or signature was refused.
+    static let authenticationCodes: Set<String> = ["10002", "10008"]
+
+    /// A Failure's first error: refused credentials are their own kind.
+    static func error(_ errors: [(code: String, message: String)], action: String, processor: String = name) -> ProcessorError {
+        let first = errors.first ?? (code: "?", message: "Failure without an error code")
+        let kind: ProcessorError.Kind = authenticationCodes.contains(first.code)
+            ? .authentication(code: first.code, message: first.message) : .processorError(code: first.code, message: first.message)
+        return ProcessorError(kind, processor: processor, action: action)
+    }
 
     public let configuration: ProcessorConfiguration
     let credentials: Credentials
@@ -70,7 +89,7 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         return token
     }
 
-    /// GetExpressCheckoutDetails, mapped as PROCESSORS.md says: NotInitiated
+    /// GetExpressCheckoutDetails, mapped as docs/processors/paypal.md says: NotInitiated
     /// is pending-poke when the donor approved (PAYERID present) and timeout
     /// when not — the distinction the old rectifier got wrong for years.
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
@@ -88,8 +107,7 @@ public final class PayPalExpressCheckout: PaymentProcessor {
                 // "never paid" — the rectifier, which records its intents, sends the others to review.
                 return ProcessorStatus(status: .timeout, evidence: "L_ERRORCODE0=10411 (the checkout token expired)", raw: raw(reply))
             }
-            let first = errors.first ?? (code: "?", message: "Failure without an error code")
-            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+            throw Self.error(errors, action: action)
         }
         let checkout = reply["CHECKOUTSTATUS"] ?? ""
         let payer = reply["PAYERID"].flatMap { $0.isEmpty ? nil : $0 }
@@ -160,8 +178,7 @@ public final class PayPalExpressCheckout: PaymentProcessor {
                 return ProcessorStatus(status: .failed, evidence: "L_ERRORCODE=10486 (the donor's funding failed; they would have to go back to PayPal)",
                                        raw: raw(reply), details: current.details)
             }
-            let first = errors.first ?? (code: "?", message: "Failure without an error code")
-            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+            throw Self.error(errors, action: action)
         }
         let paymentStatus = reply["PAYMENTINFO_0_PAYMENTSTATUS"] ?? ""
         let status = Self.normalized(paymentStatus: paymentStatus)

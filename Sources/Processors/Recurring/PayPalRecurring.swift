@@ -7,11 +7,21 @@ import Foundation
 /// profile (`subscr_id`), else GetExpressCheckoutDetails. Finish:
 /// CreateRecurringPaymentsProfile — but first, if the row names a profile,
 /// GetRecurringPaymentsProfileDetails, so that one checkout never gets two
-/// profiles. Cancel: ManageRecurringPaymentsProfileStatus.
+/// profiles. Cancel: ManageRecurringPaymentsProfileStatus. Wire facts:
+/// docs/processors/paypal-recurring.md.
 public final class PayPalRecurring: PaymentProcessor {
     public static let name = "paypal-recurring"
     public static let gateway = "paypal-recurring"
     public static let capabilities: Set<ProcessorCapability> = [.status, .createRecurringProfile, .cancel]
+    /// The pending row's `gateway_session_id` is the EC-… checkout token.
+    public static let paymentIdentity = PaymentIdentity.sessionToken
+    public static let moneyMovingActions = [
+        MoneyMovingAction(.createRecurringProfile, idempotency: "the rectifier records its intent first; a row that names its "
+                          + "profile (subscr_id) is checked with GetRecurringPaymentsProfileDetails instead of creating another, "
+                          + "and an intent without a known outcome goes to review (look for PROFILEREFERENCE = the order id)"),
+        MoneyMovingAction(.cancel, idempotency: "ManageRecurringPaymentsProfileStatus ACTION=Cancel of a cancelled profile "
+                          + "changes nothing"),
+    ]
 
     public let configuration: ProcessorConfiguration
     let checkout: PayPalExpressCheckout
@@ -41,8 +51,7 @@ public final class PayPalRecurring: PaymentProcessor {
         let action = "GetRecurringPaymentsProfileDetails for \(profile)"
         let reply = try checkout.call("GetRecurringPaymentsProfileDetails", [("PROFILEID", profile)], action: action, idempotent: true)
         if reply["ACK"]!.hasPrefix("Failure") {
-            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
-            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+            throw PayPalExpressCheckout.error(PayPalExpressCheckout.errors(reply), action: action, processor: Self.name)
         }
         let status = reply["STATUS"] ?? ""
         return ProcessorStatus(status: Self.normalized(profileStatus: status), evidence: "profile \(profile) STATUS=\(status.isEmpty ? "(missing)" : status)",
@@ -86,8 +95,7 @@ public final class PayPalRecurring: PaymentProcessor {
         let action = "CreateRecurringPaymentsProfile for \(fields[0].1)"
         let reply = try checkout.call("CreateRecurringPaymentsProfile", fields, action: action, idempotent: false)
         if reply["ACK"]!.hasPrefix("Failure") {
-            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
-            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+            throw PayPalExpressCheckout.error(PayPalExpressCheckout.errors(reply), action: action, processor: Self.name)
         }
         guard let profile = reply["PROFILEID"], !profile.isEmpty else {
             throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
@@ -109,8 +117,7 @@ public final class PayPalRecurring: PaymentProcessor {
         let action = "ManageRecurringPaymentsProfileStatus Cancel for \(profile)"
         let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")], action: action, idempotent: false)
         if reply["ACK"]!.hasPrefix("Failure") {
-            let first = PayPalExpressCheckout.errors(reply).first ?? (code: "?", message: "Failure without an error code")
-            throw ProcessorError(.processorError(code: first.code, message: first.message), processor: Self.name, action: action)
+            throw PayPalExpressCheckout.error(PayPalExpressCheckout.errors(reply), action: action, processor: Self.name)
         }
         return try profileStatus(profile)
     }

@@ -37,16 +37,17 @@ struct BenchProcessorCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard Processors.named(name) != nil else { throw ValidationError("no processor called '\(name)'") }
+        guard let adapter = Processors.named(name) else { throw ValidationError("no processor called '\(name)'") }
         let sandbox = Sandbox()
         try sandbox.start()
         defer { sandbox.stop() }
-        for i in 0..<requests { sandbox.script(name, id: "B\(i)", outcome: .complete) }
+        for i in 0..<requests { try sandbox.script(name, id: "B\(i)", outcome: .complete) }
         let upper = name.uppercased().replacingOccurrences(of: "-", with: "_")
         let environment = ProcessInfo.processInfo.environment.merging(sandbox.environment) { $1 }
             .merging(["FUNDQ_\(upper)_RATE_LIMIT_PER_SECOND": "10000"]) { $1 }
         let directory = processors.directory
-        let gateway = Processors.named(name)!.gateway
+        let identity = adapter.paymentIdentity
+        let gateway = adapter.gateway
 
         func measure(_ label: String, threads: Int, _ call: @escaping @Sendable (Int, Int) throws -> Void) throws -> Run {
             let latencies = Mutex<[Double]>([])
@@ -86,10 +87,7 @@ struct BenchProcessorCommand: ParsableCommand {
         for threads in [1, 16] {
             runs.append(try measure("\(name) status, \(threads) at once", threads: threads) { _, i in
                 let processor = try AdapterCache.adapter(name, directory: directory, environment: environment)
-                _ = try processor.status(of: PendingRecord(
-                    id: 0, date: Date(), gateway: gateway, gatewayAccount: nil, orderID: "B\(i)", gatewayTxnID: nil, gatewaySessionID: "B\(i)",
-                    contributionTrackingID: nil, paymentMethod: nil, message: [:], attempts: 0, lastAttemptDate: nil, nextAttemptDate: nil,
-                    resolution: nil, resolvedDate: nil))
+                _ = try processor.status(of: identity.row(gateway: gateway, id: "B\(i)"))
             })
         }
         if json {

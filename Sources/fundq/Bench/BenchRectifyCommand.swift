@@ -17,7 +17,7 @@ struct BenchRectifyCommand: ParsableCommand {
         abstract: "Measure the rectifier against the in-process sandbox: default concurrency vs one at a time.",
         discussion: """
             Uses a scratch SQLite file in a temporary folder unless --db-url names a scratch MariaDB database. \
-            The processors' rate limits are lifted for the sandbox (it is not PayPal); their concurrency is the configured one.
+            The processors' rate limits are lifted for the sandbox (it is not a real processor); their concurrency is the configured one.
             """)
 
     @OptionGroup var processors: ProcessorOptions
@@ -66,10 +66,10 @@ struct BenchRectifyCommand: ParsableCommand {
                 for i in 0..<count {
                     let type = Processors.all[i % Processors.all.count]
                     let id = "\(prefix)-\(i)"
-                    sandbox.script(type.name, id: id, outcome: outcomes[(i / Processors.all.count) % outcomes.count])
-                    let token = type.gateway.hasPrefix("paypal") ? #","gateway_session_id":"\#(id)""# : ""
-                    try store.store(try PendingMessage(members: try JSONParser().parse(
-                        #"{"gateway":"\#(type.gateway)","order_id":"\#(id)","date":\#(date),"gross":"10.00","currency":"EUR"\#(token)}"#).objectValue!))
+                    try sandbox.script(type.name, id: id, outcome: outcomes[(i / Processors.all.count) % outcomes.count])
+                    let named = type.paymentIdentity.jsonMembers(id)
+                    let text = #"{"gateway":"\#(type.gateway)","order_id":"\#(id)","date":\#(date),"gross":"10.00","currency":"EUR""#
+                    try store.store(try PendingMessage(members: try JSONParser().parse(text + named + "}").objectValue!))
                 }
             }
         }
@@ -124,7 +124,7 @@ struct BenchRectifyCommand: ParsableCommand {
 enum StatusCallReference {
     static func measure(names: [String], calls: Int, threads: Int, sandbox: Sandbox, directory: String,
                         environment: [String: String]) throws -> (seconds: Double, rate: Double) {
-        for i in 0..<calls { sandbox.script(names[i % names.count], id: "REF-\(i)", outcome: .complete) }
+        for i in 0..<calls { try sandbox.script(names[i % names.count], id: "REF-\(i)", outcome: .complete) }
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
         let start = ContinuousClock.now
@@ -137,10 +137,8 @@ enum StatusCallReference {
                     var i = t
                     while i < calls {
                         let adapter = adapters[i % names.count]
-                        _ = try adapter.status(of: PendingRecord(
-                            id: 0, date: Date(), gateway: type(of: adapter).gateway, gatewayAccount: nil, orderID: "REF-\(i)", gatewayTxnID: nil,
-                            gatewaySessionID: "REF-\(i)", contributionTrackingID: nil, paymentMethod: nil, message: [:], attempts: 0,
-                            lastAttemptDate: nil, nextAttemptDate: nil, resolution: nil, resolvedDate: nil))
+                        let kind = type(of: adapter)
+                        _ = try adapter.status(of: kind.paymentIdentity.row(gateway: kind.gateway, id: "REF-\(i)"))
                         i += threads
                     }
                 } catch {

@@ -31,7 +31,7 @@ struct ProcessorCommand: ParsableCommand {
     @Argument(help: "status, check, finish or cancel.")
     var action: String?
 
-    @Argument(help: "The order id (GlobalCollect) or checkout token (PayPal).")
+    @Argument(help: "The payment's id in the field the processor names payments by (`fundq processor list`: IDENTITY).")
     var id: String?
 
     func validate() throws {
@@ -61,16 +61,18 @@ struct ProcessorCommand: ParsableCommand {
     }
 
     /// A pending row to ask about: the stored one when the pending database
-    /// has it, else one made from the id (PayPal's token is its session id).
+    /// has it (by order id, or by transaction id for processors that name
+    /// payments by it), else one made from the id in the field the
+    /// processor's payments are named by (``PaymentProcessor/paymentIdentity``).
     static func row(for processor: any PaymentProcessor, id: String, storage: StorageOptions?) throws -> PendingRecord {
-        let gateway = type(of: processor).gateway
-        if let storage, let stored = try? PendingStore(connection: Storage.openDatabase(storage.configuration)).fetch(gateway: gateway, orderID: id) {
-            return stored
+        let adapter = type(of: processor)
+        if let storage, let store = try? PendingStore(connection: Storage.openDatabase(storage.configuration)) {
+            if let stored = try? store.fetch(gateway: adapter.gateway, orderID: id) { return stored }
+            if adapter.paymentIdentity == .transactionID, let stored = try? store.fetch(gateway: adapter.gateway, gatewayTxnID: id).first {
+                return stored
+            }
         }
-        return PendingRecord(id: 0, date: Date(), gateway: gateway, gatewayAccount: nil, orderID: id, gatewayTxnID: nil,
-                             gatewaySessionID: id, contributionTrackingID: nil, paymentMethod: nil,
-                             message: ["gateway": .string(gateway), "order_id": .string(id)], attempts: 0,
-                             lastAttemptDate: nil, nextAttemptDate: nil, resolution: nil, resolvedDate: nil)
+        return adapter.paymentIdentity.row(gateway: adapter.gateway, id: id)
     }
 
     /// A status as JSON.
@@ -118,14 +120,16 @@ struct ProcessorListCommand {
             let config = try? ProcessorConfiguration.load(name: type.name, directory: processors.directory)
             let capabilities = type.capabilities.sorted().map(\.rawValue)
             let endpoint = config.map { SecretMasking.url($0.endpoint) }
-            rows.append([type.name, type.gateway, config?.source ?? "(missing)", endpoint ?? "-", capabilities.joined(separator: ",")])
+            rows.append([type.name, type.gateway, type.paymentIdentity.rawValue, config?.source ?? "(missing)", endpoint ?? "-",
+                         capabilities.joined(separator: ",")])
             items.append(.object([
-                "name": .string(type.name), "gateway": .string(type.gateway), "config": config.map { .string($0.source) } ?? .null,
+                "name": .string(type.name), "gateway": .string(type.gateway), "identity": .string(type.paymentIdentity.rawValue),
+                "config": config.map { .string($0.source) } ?? .null,
                 "endpoint": endpoint.map(JSONValue.string) ?? .null, "capabilities": .array(capabilities.map(JSONValue.string)),
             ]))
         }
         if json { try Output.json(.array(items)) } else {
-            try Output.line(Output.table(["NAME", "GATEWAY", "CONFIG", "ENDPOINT", "CAPABILITIES"], rows))
+            try Output.line(Output.table(["NAME", "GATEWAY", "IDENTITY", "CONFIG", "ENDPOINT", "CAPABILITIES"], rows))
         }
     }
 }
@@ -165,9 +169,11 @@ struct ProcessorCheckCommand {
             try Output.line("connectivity:  answered for made-up id \(probe) with \(status.status.rawValue) (\(status.evidence))")
         } catch let error as ProcessorError {
             switch error.kind {
-            case .processorError(let code, let message) where !["10002", "410120"].contains(code):
+            case .processorError(let code, let message):
                 try Output.line("connectivity:  ok (the processor answered error \(code) \"\(message)\" for made-up id \(probe), as expected)")
-            default:
+            case .httpError(404, let body):
+                try Output.line("connectivity:  ok (the processor answered 404 \"\(body.prefix(120))\" for made-up id \(probe), as expected)")
+            default:  // refused credentials (.authentication) among them
                 throw error
             }
         }

@@ -6,9 +6,11 @@ import Sandbox
 struct SandboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
-        abstract: "Serve simulators of the PayPal NVP and GlobalCollect XML APIs on 127.0.0.1 until SIGTERM/SIGINT.",
+        abstract: "Serve simulators of every registered processor's wire API on 127.0.0.1 until SIGTERM/SIGINT.",
         discussion: """
-            Script outcomes with POST /_sandbox/orders {"processor":"paypal","id":"EC-1","outcome":"pending-poke","amount":"10.00","currency":"EUR"}; \
+            Simulated processors: \(Simulators.all.map { $0.name }.joined(separator: ", ")). Script outcomes with POST /_sandbox/orders \
+            {"processor":"NAME","id":"PAYMENT-ID","outcome":"pending-poke","amount":"10.00","currency":"EUR"} (the id in the field \
+            the processor names payments by; an unknown processor or an outcome its simulator does not play is answered 400); \
             outcomes: \(SandboxOutcome.allCases.map(\.rawValue).joined(separator: ", ")). GET /_sandbox/captures lists every capture.
             """)
 

@@ -1,6 +1,51 @@
-import Core
+public import Core
 import Foundation
-import Processors
+public import Processors
+
+// Compiled into the Sandbox module (see Package.swift), never into the adapters'.
+
+/// PayPal Express Checkout's registration with the sandbox.
+extension PayPalExpressCheckout: SimulatedProcessor {
+    public static var simulator: any ProcessorSimulator.Type { PayPalSimulator.self }
+}
+
+extension Sandbox {
+    /// The API user the PayPal simulator accepts.
+    public static let paypalUser = "sandbox-user"
+    /// The PayPal password it accepts.
+    public static let paypalPassword = "sandbox-password-0000"
+    /// The PayPal signature it accepts.
+    public static let paypalSignature = "sandbox-signature-0000"
+}
+
+/// PayPal's NVP API on `POST /nvp` (docs/processors/paypal.md), for Express
+/// Checkout and recurring profiles alike. Outcomes on the wire:
+/// complete → PaymentActionCompleted; pending-poke → NotInitiated with
+/// PAYERID; failed → PaymentActionFailed; abandoned → NotInitiated without
+/// PAYERID; expired → 10411; duplicate → NotInitiated with PAYERID whose
+/// capture answers 11607; short-capture → a capture of 1.00; no-ack → an
+/// answer without ACK; slow → complete, 2 s late.
+enum PayPalSimulator: ProcessorSimulator {
+    static let ledger = "paypal"
+    static let routes = [SandboxRoute("POST", "/nvp")]
+    static let outcomes: Set<SandboxOutcome> = [.complete, .slow, .pendingPoke, .failed, .abandoned, .expired, .duplicate,
+                                                 .shortCapture, .noAck]
+
+    static func initialState(for outcome: SandboxOutcome) -> String { outcome.rawValue }
+
+    static func environment(baseURL: String) -> [String: String] {
+        [
+            "FUNDQ_PAYPAL_ENDPOINT": baseURL + "/nvp", "FUNDQ_PAYPAL_USER": Sandbox.paypalUser,
+            "FUNDQ_PAYPAL_PASSWORD": Sandbox.paypalPassword, "FUNDQ_PAYPAL_SIGNATURE": Sandbox.paypalSignature,
+            "FUNDQ_PAYPAL_RECURRING_ENDPOINT": baseURL + "/nvp",
+            "FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": baseURL + "/cgi-bin/webscr",
+        ]
+    }
+
+    static func answer(_ request: HTTPServerRequest, sandbox: Sandbox) -> HTTPServerReply {
+        sandbox.paypal(request)
+    }
+}
 
 extension Sandbox {
     /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
@@ -18,7 +63,7 @@ extension Sandbox {
         }
         if let profileID = f["PROFILEID"] { return recurring(f, profileID: profileID, answer: { answer($0) }, failure: failure) }
         guard let token = f["TOKEN"] else { return failure("81115", "TOKEN: Required parameter missing") }
-        guard let order = stateOrder(paypal: token) else { return failure("10410", "Invalid token.") }
+        guard let order = order(PayPalSimulator.ledger, token) else { return failure("10410", "Invalid token.") }
         let payer = "PAYER\(abs(token.hashValue) % 100_000)"
         if order.outcome == .noAck { return .ok("TIMESTAMP=2026-11-28T00%3A00%3A00Z&CORRELATIONID=c0ffee", contentType: "text/plain") }
         if let bad = misbehaviour(order.outcome, contentType: "text/plain", truncatedOf: "ACK=Success&CHECKOUTSTATUS=PaymentActionCompleted&PAYERID=\(payer)") {
@@ -35,7 +80,6 @@ extension Sandbox {
             case .complete, .slow, .duplicate:
                 checkout = order.captures > 0 || order.outcome != .duplicate ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
             case .failed: checkout = "PaymentActionFailed"
-            case .pending: checkout = "PaymentActionInProgress"
             case .pendingPoke, .shortCapture: checkout = order.captures > 0 ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
             default: checkout = "PaymentActionNotInitiated"
             }
@@ -49,7 +93,8 @@ extension Sandbox {
                 return failure("10413", "The totals of the cart item amounts do not match order amounts.")
             }
             let already = order.captures > 0 || order.outcome == .duplicate || order.outcome == .complete
-            recordCapture("paypal", id: token, action: "DoExpressCheckoutPayment", amount: "\(order.amount) \(order.currency)", counts: !already)
+            recordCapture(PayPalSimulator.ledger, id: token, action: "DoExpressCheckoutPayment", amount: "\(order.amount) \(order.currency)",
+                          counts: !already)
             var fields = [("ACK", already ? "SuccessWithWarning" : "Success"), ("TOKEN", token),
                           ("PAYMENTINFO_0_TRANSACTIONID", "TX-\(token)"), ("PAYMENTINFO_0_PAYMENTSTATUS", "Completed"),
                           ("PAYMENTINFO_0_AMT", order.outcome == .shortCapture ? "1.00" : order.amount), ("PAYMENTINFO_0_FEEAMT", "0.59"),
@@ -66,7 +111,8 @@ extension Sandbox {
             }
             let profileID = "I-\(token)-\(profiles(forToken: token).count + 1)"
             stateLockMutating { $0.profiles[profileID] = Profile(token: token, status: "Active") }
-            recordCapture("paypal", id: token, action: "CreateRecurringPaymentsProfile", amount: "\(order.amount) \(order.currency)", counts: true)
+            recordCapture(PayPalSimulator.ledger, id: token, action: "CreateRecurringPaymentsProfile",
+                          amount: "\(order.amount) \(order.currency)", counts: true)
             return answer([("ACK", "Success"), ("PROFILEID", profileID), ("PROFILESTATUS", "ActiveProfile")], delay: delay)
         default:
             return failure("81002", "Unspecified Method")
