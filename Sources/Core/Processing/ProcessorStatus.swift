@@ -1,5 +1,5 @@
 /// The normalized set of payment states every adapter maps its processor's
-/// answers onto (PROCESSORS.md).
+/// answers onto (docs/processors/README.md; each processor's table in docs/processors/NAME.md).
 public enum NormalizedStatus: String, Sendable, CaseIterable, Codable {
     /// Money collected.
     case complete

@@ -3,7 +3,7 @@ public import Foundation
 
 /// PayPal Instant Payment Notifications: verification with PayPal
 /// (`cmd=_notify-validate`) and the mapping of `txn_type` to fundq's
-/// messages and queues (PROCESSORS.md).
+/// messages and queues (docs/processors/paypal-recurring.md).
 public enum PayPalIPN {
     /// Where a notification goes and what it says.
     public struct Normalized: Sendable, Equatable {
