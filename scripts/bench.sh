@@ -10,6 +10,7 @@
 # - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
 # - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
 #   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
+# - the embedded file giving space back: `fundq bench reclaim` (push latency during a reclaim beside none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -32,6 +33,7 @@ rb=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 1 -d 800 -n "$message
 "$fundq" bench queue --queue-url "$redis" --data-dir "$work/q" --messages "$messages" --json > "$work/redis.json"
 "$fundq" bench queue --queue-url "$redis" --data-dir "$work/q" --messages "$messages" --batch 500 --json > "$work/redis-500.json"
 "$fundq" bench queue --data-dir "$work/sqlite" --messages "$messages" --json > "$work/sqlite.json"
+"$fundq" bench reclaim --data-dir "$work/reclaim" --messages "${RECLAIM_MESSAGES:-100000}" --json > "$work/reclaim.json"
 "$fundq" bench consume --queue-url "$redis" --db-url "$mysql" --data-dir "$work/c1" --messages "$messages" --json > "$work/consume-mariadb.json"
 "$fundq" bench consume --queue-url "$redis" --data-dir "$work/c2" --messages "$messages" --json > "$work/consume-sqlite.json"
 # Every registered processor (the registry, not a list kept here).
@@ -106,6 +108,12 @@ print("\n| track() (one push) | calls | calls/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|")
 for backend, t in tracks:
     print(f"| {backend} | {t['calls']} | {float(t['calls_per_second']):.0f} | {float(t['p50_ms']):.3f} | {float(t['p99_ms']):.3f} |")
+print("\n| embedded file: push while space is given back | pushes | p50 ms | p99 ms | max ms | p99 vs no reclaim | pages | reclaim s |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for p in json.load(open(f"{work}/reclaim.json"))["phases"]:
+    ratio = p["p99_ratio_to_baseline"]
+    print(f"| {p['name']} | {p['pushes']} | {float(p['p50_ms']):.3f} | {float(p['p99_ms']):.3f} | {float(p['max_ms']):.3f} | "
+          f"{float(ratio):.2f}× | {p['pages_reclaimed']} | {float(p['reclaim_seconds']):.2f} |")
 print("\n| impressions run | events | seconds | events/s | events per CPU-second | ratio |")
 print("|---|---:|---:|---:|---:|---:|")
 for run in json.load(open(f"{work}/impressions.json"))["runs"]:

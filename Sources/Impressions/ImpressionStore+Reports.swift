@@ -86,18 +86,11 @@ extension ImpressionStore {
         }
     }
 
-    /// Deletes counts of minutes before `cutoff` (in chunks on MariaDB, so
-    /// that loaders are not held up); returns the rows deleted.
+    /// Deletes counts of minutes before `cutoff` (the retention rule
+    /// ``RetentionRule/impressionMinutes``, in bounded batches so that
+    /// loaders are not held up); returns the rows deleted.
     public func purge(before cutoff: Date) throws -> Int {
-        let bound = minuteValue(Int64(cutoff.timeIntervalSince1970))
-        guard dialect == .mariadb else {
-            return try connection.execute("DELETE FROM banner_impressions_minute WHERE minute < ?", [bound])
-        }
-        var total = 0
-        while true {
-            let n = try connection.execute("DELETE FROM banner_impressions_minute WHERE minute < ? LIMIT 10000", [bound])
-            total += n
-            if n < 10_000 { return total }
-        }
+        let minute = Date(timeIntervalSince1970: cutoff.timeIntervalSince1970.rounded(.down))
+        return try RetentionJob(connection: connection).apply(.impressionMinutes, before: minute, dryRun: false).removed
     }
 }

@@ -318,6 +318,11 @@ public enum SchemaMigrator {
             summary: "banner impressions: counts per minute, lookups, rejects, Kafka offsets, loaded files, LEGACY views",
             sqlite: ImpressionsSchema.sqlite,
             mariadb: ImpressionsSchema.mariadb),
+        // Retention (issue 13) removes tracking events by age in batches.
+        Migration(
+            summary: "retention: tracking events by the time they were received",
+            sqlite: "CREATE INDEX contribution_tracking_event_by_received ON contribution_tracking_event(received_at)",
+            mariadb: "ALTER TABLE contribution_tracking_event ADD KEY contribution_tracking_event_by_received (received_at)"),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,
@@ -358,6 +363,9 @@ public enum SchemaMigrator {
     /// start from the schema before it).
     @discardableResult
     public static func migrate(_ connection: any SQLConnection, upTo version: Int) throws -> [Int] {
+        // Before any table exists on a new file (and once, by VACUUM, on an
+        // older one): free pages can then be given back while in use.
+        try (connection as? SQLiteDatabase)?.useIncrementalVacuum()
         try ensureVersionTable(connection)
         if connection.dialect == .mariadb {
             let got = try connection.query("SELECT GET_LOCK('fundq-schema-migration', 60)", []).first?.first?.int64

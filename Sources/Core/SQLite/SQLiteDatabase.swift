@@ -27,6 +27,10 @@ public final class SQLiteDatabase: SQLConnection {
         handle = db
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         sqlite3_extended_result_codes(db, 0)
+        // Incremental auto-vacuum can only be chosen before WAL mode and the
+        // first table (on an existing file this changes nothing; the
+        // migrator converts older files once).
+        try execute("PRAGMA auto_vacuum = INCREMENTAL", context: "enabling incremental auto-vacuum on \(path)")
         // Switching to WAL needs an exclusive lock, and SQLite reports BUSY
         // for it without waiting when another process is opening the same new
         // file: retry for as long as the busy timeout allows.
@@ -40,6 +44,9 @@ public final class SQLiteDatabase: SQLConnection {
             }
         }
         try execute("PRAGMA synchronous=FULL", context: "setting synchronous=FULL on \(path)")
+        // The WAL file is cut back to 16 MiB after a checkpoint instead of
+        // staying at its largest size after a burst.
+        try execute("PRAGMA journal_size_limit=16777216", context: "limiting the WAL size of \(path)")
         try execute("PRAGMA foreign_keys=ON", context: "enabling foreign keys on \(path)")
     }
 
@@ -100,6 +107,9 @@ public final class SQLiteDatabase: SQLConnection {
             throw error
         }
     }
+
+    /// Whether a transaction is open on this connection.
+    public var inTransaction: Bool { transactionDepth > 0 }
 
     /// Always ``SQLDialect/sqlite``.
     public var dialect: SQLDialect { .sqlite }

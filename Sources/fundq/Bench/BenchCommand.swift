@@ -6,6 +6,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure throughput and latency, beside a baseline measured in the same run.",
         subcommands: [BenchQueueCommand.self, BenchConsumeCommand.self, BenchProcessorCommand.self, BenchRectifyCommand.self,
-                      BenchImpressionsCommand.self, BenchTrackingCommand.self]
+                      BenchImpressionsCommand.self, BenchTrackingCommand.self, BenchReclaimCommand.self]
     )
 }

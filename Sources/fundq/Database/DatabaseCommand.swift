@@ -5,8 +5,8 @@ import Core
 struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Manage the database schema.",
-        subcommands: [DatabaseMigrateCommand.self, DatabaseStatusCommand.self]
+        abstract: "Manage the database schema; show where the bytes are.",
+        subcommands: [DatabaseMigrateCommand.self, DatabaseStatusCommand.self, DatabaseStatsCommand.self]
     )
 }
 

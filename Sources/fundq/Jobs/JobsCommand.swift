@@ -9,8 +9,9 @@ struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "Single-purpose jobs: expire old pending rows, requeue damaged messages that are due, "
-            + "mark abandoned tracking rows, purge old impressions.",
-        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self]
+            + "mark abandoned tracking rows, purge old impressions, apply every table's retention rule.",
+        subcommands: [ExpirePendingCommand.self, RequeueDamagedCommand.self, AbandonTrackingCommand.self, PurgeImpressionsCommand.self,
+                      RetentionCommand.self]
     )
 }
 

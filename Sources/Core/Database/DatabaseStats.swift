@@ -1,0 +1,146 @@
+public import Foundation
+
+/// Where the bytes are: per table rows, bytes of data and of indexes, oldest
+/// and newest row; for the embedded file its size and free pages
+/// (`fundq db stats`).
+public struct DatabaseStats: Sendable {
+    /// One table.
+    public struct Table: Sendable, Equatable {
+        /// Its name.
+        public var name: String
+        /// Rows (counted).
+        public var rows: Int
+        /// Bytes of the table's own pages (MariaDB: InnoDB's estimate); nil when unknown.
+        public var dataBytes: Int?
+        /// Bytes of its indexes; nil when unknown.
+        public var indexBytes: Int?
+        /// The oldest row's time (by the column in ``DatabaseStats/timeColumns``).
+        public var oldest: Date?
+        /// The newest row's time.
+        public var newest: Date?
+    }
+
+    /// The embedded file's space.
+    public struct File: Sendable, Equatable {
+        /// Bytes of the database file.
+        public var fileBytes: Int
+        /// Bytes of its write-ahead log.
+        public var walBytes: Int
+        /// Pages, free pages, bytes per page.
+        public var pages: SQLiteDatabase.PageCounts
+        /// The auto-vacuum mode (0 none, 1 full, 2 incremental).
+        public var autoVacuum: Int
+    }
+
+    /// Every table, largest first.
+    public var tables: [Table]
+    /// The embedded file, when the database is one.
+    public var file: File?
+
+    /// The column giving each table's row time.
+    public static let timeColumns: [String: String] = [
+        "queue_message": "enqueued_at", "damaged": "damaged_date", "pending": "date", "donations": "received_date",
+        "rectifier_decision": "time", "contribution_tracking": "last_event_at", "contribution_tracking_event": "received_at",
+        "banner_impressions_minute": "minute", "banner_impression_files": "started", "fundq_schema": "applied_at",
+    ]
+
+    /// Measures `connection`'s database.
+    public static func measure(_ connection: any SQLConnection) throws -> DatabaseStats {
+        let sizes = try tableSizes(connection)
+        var tables: [Table] = []
+        for name in try tableNames(connection) {
+            let size = sizes[name]
+            var table = Table(name: name, rows: 0, dataBytes: size?.data, indexBytes: size?.index)
+            let time = timeColumns[name]
+            let row = try connection.query(
+                "SELECT COUNT(*)\(time.map { ", MIN(\($0)), MAX(\($0))" } ?? "") FROM \(name)", []).first ?? []
+            table.rows = Int(row.first?.int64 ?? 0)
+            if time != nil, row.count == 3 {
+                table.oldest = date(row[1], connection.dialect)
+                table.newest = date(row[2], connection.dialect)
+            }
+            tables.append(table)
+        }
+        tables.sort { ($0.dataBytes ?? 0) + ($0.indexBytes ?? 0) > ($1.dataBytes ?? 0) + ($1.indexBytes ?? 0) }
+        return DatabaseStats(tables: tables, file: try (connection as? SQLiteDatabase).map(fileStats))
+    }
+
+    static func date(_ value: SQLValue, _ dialect: SQLDialect) -> Date? {
+        if case .null = value { return nil }
+        return dialect.date(value)
+    }
+
+    static func tableNames(_ connection: any SQLConnection) throws -> [String] {
+        let sql = connection.dialect == .sqlite
+            ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            : "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
+        return try connection.query(sql, []).compactMap { $0.first?.string }
+    }
+
+    /// Bytes of data and of indexes per table (empty when the database
+    /// cannot say: a SQLite built without the dbstat table).
+    static func tableSizes(_ connection: any SQLConnection) throws -> [String: (data: Int, index: Int)] {
+        var sizes: [String: (data: Int, index: Int)] = [:]
+        if connection.dialect == .mariadb {
+            for row in try connection.query("""
+                SELECT TABLE_NAME, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES
+                WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'
+                """, []) {
+                sizes[row[0].string ?? ""] = (Int(row[1].int64 ?? 0), Int(row[2].int64 ?? 0))
+            }
+            return sizes
+        }
+        let pages: [[SQLValue]]
+        do {
+            pages = try connection.query("""
+                SELECT m.tbl_name, m.type, SUM(s.pgsize) FROM dbstat s JOIN sqlite_master m ON m.name = s.name
+                GROUP BY m.tbl_name, m.type
+                """, [])
+        } catch {
+            return [:]
+        }
+        for row in pages {
+            let table = row[0].string ?? "", bytes = Int(row[2].int64 ?? 0)
+            var size = sizes[table] ?? (0, 0)
+            if row[1].string == "index" { size.index += bytes } else { size.data += bytes }
+            sizes[table] = size
+        }
+        return sizes
+    }
+
+    static func fileStats(_ db: SQLiteDatabase) throws -> File {
+        func size(_ path: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        let mode = Int(try db.query("PRAGMA auto_vacuum", []).first?.first?.int64 ?? 0)
+        return File(fileBytes: size(db.path), walBytes: size(db.path + "-wal"), pages: try db.pageCounts(), autoVacuum: mode)
+    }
+}
+
+/// Memory fundq's keys use in Redis, per queue.
+public struct RedisQueueMemory: Sendable, Equatable {
+    /// The queue.
+    public var queue: String
+    /// Its keys that exist.
+    public var keys: Int
+    /// Bytes they use (`MEMORY USAGE`).
+    public var bytes: Int
+
+    /// Measures every queue of `queue`'s server that has a list or bookkeeping keys.
+    public static func measure(_ queue: RedisQueue) throws -> [RedisQueueMemory] {
+        let connection = queue.connection
+        let names = Set(try queue.queueNames()).union(try RedisRetention(connection: connection, idleSeconds: 0).bookkeepingQueues())
+        return try names.sorted().map { name in
+            let k = RedisQueue.Keys(name)
+            var memory = RedisQueueMemory(queue: name, keys: 0, bytes: 0)
+            for key in [k.list, k.inflight, k.leases, k.redeliveries, k.seq] {
+                let reply = try connection.command("MEMORY", "USAGE", key, "SAMPLES", "0", context: "measuring \(name)")
+                if let bytes = reply.integer {
+                    memory.keys += 1
+                    memory.bytes += Int(bytes)
+                }
+            }
+            return memory
+        }
+    }
+}
