@@ -10,6 +10,7 @@ public enum Processors {
         GlobalCollect.self,
         PayPalExpressCheckout.self,
         PayPalRecurring.self,
+        IngenicoConnect.self,
     ]
 
     /// An adapter for processor `name`, configured from `directory/NAME.yaml`

@@ -267,7 +267,7 @@ public struct RowPlanner: Sendable {
         let answer = context.orphanRule(first)
         if answer != first { record(answer) }
         if answer.status == .timeout, let intent = row.intents.first {
-            // PayPal answers 10411 (token expired) three hours after checkout, whatever happened to the money.
+            // A "never finished" after a money call is not evidence (PayPal's token expires after 3 hours, whatever happened).
             return leave(reviewNow: "\(context.processor) says the donor never finished, but fundq asked to \(Self.describe(intent)) at "
                          + "\(intent.at.formatted(.iso8601)); look the payment up at \(context.processor)")
         }
@@ -296,7 +296,7 @@ public struct RowPlanner: Sendable {
         let call: ProcessorCapability = recurring ? .createRecurringProfile : .finish
         if recurring, Self.profileID(row) == nil, row.intents.profileRequestedAt != nil {
             return leave(reviewNow: "a profile creation was started earlier and its outcome is unknown; look for "
-                         + "PROFILEREFERENCE=\(row.orderID ?? "?") at PayPal before creating one")
+                         + "the profile referencing order \(row.orderID ?? "?") at \(context.processor) before creating one")
         }
         phase = .previewing(call)
         return .preview(call)

@@ -1,5 +1,5 @@
 public import Core
-public import Processors
+import Processors
 
 /// A request a simulator answers: a method and a path prefix.
 public struct SandboxRoute: Sendable, Hashable {

@@ -219,7 +219,8 @@ public final class Sandbox: Sendable {
         case ("POST", "/cgi-bin/webscr"): return verifyIPN(request)
         case ("GET", "/_sandbox/captures"):
             let list = JSONValue.array(captures.map {
-                .object(["processor": .string($0.processor), "id": .string($0.id), "action": .string($0.action), "amount": .string($0.amount)])
+                .object(["processor": .string($0.processor), "id": .string($0.id), "action": .string($0.action),
+                         "amount": .string($0.amount)])
             })
             return .ok(list.serialized(), contentType: "application/json")
         case ("GET", "/health"): return .ok("ok\n", contentType: "text/plain")
@@ -255,13 +256,16 @@ public final class Sandbox: Sendable {
     func misbehaviour(_ outcome: SandboxOutcome, contentType: String, truncatedOf full: String) -> HTTPServerReply? {
         switch outcome {
         case .serverError:
-            return .response(status: 503, contentType: "text/html", body: Array("<html><body><h1>503 Service Unavailable</h1></body></html>".utf8), delay: .zero)
+            let page = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+            return .response(status: 503, contentType: "text/html", body: Array(page.utf8), delay: .zero)
         case .malformed: return .ok("\u{1}\u{2}garbage{{{", contentType: contentType)
         case .html: return .ok("<!DOCTYPE html><html><body>We are down for maintenance</body></html>", contentType: "text/html")
         case .truncated: return .ok(String(full.prefix(full.count / 2)), contentType: contentType)
         case .reset: return .reset
         case .stall: return .stall(.seconds(30))
-        case .huge: return .response(status: 200, contentType: contentType, body: [UInt8](repeating: UInt8(ascii: "A"), count: 10 << 20), delay: .zero)
+        case .huge:
+            let body = [UInt8](repeating: UInt8(ascii: "A"), count: 10 << 20)
+            return .response(status: 200, contentType: contentType, body: body, delay: .zero)
         default: return nil
         }
     }

@@ -22,11 +22,7 @@ struct RectifyCommandTests {
     }
 
     func environment(_ db: DatabaseFixture, _ f: SandboxFixture, _ extra: [String: String] = [:]) -> [String: String] {
-        var env = f.environment([
-            "FUNDQ_PAYPAL_RETRY_BACKOFF_SECONDS": "0", "FUNDQ_GLOBALCOLLECT_RETRY_BACKOFF_SECONDS": "0",
-            "FUNDQ_PAYPAL_RATE_LIMIT_PER_SECOND": "10000", "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "10000",
-            "FUNDQ_PAYPAL_RECURRING_RATE_LIMIT_PER_SECOND": "10000",
-        ].merging(extra) { $1 })
+        var env = f.environment(everyProcessor(["RETRY_BACKOFF_SECONDS": "0", "RATE_LIMIT_PER_SECOND": "10000"]).merging(extra) { $1 })
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = db.directory.path
         if let url = db.databaseURL { env["FUNDQ_DB_URL"] = url }
@@ -153,12 +149,7 @@ struct RectifyCommandTests {
         }
         try seed(db, f, orphans)
         // Short timeouts, so that a 10-second lease outlasts the longest a row can take (fundq refuses a shorter one).
-        var fast: [String: String] = [:]
-        for p in ["PAYPAL", "GLOBALCOLLECT", "PAYPAL_RECURRING"] {
-            fast["FUNDQ_\(p)_TIMEOUTS_TOTAL_SECONDS"] = "1"
-            fast["FUNDQ_\(p)_RETRY_ATTEMPTS"] = "1"
-            fast["FUNDQ_\(p)_RETRY_BACKOFF_SECONDS"] = "0"
-        }
+        let fast = everyProcessor(["TIMEOUTS_TOTAL_SECONDS": "1", "RETRY_ATTEMPTS": "1", "RETRY_BACKOFF_SECONDS": "0"])
         let env = environment(db, f, fast)
         #expect(try FundqProcess.run(["rectify", "--lease", "10"], environment: environment(db, f)).stderr.contains("is shorter than one row can take"))
         let storage = try Storage(db.configuration)

@@ -72,3 +72,15 @@ public func pendingMessageText(processor: String, id: String, date: Int, gross: 
     return #"{"gateway":"\#(adapter.gateway)","order_id":"\#(id)","date":\#(date),"gross":"\#(gross)","currency":"\#(currency)""#
         + adapter.paymentIdentity.jsonMembers(id) + extra + "}"
 }
+
+/// `FUNDQ_<NAME>_<KEY>` = value for every registered processor and every
+/// `settings` entry (`["RETRY_ATTEMPTS": "1"]`): overrides that hold
+/// whatever processors are registered.
+public func everyProcessor(_ settings: [String: String]) -> [String: String] {
+    var environment: [String: String] = [:]
+    for type in Processors.all {
+        let prefix = "FUNDQ_" + type.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+        for (key, value) in settings { environment[prefix + key] = value }
+    }
+    return environment
+}

@@ -86,7 +86,7 @@ struct RowPlannerTests {
         let started = Self.row("paypal-recurring", intents: PendingIntents(profileRequestedAt: Self.now.addingTimeInterval(-600)))
         let (steps, outcome) = Self.drive(started, Self.recurring, Self.world(Self.status(.pendingPoke)))
         guard case .review(let reason) = outcome.write else { Issue.record("\(outcome.write)"); return }
-        #expect(reason.contains("outcome is unknown") && reason.contains("PROFILEREFERENCE=o-1"))
+        #expect(reason.contains("outcome is unknown") && reason.contains("the profile referencing order o-1 at paypal-recurring"))
         #expect(steps == [.checkDonation, .askStatus], "no preview, no intent, no call: \(steps)")
         // With no earlier attempt: preview, intent, then the call, then the profile id written before the signup is pushed.
         let fresh = Self.drive(Self.row("paypal-recurring"), Self.recurring,

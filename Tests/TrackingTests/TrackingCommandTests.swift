@@ -73,10 +73,16 @@ struct TrackingCommandTests {
         for _ in 0..<2 {  // the second run on the same file: new ids from the sequence, still balanced
             let r = try FundqProcess.run(["demo", "--data-dir", dir.path], environment: env)
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(r.stderr.contains("tracking consumer: 490 messages in"))
-            #expect(r.stderr.contains("490 applied, 0 damaged"))
-            #expect(r.stderr.contains(
-                "tracking: 175 donated (175 donations booked) + 110 abandoned + 15 started = 300 rows of 300 donors: every donor tracked, every booked donation linked"))
+            // How many donors book a donation rather than a recurring signup depends on the registered processors.
+            let line = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("tracking: ") }, "\(r.stderr)")
+            let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            guard numbers.count == 6 else { Issue.record("\(line)"); continue }
+            let (donated, booked, abandoned, started) = (numbers[0], numbers[1], numbers[2], numbers[3])
+            #expect(donated == booked && donated + abandoned + started == 300 && started == 15, "\(line)")
+            #expect(line.hasSuffix("= 300 rows of 300 donors: every donor tracked, every booked donation linked"))
+            // Every donor's first event, the 15 retries' second, and one link per booked donation.
+            #expect(r.stderr.contains("tracking consumer: \(315 + donated) messages in"))
+            #expect(r.stderr.contains("\(315 + donated) applied, 0 damaged"))
         }
     }
 }

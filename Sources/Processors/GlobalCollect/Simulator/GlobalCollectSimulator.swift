@@ -1,4 +1,4 @@
-public import Core
+import Core
 import Foundation
 public import Processors
 
@@ -53,13 +53,16 @@ extension Sandbox {
     func globalCollect(_ request: HTTPServerRequest) -> HTTPServerReply {
         guard let root = try? XMLReader.parse(request.text), let requestElement = root.child("REQUEST"),
               let action = requestElement.text(at: "ACTION") else {
-            return .ok("<XML><RESPONSE><RESULT>NOK</RESULT><ERROR><CODE>21000020</CODE><MESSAGE>REQUEST is not valid XML</MESSAGE></ERROR></RESPONSE></XML>",
+            return .ok("<XML><RESPONSE><RESULT>NOK</RESULT><ERROR><CODE>21000020</CODE><MESSAGE>REQUEST is not valid XML</MESSAGE>"
+                       + "</ERROR></RESPONSE></XML>",
                        contentType: "text/xml")
         }
         func respond(_ body: [XMLElement], ok: Bool = true, delay: Duration = .zero) -> HTTPServerReply {
-            let meta = XMLElement(name: "META", children: [.leaf("REQUESTID", String(requestCount)), .leaf("RESPONSEDATETIME", "20261128000000")])
+            let meta = XMLElement(name: "META", children: [.leaf("REQUESTID", String(requestCount)),
+                                                           .leaf("RESPONSEDATETIME", "20261128000000")])
             let response = XMLElement(name: "RESPONSE", children: [.leaf("RESULT", ok ? "OK" : "NOK"), meta] + body)
-            let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>" + XMLElement(name: "XML", children: [requestElement, response]).serialized()
+            let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+                + XMLElement(name: "XML", children: [requestElement, response]).serialized()
             return .ok(xml, contentType: "text/xml", delay: delay)
         }
         func nok(_ code: String, _ message: String) -> HTTPServerReply {
@@ -74,7 +77,8 @@ extension Sandbox {
             return nok("410110", "UNKNOWN ORDER OR NOT PENDING")
         }
         let amount = "\(order.amount) \(order.currency)"
-        if let bad = misbehaviour(order.outcome, contentType: "text/xml", truncatedOf: "<XML><RESPONSE><RESULT>OK</RESULT><STATUS><STATUSID>1000</STATUSID></STATUS></RESPONSE></XML>") {
+        let sample = "<XML><RESPONSE><RESULT>OK</RESULT><STATUS><STATUSID>1000</STATUSID></STATUS></RESPONSE></XML>"
+        if let bad = misbehaviour(order.outcome, contentType: "text/xml", truncatedOf: sample) {
             return bad
         }
         let delay: Duration = order.outcome == .slow ? .seconds(2) : .zero

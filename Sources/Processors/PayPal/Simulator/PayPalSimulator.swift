@@ -1,4 +1,4 @@
-public import Core
+import Core
 import Foundation
 public import Processors
 
@@ -55,7 +55,8 @@ extension Sandbox {
             return .ok(NVP.encode(fields + common), contentType: "text/plain", delay: delay)
         }
         func failure(_ code: String, _ message: String) -> HTTPServerReply {
-            answer([("ACK", "Failure"), ("L_ERRORCODE0", code), ("L_SHORTMESSAGE0", message), ("L_LONGMESSAGE0", message), ("L_SEVERITYCODE0", "Error")])
+            answer([("ACK", "Failure"), ("L_ERRORCODE0", code), ("L_SHORTMESSAGE0", message), ("L_LONGMESSAGE0", message),
+                    ("L_SEVERITYCODE0", "Error")])
         }
         guard let f = NVP.decode(request.text) else { return failure("81002", "Unspecified Method") }
         guard f["USER"] == Sandbox.paypalUser, f["PWD"] == Sandbox.paypalPassword, f["SIGNATURE"] == Sandbox.paypalSignature else {
@@ -66,7 +67,8 @@ extension Sandbox {
         guard let order = order(PayPalSimulator.ledger, token) else { return failure("10410", "Invalid token.") }
         let payer = "PAYER\(abs(token.hashValue) % 100_000)"
         if order.outcome == .noAck { return .ok("TIMESTAMP=2026-11-28T00%3A00%3A00Z&CORRELATIONID=c0ffee", contentType: "text/plain") }
-        if let bad = misbehaviour(order.outcome, contentType: "text/plain", truncatedOf: "ACK=Success&CHECKOUTSTATUS=PaymentActionCompleted&PAYERID=\(payer)") {
+        let sample = "ACK=Success&CHECKOUTSTATUS=PaymentActionCompleted&PAYERID=\(payer)"
+        if let bad = misbehaviour(order.outcome, contentType: "text/plain", truncatedOf: sample) {
             return bad
         }
         let delay: Duration = order.outcome == .slow ? .seconds(2) : .zero
@@ -88,24 +90,29 @@ extension Sandbox {
             if checkout == "PaymentActionCompleted" { fields.append(("PAYMENTREQUEST_0_TRANSACTIONID", "TX-\(token)")) }
             return answer(fields, delay: delay)
         case "DoExpressCheckoutPayment":
-            guard f["PAYERID"] == payer, order.outcome != .abandoned else { return failure("10419", "Express Checkout PayerID is missing.") }
+            guard f["PAYERID"] == payer, order.outcome != .abandoned else {
+                return failure("10419", "Express Checkout PayerID is missing.")
+            }
             guard f["PAYMENTREQUEST_0_AMT"] == order.amount, f["PAYMENTREQUEST_0_CURRENCYCODE"] == order.currency else {
                 return failure("10413", "The totals of the cart item amounts do not match order amounts.")
             }
             let already = order.captures > 0 || order.outcome == .duplicate || order.outcome == .complete
-            recordCapture(PayPalSimulator.ledger, id: token, action: "DoExpressCheckoutPayment", amount: "\(order.amount) \(order.currency)",
-                          counts: !already)
+            recordCapture(PayPalSimulator.ledger, id: token, action: "DoExpressCheckoutPayment",
+                          amount: "\(order.amount) \(order.currency)", counts: !already)
             var fields = [("ACK", already ? "SuccessWithWarning" : "Success"), ("TOKEN", token),
                           ("PAYMENTINFO_0_TRANSACTIONID", "TX-\(token)"), ("PAYMENTINFO_0_PAYMENTSTATUS", "Completed"),
                           ("PAYMENTINFO_0_AMT", order.outcome == .shortCapture ? "1.00" : order.amount), ("PAYMENTINFO_0_FEEAMT", "0.59"),
                           ("PAYMENTINFO_0_CURRENCYCODE", order.currency)]
             if already {
                 fields += [("L_ERRORCODE0", "11607"), ("L_SHORTMESSAGE0", "Duplicate Request"),
-                           ("L_LONGMESSAGE0", "A successful transaction has already been completed for this token."), ("L_SEVERITYCODE0", "Warning")]
+                           ("L_LONGMESSAGE0", "A successful transaction has already been completed for this token."),
+                           ("L_SEVERITYCODE0", "Warning")]
             }
             return answer(fields, delay: delay)
         case "CreateRecurringPaymentsProfile":
-            guard order.outcome != .abandoned, order.outcome != .cancelled else { return failure("11581", "Invalid Data: the buyer has not agreed to the billing agreement") }
+            guard order.outcome != .abandoned, order.outcome != .cancelled else {
+                return failure("11581", "Invalid Data: the buyer has not agreed to the billing agreement")
+            }
             guard f["AMT"] == order.amount, f["CURRENCYCODE"] == order.currency, f["BILLINGPERIOD"] == "Month" else {
                 return failure("11549", "Start date, amount, currency or billing period is invalid")
             }
@@ -128,7 +135,9 @@ extension Sandbox {
             return answer([("ACK", "Success"), ("PROFILEID", profileID), ("STATUS", profile.status), ("BILLINGPERIOD", "Month"),
                            ("NEXTBILLINGDATE", "2026-12-28T10:00:00Z")])
         case "ManageRecurringPaymentsProfileStatus":
-            guard f["ACTION"] == "Cancel" || f["ACTION"] == "Suspend" || f["ACTION"] == "Reactivate" else { return failure("11555", "Invalid action") }
+            guard f["ACTION"] == "Cancel" || f["ACTION"] == "Suspend" || f["ACTION"] == "Reactivate" else {
+                return failure("11555", "Invalid action")
+            }
             let next = ["Cancel": "Cancelled", "Suspend": "Suspended", "Reactivate": "Active"][f["ACTION"]!]!
             stateLockMutating { $0.profiles[profileID]?.status = next }
             return answer([("ACK", "Success"), ("PROFILEID", profileID)])

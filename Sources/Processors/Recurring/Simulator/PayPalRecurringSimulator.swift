@@ -1,4 +1,3 @@
-public import Core
 public import Processors
 
 // Compiled into the Sandbox module (see Package.swift), never into the adapters'.
