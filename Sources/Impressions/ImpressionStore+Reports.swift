@@ -47,7 +47,7 @@ extension ImpressionStore {
     public func topBanners(_ filter: ImpressionFilter, limit: Int) throws -> [(banner: String, campaign: String, count: Int64)] {
         let (clause, parameters) = whereClause(filter)
         let rows = try connection.query("""
-            SELECT banner, campaign, SUM(count) AS total FROM banner_impressions_minute\(clause)
+            SELECT banner, campaign, SUM(count) AS total FROM banner_impressions_all\(clause)
             GROUP BY banner, campaign ORDER BY total DESC, banner, campaign LIMIT \(max(1, limit))
             """, parameters)
         return rows.map { (banner: $0[0].string ?? "", campaign: $0[1].string ?? "", count: $0[2].int64 ?? 0) }
@@ -57,15 +57,15 @@ extension ImpressionStore {
     public func perMinute(_ filter: ImpressionFilter, limit: Int) throws -> [(minute: Int64, count: Int64)] {
         let (clause, parameters) = whereClause(filter)
         let rows = try connection.query("""
-            SELECT minute, SUM(count) FROM banner_impressions_minute\(clause) GROUP BY minute ORDER BY minute DESC LIMIT \(max(1, limit))
+            SELECT minute, SUM(count) FROM banner_impressions_all\(clause) GROUP BY minute ORDER BY minute DESC LIMIT \(max(1, limit))
             """, parameters)
         return rows.map { (minute: minute($0[0]), count: $0[1].int64 ?? 0) }
     }
 
-    /// Every count, by key.
+    /// Every count, by key (rolled-up counts under their hour or day).
     public func allCounts() throws -> [ImpressionKey: Int64] {
         let rows = try connection.query(
-            "SELECT minute, banner, campaign, project, language, country, device, count FROM banner_impressions_minute", [])
+            "SELECT minute, banner, campaign, project, language, country, device, count FROM banner_impressions_all", [])
         var out: [ImpressionKey: Int64] = [:]
         for r in rows {
             let key = ImpressionKey(minute: minute(r[0]), banner: r[1].string ?? "", campaign: r[2].string ?? "",
@@ -87,10 +87,10 @@ extension ImpressionStore {
     }
 
     /// Deletes counts of minutes before `cutoff` (the retention rule
-    /// ``RetentionRule/impressionMinutes``, in bounded batches so that
+    /// ``RetentionRule/purgedImpressionMinutes``, in bounded batches so that
     /// loaders are not held up); returns the rows deleted.
     public func purge(before cutoff: Date) throws -> Int {
         let minute = Date(timeIntervalSince1970: cutoff.timeIntervalSince1970.rounded(.down))
-        return try RetentionJob(connection: connection).apply(.impressionMinutes, before: minute, dryRun: false).removed
+        return try RetentionJob(connection: connection).apply(.purgedImpressionMinutes, before: minute, dryRun: false).removed
     }
 }

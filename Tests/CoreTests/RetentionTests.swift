@@ -22,7 +22,8 @@ struct RetentionTests {
         var s = Seeded()
         func pending(_ name: String, date: Date, resolvedAt: Date?, review: Bool = false) throws {
             s.pending[name] = try db.insert("""
-                INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date, needs_review) VALUES (?, 'paypal', ?, '{}', ?, ?, ?)
+                INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date, needs_review)
+                VALUES (?, 'paypal', ?, '{}', ?, ?, ?)
                 """, [d.value(date), .text(name), resolvedAt == nil ? .null : .text("failed"), d.value(resolvedAt), .int(review ? 1 : 0)])
         }
         try pending("removed: resolved 100 days ago", date: ago(101), resolvedAt: ago(100))
@@ -42,12 +43,14 @@ struct RetentionTests {
         try decision("kept: 10 days", at: ago(10), pending: "removed: resolved 100 days ago")
         for (id, status) in [("t-open", "started"), ("t-done", "donated")] {
             try db.execute("""
-                INSERT INTO contribution_tracking (id, first_event_at, last_event_at, event_count, status, field_ts) VALUES (?, ?, ?, 1, ?, '{}')
+                INSERT INTO contribution_tracking (id, first_event_at, last_event_at, event_count, status, field_ts)
+                VALUES (?, ?, ?, 1, ?, '{}')
                 """, [.text(id), d.value(ago(300)), d.value(ago(300)), .text(status)])
         }
         func event(_ name: String, row: String, at time: Date) throws {
             s.events[name] = try db.insert("""
-                INSERT INTO contribution_tracking_event (contribution_tracking_id, ts, event_hash, received_at, message) VALUES (?, ?, ?, ?, '{}')
+                INSERT INTO contribution_tracking_event (contribution_tracking_id, ts, event_hash, received_at, message)
+                VALUES (?, ?, ?, ?, '{}')
                 """, [.text(row), .int(s.events.count), .int(s.events.count), d.value(time)])
         }
         try event("kept: 200 days, attempt still open", row: "t-open", at: ago(200))
@@ -85,7 +88,7 @@ struct RetentionTests {
 
         let expected: [String: (removed: Int, kept: Int)] = [
             "rectifier_decision": (2, 2), "pending": (1, 1), "damaged": (0, 0), "contribution_tracking_event": (1, 2),
-            "banner_impressions_minute": (2, 0),
+            "banner_impressions_minute": (2, 0), "banner_impressions_hour": (0, 0),
         ]
         let dry = try job.run(dryRun: true, now: Self.now)
         #expect(Dictionary(uniqueKeysWithValues: dry.map { ($0.table, $0.removed) }) == expected.mapValues(\.removed))
@@ -106,7 +109,7 @@ struct RetentionTests {
     }
 
     @Test(arguments: DatabaseKind.allCases)
-    func keepMeansKeptAndTheDefaultsKeepImpressions(kind: DatabaseKind) throws {
+    func keepMeansKeptAndDefaultsApplyToTheRest(kind: DatabaseKind) throws {
         let f = try DatabaseFixture(kind)
         let db = try f.openDatabase()
         _ = try Self.seed(db)
@@ -119,14 +122,15 @@ struct RetentionTests {
         let outcomes = try RetentionJob(connection: db, settings: settings).run(dryRun: false, now: Self.now)
         let removed = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.table, $0.removed) })
         #expect(removed == ["rectifier_decision": 0, "pending": 0, "damaged": 0, "contribution_tracking_event": 2,
-                            "banner_impressions_minute": 0])
+                            "banner_impressions_minute": 2, "banner_impressions_hour": 0])
     }
 
     @Test func settingsAreCheckedStrictly() throws {
         let settings = try RetentionSettings.parse("retention:\n  decision_log_days: 30\n  batch_size: 50\n", source: "f")
         #expect(settings.days(for: .decisionLog) == 30)
         #expect(settings.days(for: .resolvedPending) == 90)
-        #expect(settings.days(for: .impressionMinutes) == nil)
+        #expect(settings.days(for: .impressionMinutes) == 30)
+        #expect(settings.days(for: .impressionHours) == 365)
         #expect(settings.days(for: .damaged) == nil)
         #expect(settings.batchSize == 50)
         #expect(try RetentionSettings.parse("", source: "f") == RetentionSettings())
@@ -146,7 +150,9 @@ struct RetentionTests {
         let old = d.value(Date().addingTimeInterval(-400 * 86_400))
         try db.transaction {
             for i in 0..<6_000 {
-                try db.execute("INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'paypal', ?, '{}', ?, ?)",
+                try db.execute("""
+                    INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'paypal', ?, '{}', ?, ?)
+                    """,
                                [old, .text("o\(i)"), i % 3 == 0 ? .null : .text("failed"), i % 3 == 0 ? .null : old])
             }
         }

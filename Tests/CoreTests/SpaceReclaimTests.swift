@@ -88,7 +88,9 @@ struct SpaceReclaimTests {
         let filler = String(repeating: "x", count: 2_000)
         try db.transaction {
             for i in 0..<5_000 {
-                try db.execute("INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'p', ?, ?, 'failed', ?)",
+                try db.execute("""
+                    INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'p', ?, ?, 'failed', ?)
+                    """,
                                [old, .text("o\(i)"), .text(filler), old])
             }
         }

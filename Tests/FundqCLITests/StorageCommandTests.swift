@@ -74,10 +74,10 @@ struct StorageCommandTests {
         try producer.push(#"{"a":2}"#, to: waiting)
         func exists(_ key: String) throws -> Bool { try redis.connection.command("EXISTS", key, context: "test").integer == 1 }
 
-        _ = try RedisRetention(connection: redis.connection, idleSeconds: 86_400).run(dryRun: false)
+        _ = try RedisRetention(queue: redis, idleSeconds: 86_400).run(dryRun: false)
         #expect(try exists("fundq:{\(idle)}:seq"), "used within the day: kept")
         Thread.sleep(forTimeInterval: 2.2)  // OBJECT IDLETIME counts whole seconds
-        let rule = RedisRetention(connection: redis.connection, idleSeconds: 1)
+        let rule = RedisRetention(queue: redis, idleSeconds: 1)
         #expect(try rule.run(dryRun: true) >= 1)
         #expect(try exists("fundq:{\(idle)}:seq"), "a dry run removes nothing")
         _ = try rule.run(dryRun: false)
@@ -98,7 +98,9 @@ struct StorageCommandTests {
         let d = db.dialect
         let old = d.value(Date().addingTimeInterval(-40 * 86_400))
         for (i, resolved) in [true, true, false].enumerated() {
-            try db.execute("INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'paypal', ?, '{}', ?, ?)",
+            try db.execute("""
+                INSERT INTO pending (date, gateway, order_id, message, resolution, resolved_date) VALUES (?, 'paypal', ?, '{}', ?, ?)
+                """,
                            [old, .text("o\(i)"), resolved ? .text("failed") : .null, resolved ? old : .null])
         }
         let config = f.directory.file("fundq.yaml")

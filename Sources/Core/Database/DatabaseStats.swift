@@ -129,7 +129,7 @@ public struct RedisQueueMemory: Sendable, Equatable {
     /// Measures every queue of `queue`'s server that has a list or bookkeeping keys.
     public static func measure(_ queue: RedisQueue) throws -> [RedisQueueMemory] {
         let connection = queue.connection
-        let names = Set(try queue.queueNames()).union(try RedisRetention(connection: connection, idleSeconds: 0).bookkeepingQueues())
+        let names = Set(try queue.queueNames()).union(try RedisRetention(queue: queue, idleSeconds: 0).bookkeepingQueues())
         return try names.sorted().map { name in
             let k = RedisQueue.Keys(name)
             var memory = RedisQueueMemory(queue: name, keys: 0, bytes: 0)

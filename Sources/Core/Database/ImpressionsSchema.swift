@@ -180,3 +180,81 @@ enum ImpressionsSchema {
           ('banner_impressions', 'view', 'LEGACY: oldest report view (on_minute, utm_source, country, counts); replaced by banner_impressions_minute')
         """
 }
+
+/// Impressions rolled up (issue 13): per-minute counts older than the
+/// retention age move into per-hour counts, and those into per-day counts.
+/// `banner_impressions_all` answers over the three (its `minute` is the
+/// start of the minute, hour or day), and the LEGACY views answer from it.
+enum ImpressionsRollupSchema {
+    static func sqliteTable(_ name: String, _ time: String) -> String {
+        """
+        CREATE TABLE \(name) (
+          \(time) INTEGER NOT NULL, banner TEXT NOT NULL, campaign TEXT NOT NULL, project TEXT NOT NULL,
+          language TEXT NOT NULL, country TEXT NOT NULL, device TEXT NOT NULL, count INTEGER NOT NULL,
+          PRIMARY KEY (\(time), banner, campaign, project, language, country, device)
+        ) WITHOUT ROWID
+        """
+    }
+
+    static func mariadbTable(_ name: String, _ time: String, _ comment: String) -> String {
+        """
+        CREATE TABLE \(name) (
+          \(time) DATETIME NOT NULL,
+          banner VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          campaign VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          project VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          language VARCHAR(35) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          country CHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          device VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          count BIGINT NOT NULL,
+          PRIMARY KEY (\(time), banner, campaign, project, language, country, device)
+        ) ENGINE=InnoDB COMMENT='\(comment)'
+        """
+    }
+
+    static let columns = "banner, campaign, project, language, country, device, count"
+    static let union = """
+        CREATE VIEW banner_impressions_all AS
+          SELECT minute, \(columns) FROM banner_impressions_minute
+          UNION ALL SELECT hour, \(columns) FROM banner_impressions_hour
+          UNION ALL SELECT day, \(columns) FROM banner_impressions_day
+        """
+
+    static let sqlite = """
+        \(sqliteTable("banner_impressions_hour", "hour"));
+        \(sqliteTable("banner_impressions_day", "day"));
+        \(union);
+        DROP VIEW bannerimpressions;
+        DROP VIEW banner_impressions;
+        CREATE VIEW bannerimpressions /* LEGACY: the old report view; use banner_impressions_all */ AS
+          SELECT datetime(m.minute, 'unixepoch') AS "timestamp", m.banner AS banner, m.campaign AS campaign,
+                 p.id AS project_id, l.id AS language_id, c.id AS country_id, SUM(m.count) AS count
+          FROM banner_impressions_all m
+          JOIN project p ON p.project = m.project
+          JOIN language l ON l.iso_code = m.language
+          JOIN country c ON c.iso_code = m.country
+          GROUP BY m.minute, m.banner, m.campaign, p.id, l.id, c.id;
+        CREATE VIEW banner_impressions /* LEGACY: the oldest report view, utm_source is the banner; use banner_impressions_all */ AS
+          SELECT datetime(minute, 'unixepoch') AS on_minute, banner AS utm_source, country AS country, SUM(count) AS counts
+          FROM banner_impressions_all
+          GROUP BY minute, banner, country
+        """
+
+    static let mariadb = """
+        \(mariadbTable("banner_impressions_hour", "hour", "banner impressions per hour, rolled up from the minutes"));
+        \(mariadbTable("banner_impressions_day", "day", "banner impressions per day, rolled up from the hours"));
+        \(union);
+        CREATE OR REPLACE VIEW bannerimpressions /* LEGACY: the old report view; use banner_impressions_all */ AS
+          SELECT m.minute AS `timestamp`, m.banner AS banner, m.campaign AS campaign,
+                 p.id AS project_id, l.id AS language_id, c.id AS country_id, SUM(m.count) AS count
+          FROM banner_impressions_all m
+          JOIN project p ON p.project = m.project
+          JOIN language l ON l.iso_code = m.language
+          JOIN country c ON c.iso_code = m.country
+          GROUP BY m.minute, m.banner, m.campaign, p.id, l.id, c.id;
+        CREATE OR REPLACE VIEW banner_impressions /* LEGACY: the oldest report view; use banner_impressions_all */ AS
+          SELECT minute AS on_minute, banner AS utm_source, country AS country, SUM(count) AS counts
+          FROM banner_impressions_all
+          GROUP BY minute, banner, country
+        """
+}

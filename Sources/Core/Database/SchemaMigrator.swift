@@ -323,6 +323,10 @@ public enum SchemaMigrator {
             summary: "retention: tracking events by the time they were received",
             sqlite: "CREATE INDEX contribution_tracking_event_by_received ON contribution_tracking_event(received_at)",
             mariadb: "ALTER TABLE contribution_tracking_event ADD KEY contribution_tracking_event_by_received (received_at)"),
+        Migration(
+            summary: "retention: impressions rolled up per hour and per day; the LEGACY views answer over all three",
+            sqlite: ImpressionsRollupSchema.sqlite,
+            mariadb: ImpressionsRollupSchema.mariadb),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,

@@ -486,9 +486,10 @@ public final class PendingStore {
             """, [d.value(now), d.value(cutoff)])
     }
 
-    /// Deletes rows resolved before `cutoff`; returns how many.
+    /// Deletes rows resolved before `cutoff` (the retention rule
+    /// ``RetentionRule/resolvedPending``: never a needs-review row); returns how many.
     public func purgeResolved(before cutoff: Date) throws -> Int {
-        try connection.execute("DELETE FROM pending WHERE resolution IS NOT NULL AND resolved_date < ?", [connection.dialect.value(cutoff)])
+        try RetentionJob(connection: connection).apply(.resolvedPending, before: cutoff, dryRun: false).removed
     }
 
     /// Unresolved rows per gateway.

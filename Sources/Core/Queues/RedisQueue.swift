@@ -170,23 +170,31 @@ public final class RedisQueue: MessageQueue {
         return QueueStats(queue: queue, waiting: length + expired, inFlight: leased - expired, oldestEnqueuedAt: oldest)
     }
 
-    public func queueNames() throws -> [String] {
-        var names = Set<String>()
+    /// Every key of the server matching `pattern` (all keys when nil), by SCAN.
+    func scanKeys(matching pattern: String?, context: String) throws -> [String] {
+        var found: [String] = []
         var cursor = "0"
         repeat {
-            let reply = try connection.command("SCAN", cursor, "COUNT", "1000", context: "listing queues")
+            let arguments = ["SCAN", cursor] + (pattern.map { ["MATCH", $0] } ?? []) + ["COUNT", "1000"]
+            let reply = try connection.command(arguments.map { Array($0.utf8) }, context: context)
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let keys) = parts[1] else {
-                throw RedisError(kind: .unexpectedReply("SCAN returned \(reply)"), endpoint: connection.url.endpoint, context: "listing queues")
+                throw RedisError(kind: .unexpectedReply("SCAN returned \(reply)"), endpoint: connection.url.endpoint, context: context)
             }
-            for key in keys.compactMap(\.text) {
-                if key.hasPrefix("fundq:{"), key.hasSuffix("}:inflight") {
-                    names.insert(String(key.dropFirst("fundq:{".count).dropLast("}:inflight".count)))
-                } else if !key.hasPrefix("fundq:") {
-                    names.insert(key)
-                }
-            }
+            found += keys.compactMap(\.text)
             cursor = next
         } while cursor != "0"
+        return found
+    }
+
+    public func queueNames() throws -> [String] {
+        var names = Set<String>()
+        for key in try scanKeys(matching: nil, context: "listing queues") {
+            if key.hasPrefix("fundq:{"), key.hasSuffix("}:inflight") {
+                names.insert(String(key.dropFirst("fundq:{".count).dropLast("}:inflight".count)))
+            } else if !key.hasPrefix("fundq:") {
+                names.insert(key)
+            }
+        }
         // Keep only lists (other applications may share the server).
         var lists: [String] = []
         for name in names.sorted() {

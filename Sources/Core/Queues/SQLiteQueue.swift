@@ -17,7 +17,7 @@ public final class SQLiteQueue: MessageQueue {
         self.database = database
     }
 
-    /// After a claim that found the queue drained, or every so many
+    /// After a claim that found the queue empty, or every so many
     /// acknowledgements, gives free pages back in a few short steps (see
     /// ``SpaceReclaimPolicy``). Never fails the call that triggered it:
     /// space is retried next time.
@@ -73,7 +73,9 @@ public final class SQLiteQueue: MessageQueue {
                 .rows { row in (id: row.int(0) ?? 0, delivery: Int(row.int(1) ?? 1), body: row.bytes(2) ?? []) }
             return expired.sorted { $0.id < $1.id } + fresh.sorted { $0.id < $1.id }
         }
-        if claimed.count < limit { reclaimSpace(drained: true) }
+        // Only when there is nothing to hand out: a consumer never holds
+        // claimed messages (their lease running) while it gives space back.
+        if claimed.isEmpty { reclaimSpace(drained: true) }
         return claimed.map {
             DeliveredMessage(queue: queue, body: $0.body, receipt: DeliveryReceipt(id: String($0.id), delivery: $0.delivery))
         }
@@ -101,7 +103,7 @@ public final class SQLiteQueue: MessageQueue {
         let result = try database.transaction {
             (try acknowledge(receipts, in: queue), try claim(from: queue, limit: limit, lease: lease))
         }
-        reclaimSpace(drained: result.1.count < limit)
+        reclaimSpace(drained: result.1.isEmpty)
         return result
     }
 

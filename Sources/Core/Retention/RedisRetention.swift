@@ -5,14 +5,14 @@
 /// flight are never touched. Call-rate keys (`fundq:rate:NAME`) expire by
 /// themselves after a day.
 public struct RedisRetention {
-    /// The server.
-    public let connection: RedisConnection
+    /// The queues' server.
+    public let queue: RedisQueue
     /// How long an empty queue's bookkeeping stays after its last use.
     public let idleSeconds: Int
 
-    /// The rule on `connection`.
-    public init(connection: RedisConnection, idleSeconds: Int) {
-        self.connection = connection
+    /// The rule on `queue`'s server.
+    public init(queue: RedisQueue, idleSeconds: Int) {
+        self.queue = queue
         self.idleSeconds = idleSeconds
     }
 
@@ -38,12 +38,12 @@ public struct RedisRetention {
     /// Applies the rule (dry: counts only); returns the keys removed.
     public func run(dryRun: Bool) throws -> Int {
         var removed = 0
-        for queue in try bookkeepingQueues() {
-            let keys = RedisQueue.Keys(queue)
-            let reply = try connection.evaluate(
+        for name in try bookkeepingQueues() {
+            let keys = RedisQueue.Keys(name)
+            let reply = try queue.connection.evaluate(
                 Self.script, keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
                 arguments: [Array(String(idleSeconds).utf8), Array((dryRun ? "0" : "1").utf8)],
-                context: "applying retention to the bookkeeping of \(queue)")
+                context: "applying retention to the bookkeeping of \(name)")
             removed += Int(reply.integer ?? 0)
         }
         return removed
@@ -52,20 +52,10 @@ public struct RedisRetention {
     /// Queues that have bookkeeping keys (`fundq:{NAME}:…`).
     public func bookkeepingQueues() throws -> [String] {
         var names = Set<String>()
-        var cursor = "0"
-        repeat {
-            let reply = try connection.command("SCAN", cursor, "MATCH", "fundq:{*}:*", "COUNT", "1000",
-                                               context: "listing fundq's keys")
-            guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let keys) = parts[1] else {
-                throw RedisError(kind: .unexpectedReply("SCAN returned \(reply)"), endpoint: connection.url.endpoint,
-                                 context: "listing fundq's keys")
-            }
-            for key in keys.compactMap(\.text) {
-                guard let open = key.firstIndex(of: "{"), let close = key.lastIndex(of: "}"), open < close else { continue }
-                names.insert(String(key[key.index(after: open)..<close]))
-            }
-            cursor = next
-        } while cursor != "0"
+        for key in try queue.scanKeys(matching: "fundq:{*}:*", context: "listing fundq's keys") {
+            guard let open = key.firstIndex(of: "{"), let close = key.lastIndex(of: "}"), open < close else { continue }
+            names.insert(String(key[key.index(after: open)..<close]))
+        }
         return names.sorted()
     }
 }

@@ -26,6 +26,8 @@ public struct RetentionJob {
         public var removed = 0
         /// Rows past the age that the rule keeps because something needs them.
         public var keptAsNeeded = 0
+        /// The table removed rows were summed into (nil: deleted).
+        public var rolledUpInto: String? = nil
         /// Whether the table does not exist in this database.
         public var absent = false
         /// The rule in words.
@@ -50,14 +52,17 @@ public struct RetentionJob {
 
     /// Applies `rule` to rows older than `cutoff` (nil: removes nothing).
     public func apply(_ rule: RetentionRule, before cutoff: Date?, dryRun: Bool) throws -> Outcome {
-        var outcome = Outcome(table: rule.table, days: nil, summary: rule.summary)
+        var outcome = Outcome(table: rule.table, days: nil, rolledUpInto: rule.rollup?.into.table, summary: rule.summary)
         guard try tableExists(rule.table) else {
             outcome.absent = true
             return outcome
         }
-        guard let cutoff = cutoff.map(connection.dialect.value), let timeColumn = rule.timeColumn, rule.removesByAge else {
+        guard let date = cutoff, let timeColumn = rule.timeColumn, rule.removesByAge else { return outcome }
+        if let level = rule.rollup {
+            outcome.removed = try ImpressionRollup(connection: connection).run(level, before: date, dryRun: dryRun)
             return outcome
         }
+        let cutoff = connection.dialect.value(date)
         let removable = "\(timeColumn) < ? AND (\(rule.removable))"
         let old = try count(rule.table, where: "\(timeColumn) < ?", cutoff)
         if dryRun {

@@ -20,6 +20,9 @@ public struct RetentionRule: Sendable, Equatable {
     public let key: [String]
     /// The rule in words, for `--dry-run`, `db stats` and the README.
     public let summary: String
+    /// Rows past their age are summed into a coarser table instead of
+    /// being deleted (nil: deleted).
+    public var rollup: ImpressionRollup.Level? = nil
 
     /// Whether the rule ever removes rows by age.
     public var removesByAge: Bool { setting != nil && timeColumn != nil }
@@ -62,13 +65,26 @@ extension RetentionRule {
         summary: "events older than N days of a donated or abandoned attempt (its current row keeps the summary); "
             + "events of started attempts are kept")
 
-    /// Banner impressions per minute (what `fundq jobs purge-impressions`
-    /// removes). Kept for ever unless configured: the per-hour and per-day
-    /// rollups that would keep the totals are not built yet.
+    /// Banner impressions per minute: after N days, summed into per-hour
+    /// counts (whole hours) and removed; the totals and the LEGACY views
+    /// answer from `banner_impressions_all`.
     public static let impressionMinutes = RetentionRule(
+        table: "banner_impressions_minute", setting: "impressions_minute_days", defaultDays: 30, timeColumn: "minute",
+        removable: "1 = 1", key: ["minute", "banner", "campaign", "project", "language", "country", "device"],
+        summary: "minutes older than N days are rolled up into banner_impressions_hour", rollup: ImpressionRollup.minutesToHours)
+
+    /// Banner impressions per hour: after N days, summed into per-day counts.
+    public static let impressionHours = RetentionRule(
+        table: "banner_impressions_hour", setting: "impressions_hour_days", defaultDays: 365, timeColumn: "hour",
+        removable: "1 = 1", key: ["hour", "banner", "campaign", "project", "language", "country", "device"],
+        summary: "hours older than N days are rolled up into banner_impressions_day (kept)", rollup: ImpressionRollup.hoursToDays)
+
+    /// What `fundq jobs purge-impressions --days N` does: per-minute counts
+    /// deleted, totals and all (not applied by ``RetentionJob/run(dryRun:now:)``).
+    public static let purgedImpressionMinutes = RetentionRule(
         table: "banner_impressions_minute", setting: "impressions_minute_days", defaultDays: nil, timeColumn: "minute",
         removable: "1 = 1", key: ["minute", "banner", "campaign", "project", "language", "country", "device"],
-        summary: "per-minute counts of minutes older than N days (no rollup yet: the totals go with them)")
+        summary: "per-minute counts of minutes older than N days, deleted")
 
     /// HOOK(audit): the audit table (kept longest) gets its rule here —
     /// `RetentionRule.audit(table: "…", timeColumn: "…")` added to ``all``.
@@ -86,9 +102,10 @@ extension RetentionRule {
         ("banner_impression_files", "one row per loaded file (exactly-once loading needs it)"),
         ("banner_impression_offsets", "one row per Kafka partition"),
         ("banner_impression_rejects", "one row per reject reason"),
+        ("banner_impressions_day", "one row per day and key: kept"),
     ]
 
     /// Every rule ``RetentionJob`` applies, in order (decisions before the
     /// pending rows they refer to).
-    public static let all: [RetentionRule] = [decisionLog, resolvedPending, damaged, trackingEvents, impressionMinutes]
+    public static let all: [RetentionRule] = [decisionLog, resolvedPending, damaged, trackingEvents, impressionMinutes, impressionHours]
 }

@@ -66,7 +66,8 @@ public struct RetentionSettings: Sendable, Equatable {
         var settings = RetentionSettings()
         for (key, value) in retention {
             guard knownSettings.contains(key) else {
-                throw ConfigurationError("\(source): unknown retention setting \(key) (known: \(knownSettings.sorted().joined(separator: ", ")))")
+                let known = knownSettings.sorted().joined(separator: ", ")
+                throw ConfigurationError("\(source): unknown retention setting \(key) (known: \(known))")
             }
             try settings.apply(key, value, source: source)
         }

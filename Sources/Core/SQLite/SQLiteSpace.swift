@@ -85,7 +85,7 @@ extension SQLiteDatabase {
 }
 
 /// When a process that deletes rows from the embedded file gives space
-/// back: after a claim found the queue drained, everything free, a bounded
+/// back: after a claim found the queue empty, everything free, a bounded
 /// number of steps per claim (an idle consumer polls again within a second
 /// and goes on); in steady work, only once the free pages exceed a quarter
 /// of the file and 8 MiB, down to that mark.

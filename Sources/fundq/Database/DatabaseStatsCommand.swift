@@ -56,7 +56,8 @@ struct DatabaseStatsCommand: ParsableCommand {
             [$0.name, String($0.rows), bytes($0.dataBytes), bytes($0.indexBytes), date($0.oldest), date($0.newest)]
         }))
         if let f = stats.file {
-            try Output.line("file: \(bytes(f.fileBytes)) (+ WAL \(bytes(f.walBytes))), \(f.pages.total) pages of \(f.pages.pageSize) bytes, "
+            try Output.line("file: \(bytes(f.fileBytes)) (+ WAL \(bytes(f.walBytes))), "
+                            + "\(f.pages.total) pages of \(f.pages.pageSize) bytes, "
                             + "\(f.pages.free) free, auto-vacuum \(["none", "full", "incremental"][min(max(f.autoVacuum, 0), 2)])")
         }
         if let redis {

@@ -29,7 +29,7 @@ struct RetentionCommand: ParsableCommand {
         let stores = try storage.open()
         let job = RetentionJob(connection: stores.database, settings: settings)
         let redis = (stores.queue as? RedisQueue).flatMap { queue in
-            settings.redisIdleQueueDays.map { RedisRetention(connection: queue.connection, idleSeconds: Int($0 * 86_400)) }
+            settings.redisIdleQueueDays.map { RedisRetention(queue: queue, idleSeconds: Int($0 * 86_400)) }
         }
         try schedule.run(defaultInterval: 3600) {
             let outcomes = try job.run(dryRun: dryRun)
@@ -43,7 +43,8 @@ struct RetentionCommand: ParsableCommand {
         if json {
             var rows: [JSONValue] = outcomes.map { o in
                 .object(["table": .string(o.table), "days": Output.number(o.days), "removed": Output.number(o.removed),
-                         "kept_as_needed": Output.number(o.keptAsNeeded), "absent": .bool(o.absent), "rule": .string(o.summary)])
+                         "kept_as_needed": Output.number(o.keptAsNeeded), "absent": .bool(o.absent), "rule": .string(o.summary),
+                         "rolled_up_into": o.rolledUpInto.map(JSONValue.string) ?? .null])
             }
             if let redisKeys {
                 rows.append(.object(["table": .string("redis bookkeeping keys"), "days": Output.number(settings.redisIdleQueueDays),
@@ -54,7 +55,8 @@ struct RetentionCommand: ParsableCommand {
         }
         func days(_ d: Double?) -> String { d.map { String(format: "%g days", $0) } ?? "kept" }
         var rows = outcomes.map { o in
-            [o.table, days(o.days), o.absent ? "-" : String(o.removed), o.absent ? "table absent" : String(o.keptAsNeeded)]
+            [o.table + (o.rolledUpInto.map { " → \($0)" } ?? ""), days(o.days), o.absent ? "-" : String(o.removed),
+             o.absent ? "table absent" : String(o.keptAsNeeded)]
         }
         if let redisKeys { rows.append(["redis bookkeeping keys", days(settings.redisIdleQueueDays), String(redisKeys), "-"]) }
         try Output.line("retention\(dryRun ? " (dry run)" : ""):")
