@@ -13,8 +13,8 @@ public struct KafkaLoaderOptions: Sendable {
     /// Extra librdkafka properties (`session.timeout.ms`, …).
     public var settings: [String: String]
     /// Most events per batch (one transaction). The batch in hand goes to
-    /// the writer as soon as the writer is free, so it is usually smaller:
-    /// its size follows the database's speed.
+    /// the writer as soon as the writer is free (a batch under 1,000 events
+    /// at most every 0.1 s), so it is usually smaller.
     public var batchEvents: Int
     /// Seconds before a partial batch is queued even while the writer is busy.
     public var flushInterval: Double
@@ -81,6 +81,13 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private var assignedAt: ContinuousClock.Instant?
     private var firstEventAt: ContinuousClock.Instant?
     private var lastEventAt: ContinuousClock.Instant?
+    /// The writer never idles while events wait: once it is free, the batch
+    /// in hand goes at once, so a batch's size follows the database's
+    /// speed; one under `smallBatch` events goes at most every
+    /// `smallBatchSpacing`, so that a thin stream is not one transaction per
+    /// message.
+    static let smallBatch = 1_000
+    static let smallBatchSpacing = Duration.milliseconds(100)
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
@@ -123,9 +130,8 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             if summary.events > before { lastEventAt = now }
             if let at = assignedAt, at > lastMessage { lastMessage = at }
             try handle(writer.takeResults(), reseek: true)
-            // The writer never idles while events wait: a batch's size follows the database's speed.
-            if !batch.isEmpty,
-               batch.events >= options.batchEvents || writer.isIdle || now - lastSeal >= .seconds(options.flushInterval) {
+            if !batch.isEmpty, batch.events >= options.batchEvents || now - lastSeal >= .seconds(options.flushInterval)
+                || (writer.isIdle && (batch.events >= Self.smallBatch || now - lastSeal >= Self.smallBatchSpacing)) {
                 seal()
                 lastSeal = clock.now
             }
