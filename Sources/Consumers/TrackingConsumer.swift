@@ -21,6 +21,16 @@ public struct TrackingConsumer {
     /// The store written.
     public let store: TrackingStore
 
+    /// `base` for this consumer: it parses every body itself and damages
+    /// one that is not a JSON object with the same reason and error type
+    /// as the queue consumer's screen, so the screen's parse (a second pass
+    /// over every message) is left out.
+    public static func policy(_ base: ConsumerPolicy = ConsumerPolicy(acknowledgement: .withNextClaim)) -> ConsumerPolicy {
+        var policy = base
+        policy.requiresJSONObject = false
+        return policy
+    }
+
     /// A consumer writing through `connection`.
     public init(connection: any SQLConnection) {
         store = TrackingStore(connection: connection)
@@ -31,12 +41,18 @@ public struct TrackingConsumer {
         var verdicts = [MessageVerdict](repeating: .released, count: batch.count)
         var valid: [(index: Int, event: TrackingEvent, body: [UInt8])] = []
         for (index, message) in batch.enumerated() {
+            let members: [String: JSONValue]
             do {
-                valid.append((index, try TrackingEvent(members: try message.members()), message.body))
-            } catch let error as TrackingEventError {
-                verdicts[index] = .damaged(reason: "not a valid tracking event: \(error)", errorType: "TrackingEventInvalid", retryAfter: nil)
+                members = try message.members()
             } catch {
-                verdicts[index] = .damaged(reason: "\(error)", errorType: "MessageError", retryAfter: nil)
+                verdicts[index] = .damaged(reason: error.description, errorType: "MessageError", retryAfter: nil)
+                continue
+            }
+            do {
+                valid.append((index, try TrackingEvent(members: members), message.body))
+            } catch {
+                verdicts[index] = .damaged(reason: "not a valid tracking event: \(error)", errorType: "TrackingEventInvalid",
+                                           retryAfter: nil)
             }
         }
         guard !valid.isEmpty else { return verdicts }

@@ -49,8 +49,11 @@ public struct RejectTally: Sendable, Equatable {
 
 /// A batch's contents copied out as values, to hand to another thread.
 public struct SealedBatch: Sendable {
-    /// Counts, sorted by key.
-    public var rows: [(key: ImpressionKey, count: Int64)]
+    /// The counts as packed keys (copied, not unpacked: sealing happens on
+    /// the reading thread, unpacking and sorting on the writer's).
+    var counts: PackedCounts
+    /// Counts in the order writers take them (packed-key order), unpacked at each call.
+    public var rows: [(key: ImpressionKey, count: Int64)] { counts.rows() }
     /// Invalid events by reason.
     public var rejects: [ImpressionRejectReason: RejectTally]
     /// Skipped events by reason.
@@ -124,7 +127,7 @@ public final class ImpressionBatch {
 
     /// The contents as values (the batch itself is left as it is).
     public func sealed() -> SealedBatch {
-        SealedBatch(rows: rows, rejects: rejects, skips: skips, events: events)
+        SealedBatch(counts: counts.packed(), rejects: rejects, skips: skips, events: events)
     }
 
     /// Distinct keys held.

@@ -12,9 +12,11 @@ public struct KafkaLoaderOptions: Sendable {
     public var group: String
     /// Extra librdkafka properties (`session.timeout.ms`, …).
     public var settings: [String: String]
-    /// Events per batch (one transaction).
+    /// Most events per batch (one transaction). The batch in hand goes to
+    /// the writer as soon as the writer is free (a batch under 1,000 events
+    /// at most every 0.1 s), so it is usually smaller.
     public var batchEvents: Int
-    /// Seconds before a partial batch is written anyway.
+    /// Seconds before a partial batch is queued even while the writer is busy.
     public var flushInterval: Double
     /// Without a daemon: stop after this many seconds without a message.
     public var idleExit: Double?
@@ -47,6 +49,8 @@ public struct KafkaLoaderSummary: Sendable {
     /// Seconds from the first message read to the last batch committed
     /// (the rate without the time spent joining the group).
     public var activeSeconds = 0.0
+    /// Seconds from the first message read to the last (reading alone).
+    public var readSeconds = 0.0
     /// Seconds spent writing batches (inside ``ImpressionStore/commit(_:topic:progress:)``).
     public var commitSeconds = 0.0
     /// Seconds the consumer waited for the writer (a batch already waiting).
@@ -76,6 +80,14 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     /// Set at each assignment: the quiet time before an idle exit counts from there.
     private var assignedAt: ContinuousClock.Instant?
     private var firstEventAt: ContinuousClock.Instant?
+    private var lastEventAt: ContinuousClock.Instant?
+    /// The writer never idles while events wait: once it is free, the batch
+    /// in hand goes at once, so a batch's size follows the database's
+    /// speed; one under `smallBatch` events goes at most every
+    /// `smallBatchSpacing`, so that a thin stream is not one transaction per
+    /// message.
+    static let smallBatch = 1_000
+    static let smallBatchSpacing = Duration.milliseconds(100)
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
@@ -105,28 +117,33 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         var lastMessage = clock.now
         while !shouldStop() {
             try retryPendingAssignment()
-            let got = try consumer.poll(timeoutMilliseconds: 100) { partition, offset, payload in
+            let before = summary.events
+            let got = try consumer.pollBatch(timeoutMilliseconds: 100) { partition, offset, payload in
                 if positions.accept(partition, offset) {
                     if firstEventAt == nil { firstEventAt = clock.now }
                     batch.add(payload)
                     summary.events += 1
                 }
             }
-            if got { lastMessage = clock.now }
+            let now = clock.now
+            if got > 0 { lastMessage = now }
+            if summary.events > before { lastEventAt = now }
             if let at = assignedAt, at > lastMessage { lastMessage = at }
             try handle(writer.takeResults(), reseek: true)
-            if batch.events >= options.batchEvents || (clock.now - lastSeal >= .seconds(options.flushInterval) && !batch.isEmpty) {
+            if !batch.isEmpty, batch.events >= options.batchEvents || now - lastSeal >= .seconds(options.flushInterval)
+                || (writer.isIdle && (batch.events >= Self.smallBatch || now - lastSeal >= Self.smallBatchSpacing)) {
                 seal()
                 lastSeal = clock.now
             }
             if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, writer.isIdle,
-               clock.now - lastMessage >= .seconds(idle) { break }
+               now - lastMessage >= .seconds(idle) { break }
         }
         seal()
         try handle(writer.drain(), reseek: false)
         consumer.close()
         self.consumer = nil
         summary.seconds = (clock.now - started).seconds
+        if let firstEventAt, let lastEventAt { summary.readSeconds = (lastEventAt - firstEventAt).seconds }
         return summary
     }
 

@@ -28,7 +28,7 @@ public final class ImpressionStore {
     /// Lookup values known to exist (filled after a commit, never before).
     private var knownLookups: Set<String> = []
     /// Rows per multi-row statement.
-    static let rowsPerStatement = 100
+    static let rowsPerStatement = 500
 
     /// A store over `connection` (migrated).
     public init(connection: any SQLConnection) {
@@ -120,14 +120,18 @@ public final class ImpressionStore {
     /// Inserts the countries, languages and projects of `rows` that are new;
     /// returns the lookup values to remember once the transaction commits.
     func addLookups(_ rows: [(key: ImpressionKey, count: Int64)]) throws -> Set<String> {
+        var countries = Set<String>(), languages = Set<String>(), projects = Set<String>()
+        for row in rows {
+            countries.insert(row.key.country)
+            languages.insert(row.key.language)
+            projects.insert(row.key.project)
+        }
         var added: Set<String> = []
-        let lookups: [(prefix: String, table: String, column: String, value: (ImpressionKey) -> String)] = [
-            ("c:", "country", "iso_code", { $0.country }), ("l:", "language", "iso_code", { $0.language }),
-            ("p:", "project", "project", { $0.project }),
+        let lookups: [(prefix: String, table: String, column: String, values: Set<String>)] = [
+            ("c:", "country", "iso_code", countries), ("l:", "language", "iso_code", languages), ("p:", "project", "project", projects),
         ]
         for lookup in lookups {
-            let fresh = Set(rows.map { lookup.value($0.key) }).filter { !knownLookups.contains(lookup.prefix + $0) }.sorted()
-            for value in fresh {
+            for value in lookup.values.filter({ !knownLookups.contains(lookup.prefix + $0) }).sorted() {
                 try connection.execute("\(insertIgnore) INTO \(lookup.table) (\(lookup.column)) VALUES (?)", [.text(value)])
                 added.insert(lookup.prefix + value)
             }
@@ -166,14 +170,15 @@ public final class ImpressionStore {
 
     /// ``commit(_:topic:progress:)`` for a batch already copied out.
     public func commit(_ batch: SealedBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
+        let rows = batch.rows
         do {
             let lookups = try retryingTransaction { () throws -> Set<String> in
                 for p in progress.sorted(by: { $0.partition < $1.partition }) {
                     try advance(topic: topic, p)
                 }
-                try addCounts(batch.rows, table: "banner_impressions_minute")
+                try addCounts(rows, table: "banner_impressions_minute")
                 try addRejects(batch, table: "banner_impression_rejects")
-                return try addLookups(batch.rows)
+                return try addLookups(rows)
             }
             remember(lookups)
             return true

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 import Logging
 
 /// The measurements behind `fundq bench impressions`.
@@ -22,12 +23,7 @@ public enum ImpressionsBench {
     }
 
     /// CPU seconds used by this process so far.
-    public static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return s(usage.ru_utime) + s(usage.ru_stime)
-    }
+    public static func cpuSeconds() -> Double { LatencySamples.processCPUSeconds() }
 
     /// Times `body`, which returns (events, keys).
     public static func measure(_ body: () throws -> (Int, Int)) rethrows -> Run {
@@ -141,7 +137,7 @@ extension ImpressionsBench {
         let cpu0 = cpuSeconds()
         let deadline = clock.now + .seconds(600)
         while received < count, clock.now < deadline {
-            try consumer.poll(timeoutMilliseconds: 100) { _, _, payload in
+            try consumer.pollBatch(timeoutMilliseconds: 100) { _, _, payload in
                 if first == nil { first = clock.now }
                 received += 1
                 bytes &+= payload.count
@@ -161,7 +157,8 @@ extension ImpressionsBench {
         let deadline = ContinuousClock().now + .seconds(600)
         let summary = try loader.run(shouldStop: { loader.summary.committedEvents >= count || ContinuousClock().now > deadline })
         Logger(label: "fundq.bench.impressions").info("""
-            loader: \(summary.batches) batches, \(String(format: "%.2f", summary.commitSeconds)) s writing, \
+            loader: \(String(format: "%.2f", summary.readSeconds)) s reading, \(summary.batches) batches, \
+            \(String(format: "%.2f", summary.commitSeconds)) s writing, \
             \(String(format: "%.2f", summary.waitSeconds)) s waiting for the writer, \
             \(String(format: "%.2f", summary.sealSeconds)) s sealing
             """)

@@ -32,6 +32,12 @@ final class RebalanceContext {
 /// caller decides where each assigned partition starts.
 final class KafkaConsumer {
     private let handle: OpaquePointer
+    /// The consumer queue (messages and rebalance events), for batch reads.
+    private let queue: OpaquePointer
+    /// Room for the messages of one batch read.
+    private let messages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Most messages taken per batch read.
+    static let batchMessages = 1_000
     private let context: RebalanceContext
     /// The subscribed topic.
     let topic: String
@@ -65,13 +71,21 @@ final class KafkaConsumer {
             rd_kafka_conf_destroy(conf)
             throw ImpressionsError("cannot create a Kafka consumer: \(String(cString: errstr))")
         }
-        handle = rk
         rd_kafka_poll_set_consumer(rk)
+        guard let queue = rd_kafka_queue_get_consumer(rk) else {
+            rd_kafka_destroy(rk)
+            throw ImpressionsError("cannot get the consumer queue of a Kafka consumer")
+        }
+        handle = rk
+        self.queue = queue
+        messages = .allocate(capacity: KafkaConsumer.batchMessages)
         let list = rd_kafka_topic_partition_list_new(1)
         defer { rd_kafka_topic_partition_list_destroy(list) }
         rd_kafka_topic_partition_list_add(list, topic, -1)
         let err = rd_kafka_subscribe(rk, list)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_queue_destroy(queue)
+            messages.deallocate()
             rd_kafka_destroy(rk)
             throw ImpressionsError("cannot subscribe to \(topic): \(String(cString: rd_kafka_err2str(err)))")
         }
@@ -79,6 +93,8 @@ final class KafkaConsumer {
 
     deinit {
         close()
+        rd_kafka_queue_destroy(queue)
+        messages.deallocate()
         rd_kafka_destroy(handle)
     }
 
@@ -141,6 +157,33 @@ final class KafkaConsumer {
         }
         try body(m.partition, m.offset, UnsafeRawBufferPointer(start: m.payload, count: m.len))
         return true
+    }
+
+    /// Hands every message already fetched (up to ``batchMessages``) to
+    /// `body` in order, in one call into librdkafka instead of one per
+    /// message; only when none is waiting, waits up to `timeoutMilliseconds`
+    /// for one. Rebalance callbacks are served meanwhile, possibly between
+    /// messages taken in the same call (the caller's offset bookkeeping must
+    /// drop messages of a partition it no longer holds, or has seen).
+    /// Returns how many messages came.
+    @discardableResult
+    func pollBatch(timeoutMilliseconds: Int32, _ body: (Int32, Int64, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let taken = rd_kafka_consume_batch_queue(queue, 0, messages, KafkaConsumer.batchMessages)
+        guard taken > 0 else { return try poll(timeoutMilliseconds: timeoutMilliseconds, body) ? 1 : 0 }
+        defer { for i in 0..<taken { rd_kafka_message_destroy(messages[i]) } }
+        var delivered = 0
+        for i in 0..<taken {
+            guard let m = messages[i]?.pointee else { continue }
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if m.err == RD_KAFKA_RESP_ERR__FATAL {
+                    throw ImpressionsError("Kafka consumer failed: \(String(cString: rd_kafka_err2str(m.err)))")
+                }
+                continue  // transient or end of partition: librdkafka retries by itself
+            }
+            try body(m.partition, m.offset, UnsafeRawBufferPointer(start: m.payload, count: m.len))
+            delivered += 1
+        }
+        return delivered
     }
 
     /// Tells the group coordinator how far each partition is (informational:

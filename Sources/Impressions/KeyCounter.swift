@@ -112,6 +112,17 @@ final class KeyCounter {
         }
     }
 
+    /// The keys and counts copied out as they are stored (two copies, no
+    /// key unpacked), to be unpacked and sorted on another thread.
+    func packed() -> PackedCounts {
+        var entries: [PackedCounts.Entry] = []
+        entries.reserveCapacity(count)
+        for j in 0..<capacity where slots[j].offset >= 0 {
+            entries.append(PackedCounts.Entry(offset: slots[j].offset, length: slots[j].length, count: slots[j].count))
+        }
+        return PackedCounts(arena: Array(UnsafeBufferPointer(start: arena, count: arenaUsed)), entries: entries)
+    }
+
     /// Forgets every key.
     func removeAll() {
         slots.update(repeating: Slot(hash: 0, offset: -1, length: 0, count: 0), count: capacity)
@@ -157,5 +168,32 @@ final class KeyCounter {
         h = h &* 0xC4CE_B9FE_1A85_EC53
         h ^= h >> 33
         return h
+    }
+}
+
+/// A ``KeyCounter``'s contents as values: the packed keys' bytes and each
+/// key's offset and count.
+struct PackedCounts: Sendable {
+    struct Entry: Sendable {
+        var offset: Int
+        var length: Int
+        var count: Int64
+    }
+
+    var arena: [UInt8]
+    var entries: [Entry]
+
+    /// Every key with its count, in the order of their packed bytes: one
+    /// order every writer follows (so that concurrent writers take row locks
+    /// in the same order), found with `memcmp` instead of six String
+    /// comparisons per step (half the writer's CPU time before).
+    func rows() -> [(key: ImpressionKey, count: Int64)] {
+        arena.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, !entries.isEmpty else { return [] }
+            return entries.sorted { a, b in
+                let c = memcmp(base + a.offset, base + b.offset, min(a.length, b.length))
+                return c != 0 ? c < 0 : a.length < b.length
+            }.map { (key: KeyCounter.unpack(base + $0.offset), count: $0.count) }
+        }
     }
 }

@@ -153,7 +153,7 @@ struct TrackingScenario {
 func consumeTracking(_ storage: Storage, batch: Int = 500) throws -> PopSummary {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    let consumer = QueueConsumer(queue: storage.queue, damaged: storage.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
+    let consumer = QueueConsumer(queue: storage.queue, damaged: storage.damaged, policy: TrackingConsumer.policy(), logger: logger)
     return try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: batch), logger: logger)
         .run(handler: TrackingConsumer(connection: storage.database).handle).pops
 }

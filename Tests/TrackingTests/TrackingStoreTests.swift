@@ -101,6 +101,30 @@ struct TrackingStoreTests {
         #expect(try store.eventCount() == 4)
     }
 
+    /// The tracking policy leaves out the queue consumer's JSON screen: the
+    /// consumer's own parse must damage what the screen would have.
+    @Test(arguments: stacks)
+    func bodiesThatAreNotJSONObjectsAreDamagedByTheConsumerItself(queue: QueueBackendKind, database: DatabaseKind) throws {
+        let f = try StackFixture(queue: queue, database: database)
+        let s = try f.open()
+        #expect(TrackingConsumer.policy().requiresJSONObject == false)
+        let bodies = [
+            "not json", "[1,2]", "\"a string\"", #"{"id":"j1","ts":1764000000000100"#, #"{"id":"j1","id":"j2","ts":1764000000000100}"#,
+            #"{"id":"j3","ts":1764000000000100,"country":"FR"}"#,
+        ]
+        try s.queue.append(bodies.map { Array($0.utf8) }, to: TrackingConsumer.queueName)
+        let summary = try consumeTracking(s, batch: 10)
+        #expect(summary.outcomes == ["applied": 1])
+        #expect(summary.damaged == 5)
+        let damaged = try s.damaged.list(queue: TrackingConsumer.queueName, limit: 10)
+        #expect(Set(damaged.map(\.messageText)) == Set(bodies.dropLast()))
+        for record in damaged {
+            #expect(record.trace?.contains("MessageError") == true, "\(record.error) / \(record.trace ?? "no trace")")
+        }
+        #expect(try TrackingStore(connection: s.database).fetch(id: "j3")?.values == [.country: "FR"])
+        #expect(try TrackingStore(connection: s.database).fetch(id: "j1") == nil)
+    }
+
     @Test(arguments: stacks)
     func abandonJobAndRebuildFromTheEventTable(queue: QueueBackendKind, database: DatabaseKind) throws {
         let f = try StackFixture(queue: queue, database: database)

@@ -95,10 +95,7 @@ public enum SQLDialect: Sendable {
         var seconds = time_t(t.rounded(.down))
         var micros = Int(((t - Double(seconds)) * 1_000_000).rounded())
         if micros == 1_000_000 { seconds += 1; micros = 0 }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%06d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, micros)
+        return UTCDigits.text(seconds: seconds, layout: .sql, micros: micros)
     }
 
     static func mariadbDate(_ text: String) -> Date? {

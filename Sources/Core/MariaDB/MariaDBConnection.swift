@@ -94,8 +94,16 @@ public final class MariaDBConnection: SQLConnection {
         }
     }
 
+    /// Most statements kept prepared: multi-row statements differ by their
+    /// row count, and the server caps prepared statements per process.
+    static let maximumPreparedStatements = 64
+
     private func prepared(_ sql: String) throws -> UnsafeMutablePointer<MYSQL_STMT> {
         if let cached = statements[sql] { return cached }
+        if statements.count >= MariaDBConnection.maximumPreparedStatements {
+            for (_, stmt) in statements { mysql_stmt_close(stmt) }
+            statements.removeAll()
+        }
         let h = try connected("preparing \(sql.prefix(60))")
         guard let stmt = mysql_stmt_init(h) else { throw fail(error(h, "allocating a statement")) }
         if mysql_stmt_prepare(stmt, sql, UInt(sql.utf8.count)) != 0 {
@@ -116,43 +124,12 @@ public final class MariaDBConnection: SQLConnection {
         binds.initialize(repeating: MYSQL_BIND(), count: max(count, 1))
         let lengths = UnsafeMutablePointer<UInt>.allocate(capacity: max(count, 1))
         lengths.initialize(repeating: 0, count: max(count, 1))
-        var buffers: [UnsafeMutableRawPointer] = []
+        let arena = MariaDBConnection.bind(parameters, to: binds, lengths: lengths)
         defer {
-            for buffer in buffers { buffer.deallocate() }
+            arena.deallocate()
             binds.deinitialize(count: max(count, 1))
             binds.deallocate()
             lengths.deallocate()
-        }
-        func copy(_ bytes: [UInt8], at i: Int, as type: enum_field_types) {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
-            bytes.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) } }
-            buffers.append(buffer)
-            binds[i].buffer_type = type
-            binds[i].buffer = buffer
-            binds[i].buffer_length = UInt(bytes.count)
-            lengths[i] = UInt(bytes.count)
-            binds[i].length = lengths + i
-        }
-        func scalar<T>(_ value: T, at i: Int, as type: enum_field_types) {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
-            buffer.storeBytes(of: value, as: T.self)
-            buffers.append(buffer)
-            binds[i].buffer_type = type
-            binds[i].buffer = buffer
-        }
-        for (i, parameter) in parameters.enumerated() {
-            switch parameter {
-            case .null:
-                binds[i].buffer_type = MYSQL_TYPE_NULL
-            case .integer(let v):
-                scalar(v, at: i, as: MYSQL_TYPE_LONGLONG)
-            case .real(let v):
-                scalar(v, at: i, as: MYSQL_TYPE_DOUBLE)
-            case .text(let v):
-                copy(Array(v.utf8), at: i, as: MYSQL_TYPE_STRING)
-            case .blob(let v):
-                copy(v, at: i, as: MYSQL_TYPE_BLOB)
-            }
         }
         if count > 0, mysql_stmt_bind_param(stmt, binds) != 0 { throw fail(statementError(stmt, context)) }
         if mysql_stmt_execute(stmt) != 0 { throw fail(statementError(stmt, context)) }
@@ -164,6 +141,49 @@ public final class MariaDBConnection: SQLConnection {
         defer { mysql_free_result(metadata) }
         defer { mysql_stmt_free_result(stmt) }
         return (changed, insertID, try fetchRows(stmt, columns: Int(mysql_num_fields(metadata)), context: context))
+    }
+
+    /// Points `binds` at copies of `parameters`, all in one buffer (the
+    /// caller deallocates it): one allocation per statement, not one per
+    /// value, and text copied once, straight from its UTF-8 storage.
+    private static func bind(_ parameters: [SQLValue], to binds: UnsafeMutablePointer<MYSQL_BIND>,
+                             lengths: UnsafeMutablePointer<UInt>) -> UnsafeMutableRawPointer {
+        func slot(_ bytes: Int) -> Int { (max(bytes, 1) + 7) & ~7 }
+        let size = parameters.reduce(0) { total, parameter in
+            switch parameter {
+            case .null: return total
+            case .integer, .real: return total + 8
+            case .text(let v): return total + slot(v.utf8.count)
+            case .blob(let v): return total + slot(v.count)
+            }
+        }
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: max(size, 8), alignment: 8)
+        var offset = 0
+        func copy(_ source: UnsafeRawBufferPointer, at i: Int, as type: enum_field_types) {
+            if let base = source.baseAddress { (arena + offset).copyMemory(from: base, byteCount: source.count) }
+            binds[i].buffer_type = type
+            binds[i].buffer = arena + offset
+            binds[i].buffer_length = UInt(source.count)
+            lengths[i] = UInt(source.count)
+            binds[i].length = lengths + i
+            offset += slot(source.count)
+        }
+        func scalar<T>(_ value: T, at i: Int, as type: enum_field_types) {
+            (arena + offset).storeBytes(of: value, as: T.self)
+            binds[i].buffer_type = type
+            binds[i].buffer = arena + offset
+            offset += 8
+        }
+        for (i, parameter) in parameters.enumerated() {
+            switch parameter {
+            case .null: binds[i].buffer_type = MYSQL_TYPE_NULL
+            case .integer(let v): scalar(v, at: i, as: MYSQL_TYPE_LONGLONG)
+            case .real(let v): scalar(v, at: i, as: MYSQL_TYPE_DOUBLE)
+            case .text(var v): v.withUTF8 { copy(UnsafeRawBufferPointer($0), at: i, as: MYSQL_TYPE_STRING) }
+            case .blob(let v): v.withUnsafeBytes { copy($0, at: i, as: MYSQL_TYPE_BLOB) }
+            }
+        }
+        return arena
     }
 
     private func fetchRows(_ stmt: UnsafeMutablePointer<MYSQL_STMT>, columns: Int, context: String) throws -> [[SQLValue]] {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Durations of individual operations, for throughput and percentiles.
 public struct LatencySamples: Sendable {
     /// Each operation's duration, in seconds.
@@ -25,6 +27,15 @@ public struct LatencySamples: Sendable {
         let sorted = seconds.sorted()
         let rank = Int((p / 100 * Double(sorted.count - 1)).rounded())
         return sorted[min(max(rank, 0), sorted.count - 1)]
+    }
+
+    /// CPU seconds (user + system) this process has used so far: beside a
+    /// wall time, it tells waiting from working.
+    public static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(usage.ru_utime) + s(usage.ru_stime)
     }
 
     /// Times `body` once per call, recording `operations` operations.

@@ -108,12 +108,22 @@ public struct TrackingRow: Sendable, Equatable {
     /// The legacy `ts` column: when the attempt started, `YYYYMMDDhhmmss` UTC.
     public var legacyTimestamp: String? {
         guard eventCount > 0 else { return nil }
-        var seconds = time_t(firstEventAt / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(format: "%04d%02d%02d%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
+        return UTCDigits.text(seconds: time_t(firstEventAt / 1_000_000), layout: .compact)
     }
+
+    /// `fieldTimes` as the JSON object stored in `field_ts`, keys sorted
+    /// (what `JSONValue.serialized()` writes; column names need no escaping).
+    var fieldTimesJSON: String {
+        var text = "{"
+        for column in fieldTimes.keys.sorted() {
+            if text.utf8.count > 1 { text += "," }
+            text += "\"" + column.rawValue + "\":" + String(fieldTimes[column]!)
+        }
+        return text + "}"
+    }
+
+    /// About how many bytes the row's values take in a statement.
+    var approximateBytes: Int { values.values.reduce(256) { $0 + $1.utf8.count } }
 
     /// The row's state folded from `events` alone, in `ts` order (what
     /// `fundq tracking rebuild` computes). Events that conflict with the

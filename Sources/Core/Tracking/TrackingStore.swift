@@ -37,7 +37,12 @@ public final class TrackingStore {
         self.connection = connection
     }
 
-    static let chunk = 200
+    /// Most ids per `IN (…)` list, and most rows per multi-row statement:
+    /// a batch of 1,000 events is one statement per table, not five.
+    static let chunk = 1_000
+    /// Most message bytes per multi-row INSERT of events, well under
+    /// MariaDB's default `max_allowed_packet` (16 MiB) whatever the bodies.
+    static let statementBytes = 4 << 20
     static let columns = TrackingColumn.allCases
     static let rowColumns = ["id", "contribution_id"] + columns.map(\.rawValue) + [
         "ts", "banner", "landing_page", "payment_method", "first_event_at", "last_event_at", "event_count", "status",
@@ -133,17 +138,20 @@ public final class TrackingStore {
     }
 
     private func insertEvents(_ events: [(event: TrackingEvent, body: [UInt8])], receivedAt: Date) throws {
-        let d = connection.dialect
-        for part in chunks(events) {
+        let received = connection.dialect.value(receivedAt)
+        func index(_ event: TrackingEvent, _ name: String) -> SQLValue {
+            // The first 255 characters (the column's size); at most 255 UTF-8 bytes are at most 255 characters.
+            .text(event.members[name]?.scalarText.map {
+                $0.utf8.count <= 255 ? $0 : String(String.UnicodeScalarView($0.unicodeScalars.prefix(255)))
+            })
+        }
+        for part in chunks(events, bytes: { $0.body.count }) {
             var parameters: [SQLValue] = []
             parameters.reserveCapacity(part.count * 8)
             for (event, body) in part {
-                func index(_ name: String) -> SQLValue {
-                    .text(event.members[name]?.scalarText.map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(255))) })
-                }
                 let enqueued = event.members["source_enqueued_time"]?.scalarText.flatMap { Int64($0) }
-                parameters += [.text(event.id), .integer(event.ts), .integer(event.hash), d.value(receivedAt),
-                               index("source_name"), index("source_host"), enqueued.map { .integer($0) } ?? .null,
+                parameters += [.text(event.id), .integer(event.ts), .integer(event.hash), received,
+                               index(event, "source_name"), index(event, "source_host"), enqueued.map { .integer($0) } ?? .null,
                                .text(String(decoding: body, as: UTF8.self))]
             }
             try connection.execute("""
@@ -151,6 +159,24 @@ public final class TrackingStore {
                   source_enqueued_time, message) VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: part.count).joined(separator: ", "))
                 """, parameters)
         }
+    }
+
+    /// `items` in runs of at most ``chunk`` whose `bytes` add up to at most
+    /// ``statementBytes`` (an item larger than that alone).
+    private func chunks<T>(_ items: [T], bytes: (T) -> Int) -> [ArraySlice<T>] {
+        var parts: [ArraySlice<T>] = []
+        var start = 0, size = 0
+        for (i, item) in items.enumerated() {
+            let itemBytes = bytes(item)
+            if i > start, i - start == Self.chunk || size + itemBytes > Self.statementBytes {
+                parts.append(items[start..<i])
+                start = i
+                size = 0
+            }
+            size += itemBytes
+        }
+        if start < items.count { parts.append(items[start...]) }
+        return parts
     }
 
     /// Writes `rows`: plain INSERTs for new ones (so that a contribution id
@@ -164,7 +190,7 @@ public final class TrackingStore {
         }.joined(separator: ", ")
         let conflict = connection.dialect == .mariadb ? " ON DUPLICATE KEY UPDATE \(updates)" : " ON CONFLICT (id) DO UPDATE SET \(updates)"
         for (isNew, group) in [(true, rows.filter { !existing.contains($0.id) }), (false, rows.filter { existing.contains($0.id) })] {
-            for part in chunks(group) {
+            for part in chunks(group, bytes: \.approximateBytes) {
                 let sql = "INSERT INTO contribution_tracking (\(columns)) VALUES "
                     + Array(repeating: tuple, count: part.count).joined(separator: ", ") + (isNew ? "" : conflict)
                 try connection.execute(sql, part.flatMap(encode))
@@ -183,10 +209,9 @@ public final class TrackingStore {
                 values.append(.text(value))
             }
         }
-        let times = JSONValue.object(Dictionary(uniqueKeysWithValues: row.fieldTimes.map { ($0.key.rawValue, .number(String($0.value))) }))
         values += [.text(row.legacyTimestamp), .text(row.banner), .text(row.landingPage), .text(row.paymentMethod),
                    d.value(TrackingEvent.date(micros: row.firstEventAt)), d.value(TrackingEvent.date(micros: row.lastEventAt)),
-                   .int(row.eventCount), .text(row.status.rawValue), d.value(row.abandonedAt), .text(times.serialized())]
+                   .int(row.eventCount), .text(row.status.rawValue), d.value(row.abandonedAt), .text(row.fieldTimesJSON)]
         return values
     }
 

@@ -43,6 +43,8 @@ struct BenchTrackingCommand: ParsableCommand {
         let name: String
         let events: Int
         let seconds: Double
+        /// CPU seconds of this process (user + system) while it consumed.
+        let cpuSeconds: Double
         let batches: LatencySamples
         var throughput: Double { seconds > 0 ? Double(events) / seconds : 0 }
     }
@@ -94,10 +96,11 @@ struct BenchTrackingCommand: ParsableCommand {
         logger.logLevel = .error
         let handler = TrackingConsumer(connection: stores.database)
         let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
-                                     policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
+                                     policy: TrackingConsumer.policy(), logger: logger)
         var samples = LatencySamples()
         let clock = ContinuousClock()
         let began = clock.now
+        let cpu0 = LatencySamples.processCPUSeconds()
         var applied = 0
         while true {
             let t0 = clock.now
@@ -108,10 +111,11 @@ struct BenchTrackingCommand: ParsableCommand {
         }
         try consumer.flush()
         let seconds = (clock.now - began).seconds
+        let cpuSeconds = LatencySamples.processCPUSeconds() - cpu0
         guard applied == count else {
             throw ConfigurationError("benchmark applied \(applied) of \(count) events; see fundq damaged list --queue \(queueName)")
         }
-        return Run(name: name, events: count, seconds: seconds, batches: samples)
+        return Run(name: name, events: count, seconds: seconds, cpuSeconds: cpuSeconds, batches: samples)
     }
 
     func report(track: LatencySamples, runs: [Run], stores: Storage) throws {
@@ -129,6 +133,7 @@ struct BenchTrackingCommand: ParsableCommand {
                         "batch_p50_ms": Output.number(r.batches.percentile(50) * 1000),
                         "batch_p99_ms": Output.number(r.batches.percentile(99) * 1000),
                         "ratio_to_baseline": Output.number(r.throughput / baseline.throughput),
+                        "consumer_cpu_seconds": Output.number(r.cpuSeconds), "seconds": Output.number(r.seconds),
                     ])
                 }),
             ]))
@@ -138,10 +143,11 @@ struct BenchTrackingCommand: ParsableCommand {
         try Output.line(String(format: "track(): %d calls, %.0f/s, p50 %.3f ms, p99 %.3f ms", track.operations, track.throughput,
                                track.percentile(50) * 1000, track.percentile(99) * 1000))
         try Output.line(Output.table(
-            ["RUN", "EVENTS", "EVENTS/S", "BATCH P50 MS", "BATCH P99 MS", "VS BASELINE"],
+            ["RUN", "EVENTS", "EVENTS/S", "BATCH P50 MS", "BATCH P99 MS", "VS BASELINE", "CONSUMER CPU S / WALL S"],
             runs.map { r in
                 [r.name, String(r.events), String(format: "%.0f", r.throughput), String(format: "%.2f", r.batches.percentile(50) * 1000),
-                 String(format: "%.2f", r.batches.percentile(99) * 1000), String(format: "%.2f×", r.throughput / baseline.throughput)]
+                 String(format: "%.2f", r.batches.percentile(99) * 1000), String(format: "%.2f×", r.throughput / baseline.throughput),
+                 String(format: "%.2f / %.2f", r.cpuSeconds, r.seconds)]
             }))
     }
 }

@@ -35,9 +35,9 @@ struct ConsumeCommand: ParsableCommand {
         let stop = StopSignal()
         let stores = try storage.open()
         let logger = Logger(label: "fundq.consume.\(consumer.rawValue)")
-        let queueConsumer = QueueConsumer(
-            queue: stores.queue, damaged: stores.damaged,
-            policy: ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), acknowledgement: .withNextClaim), logger: logger)
+        let policy = ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), acknowledgement: .withNextClaim)
+        let queueConsumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
+                                          policy: consumer == .tracking ? TrackingConsumer.policy(policy) : policy, logger: logger)
         let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
                                batchSize: runOptions.batch)
         let summary: RunSummary

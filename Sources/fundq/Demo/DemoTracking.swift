@@ -39,7 +39,7 @@ struct DemoTracking {
     /// accounting line; returns whether it balances (every donor one row;
     /// donated rows = booked donations).
     func settle(stores: Storage, booked: Int, logger: Logger) throws -> Bool {
-        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
+        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: TrackingConsumer.policy(), logger: logger)
         let run = try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: 500), logger: logger)
             .run(handler: TrackingConsumer(connection: stores.database).handle)
         Output.note(run.line(for: "tracking consumer"))
