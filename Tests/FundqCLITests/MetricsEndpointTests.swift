@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import Sandbox
 import Testing
 
 /// `--metrics-listen`: a real daemon's /metrics under a scripted workload,
@@ -88,5 +89,46 @@ struct MetricsEndpointTests {
         #expect(Self.get(port, "/health")?.status == 200)
         try redis.start()
         #expect(eventually { Self.get(port, "/ready")?.status == 200 })
+    }
+
+    /// The value of the one sample named `name` whose labels include every one of `labels`.
+    static func value(_ m: [String: Double], _ name: String, _ labels: [String]) -> Double? {
+        m.first { key, _ in key.hasPrefix(name + "{") && labels.allSatisfy { key.contains($0) } }?.value
+    }
+
+    @Test func rectifierDecisionsCallLatencyAndCircuitStateMove() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        let store = PendingStore(connection: storage.database)
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        for i in 0..<8 {
+            // PayPal answers that the donor never came back; GlobalCollect answers 500 every time.
+            for (processor, outcome) in [("paypal", SandboxOutcome.abandoned), ("globalcollect", .serverError)] {
+                f.sandbox.script(processor, id: "\(processor)-\(i)", outcome: outcome)
+                try store.store(try PendingMessage(members: try #require(try JSONParser().parse(#"""
+                    {"gateway":"\#(processor)","order_id":"\#(processor)-\#(i)","gateway_session_id":"\#(processor)-\#(i)",\#
+                    "date":\#(date),"gross":"5.00","currency":"EUR"}
+                    """#).objectValue)))
+            }
+        }
+        var env = f.environment(["FUNDQ_PAYPAL_RATE_LIMIT_PER_SECOND": "10000", "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "10000",
+                                 "FUNDQ_GLOBALCOLLECT_RETRY_ATTEMPTS": "1"])
+        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
+        env["FUNDQ_DATA_DIR"] = db.directory.path
+        env["FUNDQ_LOG_LEVEL"] = "warning"
+        let port = try FreePort.find()
+        let daemon = try FundqProcess.spawn(["rectify", "--daemon", "--interval", "3600", "--workers", "1",
+                                             "--metrics-listen", "127.0.0.1:\(port)"], environment: env, outputIn: db.directory)
+        defer { daemon.send(SIGKILL); _ = daemon.wait() }
+        let decided = #"fundq_rectifier_decisions_total"#
+        #expect(eventually { Self.value(Self.samples(port), decided, [#"processor="paypal""#]) == 8 })
+        #expect(eventually { Self.value(Self.samples(port), "fundq_rectifier_circuit_open", [#"processor="globalcollect""#]) == 1 })
+        let m = Self.samples(port)
+        let calls = "fundq_processor_call_seconds_count"
+        #expect(Self.value(m, calls, [#"processor="paypal""#, #"action="status""#, #"outcome="ok""#]) == 8)
+        #expect((Self.value(m, calls, [#"processor="globalcollect""#, #"action="status""#, #"outcome="error""#]) ?? 0) >= 5)
+        #expect(Self.value(m, "fundq_rectifier_circuit_open", [#"processor="paypal""#]) == nil, "paypal's circuit never opened")
+        #expect(Self.value(m, "fundq_pending_open", [#"gateway="globalcollect""#]) == 8)
     }
 }
