@@ -37,12 +37,16 @@ let package = Package(
         .library(name: "Rectifier", targets: ["Rectifier"]),
         .library(name: "Tracking", targets: ["Tracking"]),
         .library(name: "Impressions", targets: ["Impressions"]),
+        .library(name: "Operations", targets: ["Operations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
@@ -60,6 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -97,12 +102,25 @@ let package = Package(
             dependencies: ["Core", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // Operating fundq: status, metrics and health endpoints (the one network server library lives here).
+        .target(
+            name: "Operations",
+            dependencies: [
+                "Core", "Rectifier",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "fundq",
             dependencies: [
                 "Core",
                 "Consumers",
                 "Impressions",
+                "Operations",
                 "Processors",
                 "Rectifier",
                 "Sandbox",
@@ -149,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "ImpressionsTests",
             dependencies: ["Core", "Impressions", "FundqTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: ["Core", "Operations", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,6 +8,7 @@ packages=(
   libhiredis-dev libmariadb-dev libcurl4-openssl-dev libsqlite3-dev librdkafka-dev
   redis-server redis-tools
   mariadb-server mariadb-client
+  systemd
 )
 
 missing=()

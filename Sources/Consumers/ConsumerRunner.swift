@@ -55,6 +55,8 @@ public struct ConsumerRunner {
     public var limits: RunLimits
     /// Where outages are reported.
     public var logger: Logger
+    /// The process's registry entry, told what the loop does and counts (nil: not registered).
+    public var heartbeat: Heartbeat?
 
     /// A runner of `consumer` over `queueName`.
     public init(consumer: QueueConsumer, queueName: String, limits: RunLimits, logger: Logger) {
@@ -79,13 +81,17 @@ public struct ConsumerRunner {
             do {
                 let pops = try consumer.popAtomicBatch(from: queueName, maximum: want, handler: handler)
                 summary.pops.add(pops)
+                report(pops)
                 backoff = 0.5
                 if pops.claimed > 0 { idle = 0.05; continue }
+                heartbeat?.doing("waiting for messages on \(queueName)")
                 guard limits.daemon else { break }
                 sleep(idle, unless: shouldStop)
                 idle = min(idle * 2, 1)
             } catch where OutagePolicy.isOutage(error) {
                 summary.outages += 1
+                heartbeat?.count("outages")
+                heartbeat?.doing("backing off after an outage")
                 logger.error("outage: \(error); nothing was lost, retrying in \(backoff) s", metadata: ["queue": "\(queueName)"])
                 sleep(backoff, unless: shouldStop)
                 backoff = min(backoff * 2, 30)
@@ -98,6 +104,15 @@ public struct ConsumerRunner {
         }
         summary.seconds = (clock.now - start).seconds
         return summary
+    }
+
+    private func report(_ pops: PopSummary) {
+        guard let heartbeat, pops.claimed > 0 else { return }
+        heartbeat.doing("consuming \(queueName)")
+        heartbeat.count("claimed", by: pops.claimed)
+        heartbeat.count("damaged", by: pops.damaged)
+        heartbeat.count("released", by: pops.released)
+        for (outcome, n) in pops.outcomes { heartbeat.count(outcome, by: n) }
     }
 
     private func sleep(_ seconds: Double, unless shouldStop: () -> Bool) {

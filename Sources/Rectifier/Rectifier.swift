@@ -360,7 +360,7 @@ public final class Rectifier {
                 return .donation(exists: DonationKeys.keys(of: row).contains { donationKeys.contains($0) })
             case .askStatus:
                 try limiter.waitForSlot(name, ratePerSecond: processor.configuration.rateLimitPerSecond)
-                let answer = try processor.status(of: row)
+                let answer = try FundqMetrics.timedCall(processor: name, action: "status") { try processor.status(of: row) }
                 current = answer
                 noteSuccess(name)
                 return .status(answer)
@@ -372,8 +372,10 @@ public final class Rectifier {
                 return .claim(held: try pending.renewClaim(id: row.id, worker: claimOwner, lease: options.lease))
             case .call(let call):
                 try limiter.waitForSlot(name, ratePerSecond: processor.configuration.rateLimitPerSecond)
-                let answer = call == .cancel ? try processor.cancel(row)
-                    : try processor.finish(row, current: current ?? ProcessorStatus(status: .unknown, evidence: "", raw: ""))
+                let answer = try FundqMetrics.timedCall(processor: name, action: String(describing: call)) {
+                    call == .cancel ? try processor.cancel(row)
+                        : try processor.finish(row, current: current ?? ProcessorStatus(status: .unknown, evidence: "", raw: ""))
+                }
                 noteSuccess(name)
                 return .status(answer)
             case .recordProfile(let profile):
@@ -412,6 +414,7 @@ public final class Rectifier {
             report.counts[processor, default: RectifierCounts()].add(outcome.counts)
             return
         }
+        FundqMetrics.decided(processor: processor, action: outcome.action.rawValue)
         unwritten.append(UnwrittenDecision(row: row, processor: processor, outcome: outcome, decision: decision))
         if case .complete = outcome.write, !queueSharesDatabase {
             try flush()  // push, then resolve at once: a crash in between pushes one donation twice at most
@@ -529,7 +532,10 @@ public final class Rectifier {
         }
     }
 
-    private func noteSuccess(_ name: String) { breakers[name] = (0, nil) }
+    private func noteSuccess(_ name: String) {
+        if breakers[name]?.openUntil != nil { FundqMetrics.circuit(processor: name, open: false) }
+        breakers[name] = (0, nil)
+    }
 
     private func noteFailure(_ name: String) {
         var state = breakers[name] ?? (0, nil)
@@ -537,6 +543,7 @@ public final class Rectifier {
         if state.failures >= breakerThreshold {
             state.openUntil = clock.now + breakerCooldown
             logger.error("circuit opened for \(name) after \(state.failures) consecutive transport failures")
+            FundqMetrics.circuit(processor: name, open: true)
         }
         breakers[name] = state
     }

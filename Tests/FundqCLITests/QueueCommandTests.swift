@@ -74,7 +74,7 @@ struct QueueCommandTests {
         #expect(byOrder["o3"]?["retry_date"] != .null)
 
         // The requeue job puts back only the due one.
-        let requeue = try FundqProcess.run(["damaged", "requeue", "--due", "--json"] + f.flags)
+        let requeue = try FundqProcess.run(["damaged", "requeue", "--due", "--json", "--reason", "CRM is back"] + f.flags)
         #expect(requeue.stdout == "{\"requeued\":1}\n")
         let again = try FundqProcess.run(["queue", "pop", q] + f.flags)
         #expect(again.lines.count == 1)
@@ -85,7 +85,7 @@ struct QueueCommandTests {
         let show = try FundqProcess.run(["damaged", "show", id] + f.flags)
         #expect(show.stdout.contains("order id:       o2"))
         #expect(show.stdout.contains("trace:          ExecHandler.CommandFailed") || show.stdout.contains("CommandFailed"))
-        #expect(try FundqProcess.run(["damaged", "delete", id] + f.flags).status == 0)
+        #expect(try FundqProcess.run(["damaged", "delete", id, "--reason", "no such donor"] + f.flags).status == 0)
         let missing = try FundqProcess.run(["damaged", "show", id] + f.flags)
         #expect(missing.status == 1)
         #expect(missing.stderr == "fundq: no damaged message with id \(id)\n")

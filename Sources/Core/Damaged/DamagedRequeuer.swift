@@ -38,7 +38,8 @@ public struct DamagedRequeuer {
         return total
     }
 
-    private func requeue(_ record: DamagedMessage) throws {
+    /// Appends `record` to its queue, then deletes it from the store (a cut message is refused).
+    public func requeue(_ record: DamagedMessage) throws {
         try QueueName.validate(record.originalQueue)
         if let size = record.originalSize {
             throw ConfigurationError("""

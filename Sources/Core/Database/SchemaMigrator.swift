@@ -327,6 +327,60 @@ public enum SchemaMigrator {
             summary: "retention: impressions rolled up per hour and per day; the LEGACY views answer over all three",
             sqlite: ImpressionsRollupSchema.sqlite,
             mariadb: ImpressionsRollupSchema.mariadb),
+        // Every long-running process's heartbeat (fundq status), and who did
+        // what by hand, with the reason (fundq audit).
+        Migration(
+            summary: "the process registry (heartbeats) and the audit log",
+            sqlite: """
+                CREATE TABLE fundq_process (
+                  id TEXT NOT NULL PRIMARY KEY,
+                  role TEXT NOT NULL,
+                  host TEXT NOT NULL,
+                  pid INTEGER NOT NULL,
+                  started_at REAL NOT NULL,
+                  heartbeat_at REAL NOT NULL,
+                  interval_ms INTEGER NOT NULL,
+                  doing TEXT NOT NULL,
+                  doing_since REAL NOT NULL,
+                  counters TEXT NOT NULL
+                );
+                CREATE INDEX fundq_process_by_heartbeat ON fundq_process(heartbeat_at);
+                CREATE TABLE fundq_audit (
+                  id INTEGER PRIMARY KEY AUTOINCREMENT,
+                  at REAL NOT NULL,
+                  actor TEXT NOT NULL,
+                  action TEXT NOT NULL,
+                  target TEXT NOT NULL,
+                  reason TEXT NOT NULL,
+                  detail TEXT
+                );
+                CREATE INDEX fundq_audit_by_at ON fundq_audit(at)
+                """,
+            mariadb: """
+                CREATE TABLE fundq_process (
+                  id \(binaryID) NOT NULL PRIMARY KEY,
+                  role VARCHAR(255) NOT NULL,
+                  host VARCHAR(255) NOT NULL,
+                  pid BIGINT NOT NULL,
+                  started_at DATETIME(6) NOT NULL,
+                  heartbeat_at DATETIME(6) NOT NULL,
+                  interval_ms BIGINT NOT NULL,
+                  doing VARCHAR(1024) NOT NULL,
+                  doing_since DATETIME(6) NOT NULL,
+                  counters MEDIUMTEXT NOT NULL,
+                  KEY fundq_process_by_heartbeat (heartbeat_at)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+                CREATE TABLE fundq_audit (
+                  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                  at DATETIME(6) NOT NULL,
+                  actor VARCHAR(255) NOT NULL,
+                  action VARCHAR(64) NOT NULL,
+                  target VARCHAR(1024) NOT NULL,
+                  reason TEXT NOT NULL,
+                  detail MEDIUMTEXT NULL,
+                  KEY fundq_audit_by_at (at)
+                ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+                """),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,

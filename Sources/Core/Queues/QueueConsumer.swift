@@ -226,6 +226,8 @@ public final class QueueConsumer {
                                handler: ([DeliveredMessage]) throws -> [MessageVerdict]) throws -> PopSummary {
         try QueueName.validate(queueName)
         var summary = PopSummary()
+        let started = ContinuousClock.now
+        defer { FundqMetrics.consumed(summary, queue: queueName, seconds: (ContinuousClock.now - started) / .seconds(1)) }
         let messages = try claimNext(from: queueName, maximum: maximum, summary: &summary)
         summary.claimed = messages.count
         guard !messages.isEmpty else { return summary }

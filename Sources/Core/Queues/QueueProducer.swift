@@ -30,6 +30,7 @@ public struct QueueProducer {
     public func push(_ body: [UInt8], to queueName: String) throws {
         try QueueName.validate(queueName)
         try queue.append([prepare(body)], to: queueName)
+        FundqMetrics.pushed(1, queue: queueName)
     }
 
     /// Pushes one message given as text.
@@ -52,5 +53,6 @@ public struct QueueProducer {
             }
         }
         try queue.append(prepared, to: queueName)
+        FundqMetrics.pushed(prepared.count, queue: queueName)
     }
 }

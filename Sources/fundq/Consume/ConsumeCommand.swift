@@ -21,6 +21,7 @@ struct ConsumeCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
     @OptionGroup var runOptions: RunOptions
+    @OptionGroup var process: ProcessOptions
 
     @Argument(help: "Which consumer: pending, donations or tracking.")
     var consumer: Kind
@@ -40,21 +41,27 @@ struct ConsumeCommand: ParsableCommand {
                                           policy: consumer == .tracking ? TrackingConsumer.policy(policy) : policy, logger: logger)
         let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
                                batchSize: runOptions.batch)
+        // One pass over what is queued is a short job; a daemon is a process to watch.
+        let presence = try process.start(role: "consume-\(consumer.rawValue)", storage: storage.configuration, registered: runOptions.daemon)
+        defer { presence.stop() }
+        let heartbeat = presence.heartbeat
+        func runner(_ queueName: String) -> ConsumerRunner {
+            var runner = ConsumerRunner(consumer: queueConsumer, queueName: queueName, limits: limits, logger: logger)
+            runner.heartbeat = heartbeat
+            return runner
+        }
         let summary: RunSummary
         switch consumer {
         case .pending:
             let handler = PendingConsumer(connection: stores.database)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: PendingConsumer.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner(PendingConsumer.queueName).run(shouldStop: { stop.isRaised }, handler: handler.handle)
         case .donations:
             var handler = DonationsSink(connection: stores.database)
             handler.tracking = TrackingLink(queue: stores.queue)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: DonationsSink.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner(DonationsSink.queueName).run(shouldStop: { stop.isRaised }, handler: handler.handle)
         case .tracking:
             let handler = TrackingConsumer(connection: stores.database)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: TrackingConsumer.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner(TrackingConsumer.queueName).run(shouldStop: { stop.isRaised }, handler: handler.handle)
         }
         Output.note(summary.line(for: "consume \(consumer.rawValue)"))
         if json {

@@ -105,52 +105,82 @@ struct DamagedShowCommand: ParsableCommand {
 struct DamagedRequeueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "requeue",
-        abstract: "Put damaged messages back on their queue: one by id, or every one whose retry date has passed.")
+        abstract: "Put damaged messages back on their queue: one by id, those whose retry date has passed, or a queue's by filter.",
+        discussion: """
+            Each one is recorded in the audit log with --by and --reason. With --queue the count is shown first; \
+            --yes proceeds (a terminal is asked; otherwise nothing changes).
+            """)
 
     @OptionGroup var storage: StorageOptions
-
-    @Argument(help: "The damaged message's id.")
-    var id: Int64?
+    @OptionGroup var target: DamagedTarget
 
     @Flag(help: "Requeue every message whose retry date has passed.")
     var due = false
+
+    @OptionGroup var audit: AuditOptions
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func validate() throws {
-        guard (id != nil) != due else { throw ValidationError("give either an id or --due") }
+        let ways = [target.id != nil, due, target.queue != nil].filter { $0 }.count
+        guard ways == 1 else { throw ValidationError("give one of: an id, --due, --queue") }
     }
 
     func run() throws {
         let stores = try storage.open()
-        let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
-        let count: Int
-        if let id {
-            guard try requeuer.requeue(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-            count = 1
+        let actions = try audit.actions(stores)
+        var result: [String: JSONValue] = [:]
+        if let id = target.id {
+            guard try actions.requeueDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
+            result["requeued"] = Output.number(1)
+        } else if let selection = target.selection {
+            let (matched, done) = try target.bulk(selection, in: stores, verb: "requeue", act: actions.requeueDamaged(id:))
+            result = ["matched": Output.number(matched), "requeued": Output.number(done)]
         } else {
-            count = try requeuer.requeueDue()
+            result["requeued"] = Output.number(try actions.requeueDueDamaged())
         }
         if json {
-            try Output.json(.object(["requeued": Output.number(count)]))
+            try Output.json(.object(result))
         } else {
-            Output.note("requeued \(count) message\(count == 1 ? "" : "s")")
+            Output.note("requeued \(result["requeued"]?.scalarText ?? "0") message\(result["requeued"] == Output.number(1) ? "" : "s")")
         }
     }
 }
 
 struct DamagedDeleteCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete one damaged message for good.")
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete damaged messages for good: one by id, or a queue's by filter.",
+        discussion: """
+            Each one is recorded in the audit log with --by and --reason. With --queue the count is shown first; \
+            --yes proceeds (a terminal is asked; otherwise nothing changes).
+            """)
 
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var target: DamagedTarget
+    @OptionGroup var audit: AuditOptions
 
-    @Argument(help: "The damaged message's id.")
-    var id: Int64
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (target.id != nil) != (target.queue != nil) else { throw ValidationError("give either an id or --queue") }
+    }
 
     func run() throws {
         let stores = try storage.open()
-        guard try stores.damaged.delete(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-        Output.note("deleted damaged message \(id)")
+        let actions = try audit.actions(stores)
+        if let id = target.id {
+            guard try actions.deleteDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
+            if json { try Output.json(.object(["deleted": Output.number(1)])) } else { Output.note("deleted damaged message \(id)") }
+            return
+        }
+        guard let selection = target.selection else { return }
+        let (matched, done) = try target.bulk(selection, in: stores, verb: "delete", act: actions.deleteDamaged(id:))
+        if json {
+            try Output.json(.object(["matched": Output.number(matched), "deleted": Output.number(done)]))
+        } else {
+            Output.note("deleted \(done) damaged message\(done == 1 ? "" : "s")")
+        }
     }
 }

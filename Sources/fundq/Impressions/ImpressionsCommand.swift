@@ -56,6 +56,8 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
+    @OptionGroup var process: ProcessOptions
+
     func validate() throws {
         guard batch >= 1, flushInterval > 0, idleTimeout > 0 else {
             throw ValidationError("--batch, --flush-interval and --idle-timeout must be positive")
@@ -78,6 +80,9 @@ struct ImpressionsConsumeCommand: ParsableCommand {
                                            logger: Logger(label: "fundq.impressions")) {
             ImpressionStore(connection: try Storage.openDatabase(configuration))
         }
+        let presence = try process.start(role: "impressions-consume", storage: configuration)
+        defer { presence.stop() }
+        presence.heartbeat?.doing("consuming \(topic) in group \(group)")
         let summary = try loader.run(shouldStop: { stop.isRaised })
         Output.note("impressions consume: \(summary.events) events read, \(summary.committedEvents) committed in \(summary.batches) "
                     + "batches, \(summary.conflicts) dropped on offset conflicts, \(String(format: "%.1f", summary.seconds)) s")

@@ -26,13 +26,23 @@ struct JobSchedule: ParsableArguments {
     @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
     var timeLimit: DurationArgument?
 
-    /// Runs `body` once, or as a daemon until SIGTERM/SIGINT or the time limit.
-    func run(defaultInterval: Double, _ body: () throws -> Void) throws {
+    @OptionGroup var process: ProcessOptions
+
+    /// Runs `body` once, or as a daemon (registered as `jobs-NAME` in the
+    /// process registry) until SIGTERM/SIGINT or the time limit.
+    func run(job: String, storage: StorageConfiguration, defaultInterval: Double, _ body: () throws -> Void) throws {
         let stop = StopSignal()
         let start = Date()
+        let presence = try process.start(role: "jobs-\(job)", storage: storage, registered: daemon)
+        defer { presence.stop() }
+        let heartbeat = presence.heartbeat
         repeat {
+            heartbeat?.doing("running \(job)")
             try body()
+            heartbeat?.count("runs")
+            heartbeat?.set("last_run_end", to: Int(Date().timeIntervalSince1970))
             guard daemon else { return }
+            heartbeat?.doing("waiting for the next run")
             let until = Date().addingTimeInterval(interval ?? defaultInterval)
             while Date() < until && !stop.isRaised { Thread.sleep(forTimeInterval: 0.05) }
             if let timeLimit, Date().timeIntervalSince(start) >= timeLimit.seconds { return }
@@ -67,7 +77,7 @@ struct ExpirePendingCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let store = PendingStore(connection: stores.database)
-        try schedule.run(defaultInterval: 3600) {
+        try schedule.run(job: "expire-pending", storage: storage.configuration, defaultInterval: 3600) {
             let now = Date()
             let expired = try store.expire(startedBefore: now.addingTimeInterval(-days * 86400), gateway: gateway, at: now)
             var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(days) days resolved as expired"
@@ -96,7 +106,7 @@ struct RequeueDamagedCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
-        try schedule.run(defaultInterval: 60) {
+        try schedule.run(job: "requeue-damaged", storage: storage.configuration, defaultInterval: 60) {
             let count = try requeuer.requeueDue(limit: limit)
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
         }
@@ -119,7 +129,7 @@ struct AbandonTrackingCommand: ParsableCommand {
 
     func run() throws {
         let store = TrackingStore(connection: try storage.open().database)
-        try schedule.run(defaultInterval: 300) {
+        try schedule.run(job: "abandon-tracking", storage: storage.configuration, defaultInterval: 300) {
             let now = Date()
             let count = try store.abandon(lastEventBefore: now.addingTimeInterval(-after.seconds), at: now)
             Output.note("abandon-tracking: \(count) row\(count == 1 ? "" : "s") without a donation for \(after.seconds) s marked abandoned")
@@ -146,7 +156,7 @@ struct PurgeImpressionsCommand: ParsableCommand {
 
     func run() throws {
         let store = ImpressionStore(connection: try storage.open().database)
-        try schedule.run(defaultInterval: 3600) {
+        try schedule.run(job: "purge-impressions", storage: storage.configuration, defaultInterval: 3600) {
             let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
             Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(days) days deleted")
         }

@@ -122,6 +122,8 @@ struct PendingResolveCommand: ParsableCommand {
     @Option(name: .customLong("as"), help: "completed, failed, cancelled, timeout, expired, duplicate or manual.")
     var resolutionName: String
 
+    @OptionGroup var audit: AuditOptions
+
     var resolution: PendingResolution { PendingResolution(rawValue: resolutionName) ?? .manual }
 
     func validate() throws {
@@ -131,14 +133,7 @@ struct PendingResolveCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
-        let store = PendingStore(connection: stores.database)
-        guard let row = try store.fetch(gateway: target.gateway, orderID: target.orderID) else {
-            throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
-        }
-        guard try store.resolve(id: row.id, as: resolution) else {
-            throw ConfigurationError("pending donation \(target.gateway)/\(target.orderID) is already resolved as \(row.resolution?.rawValue ?? "?")")
-        }
+        try audit.actions(try storage.open()).resolvePending(gateway: target.gateway, orderID: target.orderID, as: resolution)
         Output.note("resolved \(target.gateway)/\(target.orderID) as \(resolution.rawValue)")
     }
 }
@@ -148,12 +143,10 @@ struct PendingDeleteCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
     @OptionGroup var target: PendingRowArguments
+    @OptionGroup var audit: AuditOptions
 
     func run() throws {
-        let stores = try storage.open()
-        guard try PendingStore(connection: stores.database).delete(gateway: target.gateway, orderID: target.orderID) else {
-            throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
-        }
+        try audit.actions(try storage.open()).deletePending(gateway: target.gateway, orderID: target.orderID)
         Output.note("deleted \(target.gateway)/\(target.orderID)")
     }
 }

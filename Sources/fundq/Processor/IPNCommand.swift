@@ -41,6 +41,8 @@ struct IPNCommand: ParsableCommand {
                                valueName: "duration"))
     var idleTimeout: DurationArgument?
 
+    @OptionGroup var process: ProcessOptions
+
     func validate() throws {
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
         guard (1_024...1_048_576).contains(maxHeaderBytes) else {
@@ -99,6 +101,9 @@ struct IPNCommand: ParsableCommand {
             return reply
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
+        let presence = try process.start(role: "ipn", storage: storageConfiguration)
+        defer { presence.stop() }
+        presence.heartbeat?.doing("listening on 127.0.0.1:\(server.port)")
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
             Logger(label: "fundq.ipn").warning("""

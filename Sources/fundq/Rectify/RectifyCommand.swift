@@ -57,6 +57,8 @@ struct RectifyRunCommand: ParsableCommand {
     @Flag(help: "Print decisions and the summary as JSON.")
     var json = false
 
+    @OptionGroup var process: ProcessOptions
+
     func validate() throws {
         if let processor, Processors.named(processor) == nil {
             throw ValidationError("no processor called '\(processor)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
@@ -88,14 +90,29 @@ struct RectifyRunCommand: ParsableCommand {
         let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
                                        lease: .milliseconds(Int64(lease * 1000)))
         let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
+        let presence = try process.start(role: "rectify", storage: storage.configuration, registered: daemon)
+        defer { presence.stop() }
+        let heartbeat = presence.heartbeat
         repeat {
+            heartbeat?.doing("rectify pass")
             do {
-                try print(try pool.run(options, logLevel: level, shouldStop: stopped), runID: pool.runID)
+                let report = try pool.run(options, logLevel: level, shouldStop: stopped)
+                heartbeat?.count("passes")
+                heartbeat?.set("last_pass_end", to: Int(Date().timeIntervalSince1970))
+                for c in report.counts.values {
+                    heartbeat?.count("examined", by: c.examined)
+                    heartbeat?.count("completed", by: c.completed)
+                    heartbeat?.count("needs_review", by: c.needsReview)
+                    heartbeat?.count("errors", by: c.errors)
+                }
+                try print(report, runID: pool.runID)
             } catch where daemon {
                 // The daemon outlives outages: claims of the rows in hand expire, the next pass retries.
+                heartbeat?.count("failed_passes")
                 Output.note("fundq: rectify pass failed, retrying in \(Int(interval)) s: \(error)")
             }
             guard daemon else { break }
+            heartbeat?.doing("waiting for the next pass")
             let until = Date().addingTimeInterval(interval)
             while Date() < until && !stopped() { Thread.sleep(forTimeInterval: 0.05) }
         } while !stopped()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 
 /// A duration given as "90", "90s", "20m", "6h" or "14d".
 struct DurationArgument: ExpressibleByArgument, Sendable {
@@ -6,15 +7,8 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     let seconds: Double
 
     init?(argument: String) {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        var text = Substring(argument)
-        var unit = 1.0
-        if let last = text.last, let factor = units[last] {
-            unit = factor
-            text = text.dropLast()
-        }
-        guard let value = Double(text), value >= 0, value.isFinite else { return nil }
-        seconds = value * unit
+        guard let seconds = DurationText.seconds(argument) else { return nil }
+        self.seconds = seconds
     }
 
     /// As a `Duration`.
