@@ -57,15 +57,30 @@ struct ConsumeCommand: ParsableCommand {
                 .run(shouldStop: { stop.isRaised }, handler: handler.handle)
         }
         Output.note(summary.line(for: "consume \(consumer.rawValue)"))
-        if json {
-            var object: [String: JSONValue] = [
-                "consumer": .string(consumer.rawValue), "claimed": Output.number(summary.pops.claimed),
-                "damaged": Output.number(summary.pops.damaged), "released": Output.number(summary.pops.released),
-                "lease_lost": Output.number(summary.pops.leaseLost), "outages": Output.number(summary.outages),
-                "seconds": Output.number(summary.seconds),
-            ]
-            for (outcome, count) in summary.pops.outcomes { object[outcome] = Output.number(count) }
-            try Output.json(.object(object))
+        if json { try Output.json(Self.json(summary, consumer: consumer)) }
+    }
+
+    /// Every consumer's labels for what it did with a message.
+    static func outcomeLabels(_ kind: Kind) -> [String] {
+        switch kind {
+        case .pending: return PendingConsumer.outcomeLabels
+        case .donations: return DonationsSink.outcomeLabels
+        case .tracking: return TrackingConsumer.outcomeLabels
         }
+    }
+
+    /// The summary as JSON: every key always present (0 when nothing was
+    /// counted), outcome labels in snake case ("skipped_final").
+    static func json(_ summary: RunSummary, consumer: Kind) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "consumer": .string(consumer.rawValue), "claimed": Output.number(summary.pops.claimed),
+            "damaged": Output.number(summary.pops.damaged), "released": Output.number(summary.pops.released),
+            "lease_lost": Output.number(summary.pops.leaseLost), "outages": Output.number(summary.outages),
+            "seconds": Output.number(summary.seconds),
+        ]
+        for label in Set(outcomeLabels(consumer)).union(summary.pops.outcomes.keys) {
+            object[label.replacingOccurrences(of: "-", with: "_")] = Output.number(summary.pops.outcomes[label] ?? 0)
+        }
+        return .object(object)
     }
 }

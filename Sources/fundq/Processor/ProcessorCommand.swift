@@ -11,7 +11,7 @@ struct ProcessorCommand: ParsableCommand {
         usage: """
             fundq processor list [--json]
             fundq processor NAME status ORDER_ID|TOKEN [--json]
-            fundq processor NAME check
+            fundq processor NAME check [--json]
             fundq processor NAME finish ORDER_ID|TOKEN [--dry-run] [--json]
             fundq processor NAME cancel ORDER_ID [--dry-run] [--json]
             """,
@@ -54,7 +54,7 @@ struct ProcessorCommand: ParsableCommand {
         switch action {
         case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
         case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
-        case "check": try ProcessorCheckCommand(processors: processors, name: name).run()
+        case "check": try ProcessorCheckCommand(processors: processors, name: name, json: money.json).run()
         case "finish": try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .finish).run()
         default: try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .cancel).run()
         }
@@ -64,7 +64,8 @@ struct ProcessorCommand: ParsableCommand {
     /// has it, else one made from the id (PayPal's token is its session id).
     static func row(for processor: any PaymentProcessor, id: String, storage: StorageOptions?) throws -> PendingRecord {
         let gateway = type(of: processor).gateway
-        if let storage, let stored = try? PendingStore(connection: Storage.openDatabase(storage.configuration)).fetch(gateway: gateway, orderID: id) {
+        if let storage, let database = try? Storage.openDatabase(storage.configuration, readOnly: true),
+           let stored = try? PendingStore(connection: database).fetch(gateway: gateway, orderID: id) {
             return stored
         }
         return PendingRecord(id: 0, date: Date(), gateway: gateway, gatewayAccount: nil, orderID: id, gatewayTxnID: nil,
@@ -151,22 +152,43 @@ struct ProcessorStatusCommand {
 struct ProcessorCheckCommand {
     let processors: ProcessorOptions
     let name: String
+    let json: Bool
 
     func run() throws {
         let config = try ProcessorConfiguration.load(name: name, directory: processors.directory)
+        if json {
+            let (probe, answer) = try connectivity()
+            try Output.json(.object([
+                "processor": .string(name), "configuration": .string(config.source),
+                "endpoint": .string(SecretMasking.url(config.endpoint)),
+                "credentials": .object(config.credentialVariables.mapValues(JSONValue.string)),
+                "connect_timeout_seconds": Output.number(config.connectTimeout.seconds),
+                "total_timeout_seconds": Output.number(config.totalTimeout.seconds),
+                "rate_limit_per_second": Output.number(config.rateLimitPerSecond), "concurrency": Output.number(config.concurrency),
+                "probe_id": .string(probe), "connectivity": .string(answer),
+            ]))
+            return
+        }
+        let credentials = config.credentialVariables.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value)" }
         try Output.line("configuration: \(config.source)")
         try Output.line("endpoint:      \(SecretMasking.url(config.endpoint))")
-        try Output.line("credentials:   \(config.credentialVariables.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value)" }.joined(separator: ", "))")
-        try Output.line("timeouts:      connect \(config.connectTimeout.seconds) s, total \(config.totalTimeout.seconds) s; \(config.rateLimitPerSecond)/s, \(config.concurrency) at once")
+        try Output.line("credentials:   \(credentials.joined(separator: ", "))")
+        try Output.line("timeouts:      connect \(config.connectTimeout.seconds) s, total \(config.totalTimeout.seconds) s; "
+            + "\(config.rateLimitPerSecond)/s, \(config.concurrency) at once")
+        try Output.line("connectivity:  \(try connectivity().answer)")
+    }
+
+    /// Asks for a made-up id: the probe and what the answer shows.
+    func connectivity() throws -> (probe: String, answer: String) {
         let processor = try processors.make(name)
         let probe = "fundq-check-\(UUID().uuidString.prefix(8))"
         do {
             let status = try processor.status(of: try ProcessorCommand.row(for: processor, id: probe, storage: nil))
-            try Output.line("connectivity:  answered for made-up id \(probe) with \(status.status.rawValue) (\(status.evidence))")
+            return (probe, "answered for made-up id \(probe) with \(status.status.rawValue) (\(status.evidence))")
         } catch let error as ProcessorError {
             switch error.kind {
             case .processorError(let code, let message) where !["10002", "410120"].contains(code):
-                try Output.line("connectivity:  ok (the processor answered error \(code) \"\(message)\" for made-up id \(probe), as expected)")
+                return (probe, "ok (the processor answered error \(code) \"\(message)\" for made-up id \(probe), as expected)")
             default:
                 throw error
             }

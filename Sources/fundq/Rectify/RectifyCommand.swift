@@ -143,11 +143,15 @@ struct RectifyLogCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only decisions this recent (30m, 6h, 2d).", valueName: "duration"))
     var since: DurationArgument?
 
-    @Option(help: "At most this many decisions.")
+    @Option(help: "At most this many decisions (a note on stderr says when there are more).")
     var limit = 100
 
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
 
     static func json(_ d: RectifierDecision) -> JSONValue {
         .object([
@@ -155,14 +159,15 @@ struct RectifyLogCommand: ParsableCommand {
             "gateway": .string(d.gateway), "order_id": d.orderID.map(JSONValue.string) ?? .null, "pending_id": .number(String(d.pendingID)),
             "status": .string(d.status), "evidence": .string(d.evidence), "raw": d.raw.map(JSONValue.string) ?? .null,
             "action": .string(d.action.rawValue), "result": .string(d.result),
-            "age_seconds": Output.number(d.startedAt.map { Date().timeIntervalSince($0) }),
+            // The payment's age when the decision was taken.
+            "age_seconds": Output.number(d.startedAt.map { d.time.timeIntervalSince($0) }),
         ])
     }
 
     func run() throws {
-        let stores = try storage.open()
-        let decisions = try DecisionLog(connection: stores.database).list(
-            orderID: order, since: since.map { Date().addingTimeInterval(-$0.seconds) }, limit: limit)
+        let stores = try storage.openReadOnly()
+        let decisions = Output.cut(try DecisionLog(connection: stores.database).list(
+            orderID: order, since: since.map { Date().addingTimeInterval(-$0.seconds) }, limit: limit + 1), limit: limit, what: "decisions")
         if json {
             try Output.json(.array(decisions.map(Self.json)))
             return

@@ -18,6 +18,14 @@ enum Output {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// The first `limit` of `rows`, fetched with `limit + 1` so that a cut
+    /// list says so (on stderr, whatever the output format) and how to see more.
+    static func cut<T>(_ rows: [T], limit: Int, what: String) -> [T] {
+        guard rows.count > limit else { return rows }
+        note("showing the first \(limit) \(what); there are more: raise --limit (--limit \(limit * 10)) or narrow the filters to see them")
+        return Array(rows.prefix(limit))
+    }
+
     /// A table with left-aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         let widths = header.indices.map { column in

@@ -21,8 +21,14 @@ struct StorageOptions: ParsableArguments {
         StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: dataDirectory)
     }
 
-    /// Opens the stores.
+    /// Opens the stores (creating and migrating the embedded file).
     func open() throws -> Storage {
         try Storage(configuration)
+    }
+
+    /// Opens the stores for a command that only looks: nothing is created
+    /// or written (a missing embedded file is an error naming its path).
+    func openReadOnly() throws -> Storage {
+        try Storage(configuration, readOnly: true)
     }
 }
