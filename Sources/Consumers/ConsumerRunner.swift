@@ -77,8 +77,10 @@ public struct ConsumerRunner {
             let want = limits.limit.map { min(limits.batchSize, $0 - summary.pops.claimed) } ?? limits.batchSize
             if want <= 0 { break }
             do {
+                let batchStart = clock.now
                 let pops = try consumer.popAtomicBatch(from: queueName, maximum: want, handler: handler)
                 summary.pops.add(pops)
+                if pops.claimed > 0 { logBatch(pops, seconds: (clock.now - batchStart).seconds, total: summary.pops.claimed) }
                 backoff = 0.5
                 if pops.claimed > 0 { idle = 0.05; continue }
                 guard limits.daemon else { break }
@@ -98,6 +100,16 @@ public struct ConsumerRunner {
         }
         summary.seconds = (clock.now - start).seconds
         return summary
+    }
+
+    /// One info line per batch: its counts and rate (each damaged message has its own line at debug).
+    private func logBatch(_ pops: PopSummary, seconds: Double, total: Int) {
+        var metadata: Logger.Metadata = [
+            "queue": "\(queueName)", "claimed": "\(pops.claimed)", "damaged": "\(pops.damaged)", "released": "\(pops.released)",
+            "total": "\(total)", "per_second": "\(seconds > 0 ? String(format: "%.0f", Double(pops.claimed) / seconds) : "-")",
+        ]
+        for (outcome, count) in pops.outcomes { metadata[outcome.replacingOccurrences(of: "-", with: "_")] = "\(count)" }
+        logger.info("batch", metadata: metadata)
     }
 
     private func sleep(_ seconds: Double, unless shouldStop: () -> Bool) {

@@ -401,7 +401,8 @@ public final class Rectifier {
                                          pendingID: row.id, status: outcome.status, evidence: outcome.evidence, raw: outcome.raw,
                                          action: outcome.action, result: outcome.result)
         decision.startedAt = row.date
-        logger.info("decision", metadata: [
+        // One line per row at debug (the decision log keeps every one); the pass's line at info counts them.
+        logger.debug("decision", metadata: [
             "run": "\(runID)", "processor": "\(processor)", "order_id": "\(row.orderID ?? "-")", "status": "\(outcome.status)",
             "evidence": "\(outcome.evidence)", "action": "\(outcome.action.rawValue)", "result": "\(outcome.result)",
             "dry_run": "\(options.dryRun)",

@@ -13,6 +13,7 @@ struct Fundq: ParsableCommand {
             With no configuration every store is one SQLite file under ./var (see --data-dir). \
             --queue-url redis://HOST:PORT[/DB] (or FUNDQ_QUEUE_URL) puts the queues in Redis.
             Exit codes: 0 success, 1 operational error, 2 usage error.
+            \(LogSettings.help)
             """,
         version: FundqVersion.current,
         subcommands: [
@@ -26,13 +27,19 @@ struct Fundq: ParsableCommand {
     /// 2 for usage errors, 1 for operational errors (one line on stderr).
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        let settings: LogSettings, arguments: [String]
+        do {
+            (settings, arguments) = try LogSettings.parse(Array(CommandLine.arguments.dropFirst()),
+                                                          environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: fundq --help\n".utf8))
+            Foundation.exit(2)
+        }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return MaskingLogHandler(wrapped: handler)
+            MaskingLogHandler(wrapped: LineLogHandler(label: label, format: settings.format, level: settings.level ?? .info))
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
         } catch let error as ExitCode {
             Foundation.exit(error.rawValue)

@@ -102,7 +102,7 @@ struct SecretsTests {
         let peekShown = try FundqProcess.run(["queue", "peek", "crm", "--show-personal-data"] + flags)
         expectMasked(peekShown.stdout, "queue peek --show-personal-data", personal: true)
         // The handler fails echoing the message: the error holds the donor's data too.
-        let pop = try FundqProcess.run(["queue", "pop", "crm", "--exec", "cat >&2; exit 3"] + flags)
+        let pop = try FundqProcess.run(["queue", "pop", "crm", "--exec", "cat >&2; exit 3", "-v"] + flags)
         #expect(pop.status == 0, "\(pop.stderr)")
         #expect(pop.stderr.contains("message moved to the damaged store"), "\(pop.stderr)")
         #expect(!pop.stderr.contains("ada@example.org") && !pop.stderr.contains("4111111111111111") && !pop.stderr.contains("737"),

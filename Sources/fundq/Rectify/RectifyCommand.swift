@@ -87,7 +87,7 @@ struct RectifyRunCommand: ParsableCommand {
                                      makeProcessor: { try Processors.make($0, directory: directory) })
         let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
                                        lease: .milliseconds(Int64(lease * 1000)))
-        let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
+        let level: Logger.Level = LogSettings.ofThisProcess?.level ?? (dryRun ? .warning : .info)
         repeat {
             do {
                 try print(try pool.run(options, logLevel: level, shouldStop: stopped), runID: pool.runID)
