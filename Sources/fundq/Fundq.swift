@@ -35,6 +35,9 @@ struct Fundq: ParsableCommand {
             FileHandle.standardError.write(Data("Error: \(error.message)\nUsage: fundq --help\n".utf8))
             Foundation.exit(2)
         }
+        if let warning = SecretSettings().secretsFilePermissionWarning() {
+            FileHandle.standardError.write(Data("fundq: \(warning)\n".utf8))
+        }
         LoggingSystem.bootstrap { label in
             MaskingLogHandler(wrapped: LineLogHandler(label: label, format: settings.format, level: settings.level ?? .info))
         }
@@ -48,7 +51,8 @@ struct Fundq: ParsableCommand {
             case .success:
                 exit(withError: error)  // --help, --version
             case .validationFailure:
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                let hint = subcommandSuggestion(arguments).map { "Did you mean '\($0)'?\n" } ?? ""
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n" + hint).utf8))
                 Foundation.exit(2)
             default:
                 // Whatever failed, a URL in its message never shows a password.
@@ -56,6 +60,29 @@ struct Fundq: ParsableCommand {
                 Foundation.exit(1)
             }
         }
+    }
+}
+
+extension Fundq {
+    /// For a command line that did not parse: the command it probably meant
+    /// when a word stands where a subcommand should and is close to one
+    /// ("fundq queue stat" → "fundq queue stats").
+    static func subcommandSuggestion(_ arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = Fundq.self
+        var path = ["fundq"]
+        for (index, word) in arguments.enumerated() where !word.hasPrefix("-") {
+            var names: [String: any ParsableCommand.Type] = [:]
+            for subcommand in command.configuration.subcommands { names[subcommand.configuration.commandName ?? ""] = subcommand }
+            guard !names.isEmpty else { return nil }
+            if let next = names[word] {
+                command = next
+                path.append(word)
+                continue
+            }
+            guard let name = Spelling.closest(to: word, among: names.keys) else { return nil }
+            return (path + [name] + arguments[(index + 1)...]).joined(separator: " ")
+        }
+        return nil
     }
 }
 

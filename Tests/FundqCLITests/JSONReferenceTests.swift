@@ -131,6 +131,7 @@ struct JSONReferenceTests {
         try check("fundq processor list --json", ["processor", "list", "--json"])
         try check("fundq processor NAME status ID --json", ["processor", "globalcollect", "status", "J-2", "--json"])
         try check("fundq processor NAME check --json", ["processor", "paypal", "check", "--json"])
+        try check("fundq processor check --all --json", ["processor", "check", "--all", "--json"])
 
         try check("fundq tracking list --json", ["tracking", "list", "--json"])
         try check("fundq tracking show ID --json", ["tracking", "show", "77", "--json"])

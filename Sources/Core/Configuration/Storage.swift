@@ -18,6 +18,9 @@ public struct StorageConfiguration: Sendable, Equatable {
     public var dataDirectory: String
     /// Where URLs and passwords kept off the command line are read from.
     public var secrets: SecretSettings
+    /// Where `queueURL` and `databaseURL` came from ("--queue-url",
+    /// "FUNDQ_QUEUE_URL"), named in errors about them.
+    public var queueURLSource = "--queue-url", databaseURLSource = "--db-url"
 
     /// The default folder of the embedded file.
     public static let defaultDataDirectory = "./var"
@@ -34,6 +37,8 @@ public struct StorageConfiguration: Sendable, Equatable {
         func nonEmpty(_ s: String?) -> String? { (s?.isEmpty ?? true) ? nil : s }
         self.queueURL = nonEmpty(queueURL) ?? nonEmpty(environment[Self.queueURLSetting])
         self.databaseURL = nonEmpty(databaseURL) ?? nonEmpty(environment[Self.databaseURLSetting])
+        if nonEmpty(queueURL) == nil { queueURLSource = Self.queueURLSetting }
+        if nonEmpty(databaseURL) == nil { databaseURLSource = Self.databaseURLSetting }
         self.dataDirectory = nonEmpty(dataDirectory) ?? nonEmpty(environment["FUNDQ_DATA_DIR"]) ?? Self.defaultDataDirectory
         secrets = SecretSettings(environment: environment.filter { $0.key.hasPrefix("FUNDQ_") })
     }
@@ -43,18 +48,30 @@ public struct StorageConfiguration: Sendable, Equatable {
 
     /// The queues' Redis server, or nil for the embedded file.
     public func redisURL() throws(ConfigurationError) -> RedisURL? {
-        var found = queueURL
-        if found == nil { found = try secrets.fromFiles(Self.queueURLSetting) }
+        var found = queueURL, source = queueURLSource
+        if found == nil {
+            (found, source) = (try secrets.fromFiles(Self.queueURLSetting), "\(Self.queueURLSetting)_FILE or the secrets file")
+        }
         guard let text = found else { return nil }
-        return try RedisURL(parsing: text, password: try secrets.value(Self.queuePasswordSetting))
+        do {
+            return try RedisURL(parsing: text, password: try secrets.value(Self.queuePasswordSetting))
+        } catch {
+            throw ConfigurationError("\(source): \(error.description)")
+        }
     }
 
     /// The MariaDB database, or nil for the embedded file.
     public func mariaDBURL() throws(ConfigurationError) -> DatabaseURL? {
-        var found = databaseURL
-        if found == nil { found = try secrets.fromFiles(Self.databaseURLSetting) }
+        var found = databaseURL, source = databaseURLSource
+        if found == nil {
+            (found, source) = (try secrets.fromFiles(Self.databaseURLSetting), "\(Self.databaseURLSetting)_FILE or the secrets file")
+        }
         guard let text = found else { return nil }
-        return try DatabaseURL(parsing: text, password: try secrets.value(Self.databasePasswordSetting))
+        do {
+            return try DatabaseURL(parsing: text, password: try secrets.value(Self.databasePasswordSetting))
+        } catch {
+            throw ConfigurationError("\(source): \(error.description)")
+        }
     }
 }
 

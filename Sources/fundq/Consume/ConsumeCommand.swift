@@ -25,7 +25,8 @@ struct ConsumeCommand: ParsableCommand {
     @Argument(help: "Which consumer: pending, donations or tracking.")
     var consumer: Kind
 
-    @Option(help: "Seconds a claimed batch stays invisible to other consumers.")
+    @Option(help: "Seconds a claimed batch stays invisible to other consumers (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var lease: Double = 120
 
     @Flag(help: "Print the summary as JSON on stdout.")

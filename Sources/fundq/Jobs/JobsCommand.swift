@@ -19,7 +19,9 @@ struct JobSchedule: ParsableArguments {
     @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
     var daemon = false
 
-    @Option(help: "Seconds between runs with --daemon (default: 3600 for expire-pending, 60 for requeue-damaged).")
+    @Option(help: ArgumentHelp("Time between runs with --daemon: 90s, 5m, 1h; a bare number is seconds "
+                               + "(default: 1h for expire-pending, 60s for requeue-damaged).", valueName: "duration"),
+            transform: DurationArgument.seconds)
     var interval: Double?
 
     @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))

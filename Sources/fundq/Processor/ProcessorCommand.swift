@@ -12,6 +12,7 @@ struct ProcessorCommand: ParsableCommand {
             fundq processor list [--json]
             fundq processor NAME status ORDER_ID|TOKEN [--json]
             fundq processor NAME check [--json]
+            fundq processor check --all [--json]
             fundq processor NAME finish ORDER_ID|TOKEN [--dry-run] [--json]
             fundq processor NAME cancel ORDER_ID [--dry-run] [--json]
             """,
@@ -34,7 +35,17 @@ struct ProcessorCommand: ParsableCommand {
     @Argument(help: "The order id (GlobalCollect) or checkout token (PayPal).")
     var id: String?
 
+    @Flag(help: "With check: check every registered processor and print each one's effective configuration and its sources.")
+    var all = false
+
     func validate() throws {
+        if name == "check" {
+            guard all, action == nil else {
+                throw ValidationError("'processor check' checks every processor with --all; one: fundq processor NAME check")
+            }
+            return
+        }
+        if all { throw ValidationError("--all goes with 'processor check' only") }
         if name == "list" {
             guard action == nil else { throw ValidationError("'processor list' takes no further arguments") }
             return
@@ -51,6 +62,7 @@ struct ProcessorCommand: ParsableCommand {
     }
 
     func run() throws {
+        if name == "check" { return try ProcessorCheckAllCommand(processors: processors, json: money.json).run() }
         switch action {
         case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
         case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
@@ -192,6 +204,50 @@ struct ProcessorCheckCommand {
             default:
                 throw error
             }
+        }
+    }
+}
+
+/// `processor check --all`: every processor's effective configuration, each
+/// value with where it came from, its credentials and connectivity; exit 1
+/// when any fails (after checking all of them).
+struct ProcessorCheckAllCommand {
+    let processors: ProcessorOptions
+    let json: Bool
+
+    func run() throws {
+        var failed: [String] = []
+        var items: [JSONValue] = []
+        for type in Processors.all {
+            var item: [String: JSONValue] = ["processor": .string(type.name), "configuration": .null, "settings": .object([:]),
+                                             "connectivity": .null, "error": .null]
+            do {
+                let config = try ProcessorConfiguration.load(name: type.name, directory: processors.directory)
+                item["configuration"] = .string(config.source)
+                let settings = config.effective.sorted { $0.key < $1.key }
+                item["settings"] = .object(Dictionary(uniqueKeysWithValues: settings.map {
+                    ($0.key, .object(["value": .string(SecretMasking.urls(in: $0.value.value)), "source": .string($0.value.source)]))
+                }))
+                if !json {
+                    try Output.line("\(type.name) (\(config.source))")
+                    try Output.line(Output.table(["  KEY", "VALUE", "SOURCE"], settings.map {
+                        ["  " + $0.key, SecretMasking.urls(in: $0.value.value), $0.value.source]
+                    }))
+                }
+                let answer = try ProcessorCheckCommand(processors: processors, name: type.name, json: json).connectivity().answer
+                item["connectivity"] = .string(answer)
+                if !json { try Output.line("  connectivity: \(answer)\n") }
+            } catch {
+                failed.append(type.name)
+                item["error"] = .string(SecretMasking.urls(in: "\(error)"))
+                if !json { try Output.line("  FAILED: \(SecretMasking.urls(in: "\(error)"))\n") }
+            }
+            items.append(.object(item))
+        }
+        if json { try Output.json(.array(items)) }
+        guard failed.isEmpty else {
+            let names = failed.joined(separator: ", ")
+            throw ConfigurationError("\(failed.count) of \(Processors.all.count) processors failed their check: \(names)")
         }
     }
 }

@@ -45,13 +45,15 @@ struct RectifyRunCommand: ParsableCommand {
     @Flag(help: "Run until SIGTERM or SIGINT, a pass every --interval seconds.")
     var daemon = false
 
-    @Option(help: "Seconds between passes with --daemon.")
+    @Option(help: "Seconds between passes with --daemon (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var interval: Double = 60
 
     @Option(help: "Rectifiers working at once (default: the sum of the processors' concurrency; a processor is asked by at most its concurrency).")
     var workers: Int?
 
-    @Option(help: "Seconds a claimed row stays this rectifier's.")
+    @Option(help: "Seconds a claimed row stays this rectifier's (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var lease: Double = 300
 
     @Flag(help: "Print decisions and the summary as JSON.")
