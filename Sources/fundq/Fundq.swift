@@ -48,8 +48,12 @@ struct Fundq: ParsableCommand {
             Foundation.exit(error.rawValue)
         } catch {
             switch exitCode(for: error) {
-            case .success:
-                exit(withError: error)  // --help, --version
+            case .success where arguments.contains("--version"):
+                exit(withError: error)
+            case .success:  // --help, -h, help
+                let path = (["fundq"] + resolvedCommand(arguments.first == "help" ? Array(arguments.dropFirst()) : arguments).path)
+                print(fullMessage(for: error) + "\n" + HelpExamples.epilogue(for: path.joined(separator: " ")), terminator: "")
+                Foundation.exit(0)
             case .validationFailure:
                 let hint = subcommandSuggestion(arguments).map { "Did you mean '\($0)'?\n" } ?? ""
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n" + hint).utf8))
@@ -68,21 +72,27 @@ extension Fundq {
     /// when a word stands where a subcommand should and is close to one
     /// ("fundq queue stat" → "fundq queue stats").
     static func subcommandSuggestion(_ arguments: [String]) -> String? {
+        let resolved = resolvedCommand(arguments)
+        guard let index = resolved.unknownAt,
+              let name = Spelling.closest(to: arguments[index], among: resolved.subcommands) else { return nil }
+        return (["fundq"] + resolved.path + [name] + arguments[(index + 1)...]).joined(separator: " ")
+    }
+
+    /// The subcommand names `arguments` name in turn, and the index of the
+    /// first word that stands where a subcommand should but is none (with
+    /// the subcommands it could have been).
+    static func resolvedCommand(_ arguments: [String]) -> (path: [String], unknownAt: Int?, subcommands: [String]) {
         var command: any ParsableCommand.Type = Fundq.self
-        var path = ["fundq"]
+        var path: [String] = []
         for (index, word) in arguments.enumerated() where !word.hasPrefix("-") {
             var names: [String: any ParsableCommand.Type] = [:]
             for subcommand in command.configuration.subcommands { names[subcommand.configuration.commandName ?? ""] = subcommand }
-            guard !names.isEmpty else { return nil }
-            if let next = names[word] {
-                command = next
-                path.append(word)
-                continue
-            }
-            guard let name = Spelling.closest(to: word, among: names.keys) else { return nil }
-            return (path + [name] + arguments[(index + 1)...]).joined(separator: " ")
+            guard !names.isEmpty else { break }
+            guard let next = names[word] else { return (path, index, Array(names.keys)) }
+            command = next
+            path.append(word)
         }
-        return nil
+        return (path, nil, [])
     }
 }
 

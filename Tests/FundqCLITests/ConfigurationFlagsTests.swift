@@ -64,3 +64,26 @@ struct ConfigurationFlagsTests {
         #expect(!closed.stderr.contains("warning"), "\(closed.stderr)")
     }
 }
+
+/// Every operator command's help ends with examples of itself.
+@Suite("Help")
+struct HelpTests {
+    @Test(arguments: ["queue", "queue push", "queue pop", "queue peek", "queue stats", "consume", "pending list", "pending show",
+                      "damaged list", "damaged show", "rectify run", "rectify log", "processor", "db status", "db migrate",
+                      "tracking list", "tracking show", "impressions report", "jobs"])
+    func helpEndsWithExamplesOfTheCommand(command: String) throws {
+        let r = try FundqProcess.run(command.split(separator: " ").map(String.init) + ["--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let examples = r.stdout.components(separatedBy: "EXAMPLES:\n").dropFirst().first?.split(separator: "\n") ?? []
+        #expect(!examples.isEmpty, "\(command) --help has no examples: \(r.stdout)")
+        #expect(examples.allSatisfy { $0.contains("fundq \(command)") }, "\(examples)")
+    }
+
+    @Test func rectifyHelpShowsTheRunOptions() throws {
+        let r = try FundqProcess.run(["rectify", "--help"])
+        #expect(r.status == 0)
+        for option in ["--dry-run", "--daemon", "--workers", "--interval"] { #expect(r.stdout.contains(option), "\(option): \(r.stdout)") }
+        let viaHelp = try FundqProcess.run(["help", "queue", "stats"])
+        #expect(viaHelp.stdout.contains("EXAMPLES:\n  fundq queue stats\n"), "\(viaHelp.stdout)")
+    }
+}
