@@ -55,6 +55,8 @@ public struct ConsumerRunner {
     public var limits: RunLimits
     /// Where outages are reported.
     public var logger: Logger
+    /// Called after each batch with the totals so far (progress lines).
+    public var onBatch: ((RunSummary) -> Void)? = nil
 
     /// A runner of `consumer` over `queueName`.
     public init(consumer: QueueConsumer, queueName: String, limits: RunLimits, logger: Logger) {
@@ -80,7 +82,10 @@ public struct ConsumerRunner {
                 let batchStart = clock.now
                 let pops = try consumer.popAtomicBatch(from: queueName, maximum: want, handler: handler)
                 summary.pops.add(pops)
-                if pops.claimed > 0 { logBatch(pops, seconds: (clock.now - batchStart).seconds, total: summary.pops.claimed) }
+                if pops.claimed > 0 {
+                    logBatch(pops, seconds: (clock.now - batchStart).seconds, total: summary.pops.claimed)
+                    onBatch?(summary)
+                }
                 backoff = 0.5
                 if pops.claimed > 0 { idle = 0.05; continue }
                 guard limits.daemon else { break }

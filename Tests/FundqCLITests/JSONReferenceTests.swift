@@ -61,8 +61,13 @@ struct JSONReferenceTests {
     @discardableResult
     static func check(_ heading: String, _ result: FundqProcess.Result, shapes: [String: [String: Set<String>]]) throws -> JSONValue {
         #expect(result.status == 0, "\(heading): \(result.stderr)")
+        return try check(heading, try JSONParser().parse(result.stdout), shapes: shapes)
+    }
+
+    /// Checks one JSON value against the shape documented under `heading`.
+    @discardableResult
+    static func check(_ heading: String, _ value: JSONValue, shapes: [String: [String: Set<String>]]) throws -> JSONValue {
         let shape = try #require(shapes[heading], "docs/json-reference.md has no section `\(heading)`")
-        let value = try JSONParser().parse(result.stdout)
         var seen: [String: Set<String>] = [:]
         walk(value, at: "", shape: shape, into: &seen)
         for (path, types) in seen {
@@ -73,7 +78,7 @@ struct JSONReferenceTests {
             #expect(allowed.contains("any") || !types.isDisjoint(with: allowed), "\(heading): \(path) is \(types), documented \(allowed)")
         }
         for path in shape.keys where seen[path] == nil {
-            Issue.record("\(heading): documented key \(path) was not printed: \(result.stdout.prefix(400))")
+            Issue.record("\(heading): documented key \(path) was not printed: \(value.serialized().prefix(400))")
         }
         return value
     }
@@ -117,6 +122,14 @@ struct JSONReferenceTests {
         try check("fundq damaged requeue --due --json", ["damaged", "requeue", "--due", "--json"])
 
         try check("fundq rectify --json", ["rectify", "--dry-run", "--json", "--processor", "paypal"])
+        let streamed = try run(["rectify", "--dry-run", "--json-lines"])
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        let lines = try streamed.lines.map { try JSONParser().parse($0) }
+        #expect(lines.count == 4 && lines.last?.objectValue?["type"] == .string("summary"), "\(streamed.stdout)")
+        for line in lines {
+            let kind = line.objectValue?["type"]?.scalarText ?? "?"
+            try Self.check("fundq rectify --json-lines (\(kind) line)", line, shapes: shapes)
+        }
         try check("fundq rectify --json", ["rectify", "--json"])
         guard case .array(let logged) = try check("fundq rectify log --json", ["rectify", "log", "--json"]) else { return }
         // Their pending rows are kept (resolved): each decision knows the payment's age.

@@ -33,7 +33,7 @@ struct ConsumeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the batch in hand")
         let stores = try storage.open()
         let logger = Logger(label: "fundq.consume.\(consumer.rawValue)")
         let queueConsumer = QueueConsumer(
@@ -41,24 +41,35 @@ struct ConsumeCommand: ParsableCommand {
             policy: ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), acknowledgement: .withNextClaim), logger: logger)
         let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
                                batchSize: runOptions.batch)
+        let queueName = Self.queueName(consumer)
+        // Without --daemon the work is what waits now (or the limit): progress has a total.
+        let waiting = runOptions.daemon ? nil : (try? stores.queue.stats(queueName)).map { $0.waiting + $0.inFlight }
+        let progress = ProgressReporter("consume \(consumer.rawValue)", total: waiting.map { min($0, runOptions.limit ?? $0) })
+        var runner = ConsumerRunner(consumer: queueConsumer, queueName: queueName, limits: limits, logger: logger)
+        runner.onBatch = { progress.update($0.pops.claimed) }
         let summary: RunSummary
         switch consumer {
         case .pending:
-            let handler = PendingConsumer(connection: stores.database)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: PendingConsumer.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner.run(shouldStop: { stop.isRaised }, handler: PendingConsumer(connection: stores.database).handle)
         case .donations:
             var handler = DonationsSink(connection: stores.database)
             handler.tracking = TrackingLink(queue: stores.queue)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: DonationsSink.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner.run(shouldStop: { stop.isRaised }, handler: handler.handle)
         case .tracking:
-            let handler = TrackingConsumer(connection: stores.database)
-            summary = try ConsumerRunner(consumer: queueConsumer, queueName: TrackingConsumer.queueName, limits: limits, logger: logger)
-                .run(shouldStop: { stop.isRaised }, handler: handler.handle)
+            summary = try runner.run(shouldStop: { stop.isRaised }, handler: TrackingConsumer(connection: stores.database).handle)
         }
+        progress.finish()
         Output.note(summary.line(for: "consume \(consumer.rawValue)"))
         if json { try Output.json(Self.json(summary, consumer: consumer)) }
+    }
+
+    /// The queue each consumer reads.
+    static func queueName(_ kind: Kind) -> String {
+        switch kind {
+        case .pending: return PendingConsumer.queueName
+        case .donations: return DonationsSink.queueName
+        case .tracking: return TrackingConsumer.queueName
+        }
     }
 
     /// Every consumer's labels for what it did with a message.

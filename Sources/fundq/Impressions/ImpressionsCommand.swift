@@ -66,7 +66,7 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the batches in hand")
         let stores = try storage.open()
         var settings: [String: String] = [:]
         for s in kafkaSettings {

@@ -29,7 +29,7 @@ struct JobSchedule: ParsableArguments {
 
     /// Runs `body` once, or as a daemon until SIGTERM/SIGINT or the time limit.
     func run(defaultInterval: Double, _ body: () throws -> Void) throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the run in hand")
         let start = Date()
         repeat {
             try body()

@@ -68,7 +68,7 @@ struct QueuePopCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the message in hand")
         let stores = try storage.open()
         let consumer = QueueConsumer(
             queue: stores.queue, damaged: stores.damaged,

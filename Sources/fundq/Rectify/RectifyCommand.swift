@@ -59,17 +59,21 @@ struct RectifyRunCommand: ParsableCommand {
     @Flag(help: "Print decisions and the summary as JSON.")
     var json = false
 
+    @Flag(help: "Stream JSON lines: one per decision as it is taken (stored), then one summary per pass.")
+    var jsonLines = false
+
     func validate() throws {
         if let processor, Processors.named(processor) == nil {
             throw ValidationError("no processor called '\(processor)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
         }
         if dryRun && daemon { throw ValidationError("--dry-run and --daemon do not go together") }
+        if json && jsonLines { throw ValidationError("--json prints one document at the end, --json-lines streams: choose one") }
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be between 1 and 64") }
         guard lease >= 10 else { throw ValidationError("--lease must be at least 10 seconds") }
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the rows in hand")
         let stopped = stop.check
         let names = processor.map { [$0] } ?? Processors.all.map { $0.name }
         // Fail fast on configuration: every processor's file and credentials, and the database's schema.
@@ -87,12 +91,23 @@ struct RectifyRunCommand: ParsableCommand {
         let directory = processorOptions.directory
         let pool = try RectifierPool(storage: storage.configuration, processors: adapters.map(\.configuration), workers: workers,
                                      makeProcessor: { try Processors.make($0, directory: directory) })
-        let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
+        var options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
                                        lease: .milliseconds(Int64(lease * 1000)))
+        let progress = ProgressReporter("rectify", total: daemon ? nil : limit)
+        let writer = jsonLines ? LineWriter() : nil
+        options.onDecision = { decision in
+            progress.step()
+            guard let writer else { return }
+            var line = RectifyLogCommand.json(decision).objectValue ?? [:]
+            line["type"] = .string("decision")
+            writer.write(JSONValue.object(line).serialized())
+        }
         let level: Logger.Level = LogSettings.ofThisProcess?.level ?? (dryRun ? .warning : .info)
         repeat {
             do {
-                try print(try pool.run(options, logLevel: level, shouldStop: stopped), runID: pool.runID)
+                let report = try pool.run(options, logLevel: level, shouldStop: stopped)
+                progress.finish()
+                try print(report, runID: pool.runID)
             } catch where daemon {
                 // The daemon outlives outages: claims of the rows in hand expire, the next pass retries.
                 Output.note("fundq: rectify pass failed, retrying in \(Int(interval)) s: \(error)")
@@ -105,15 +120,18 @@ struct RectifyRunCommand: ParsableCommand {
     }
 
     func print(_ report: RectifierReport, runID: String) throws {
+        let summary: JSONValue = .object(report.counts.mapValues { c in
+            .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
+                     "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
+                     "needs_review": Output.number(c.needsReview), "errors": Output.number(c.errors), "skipped": Output.number(c.skipped)])
+        })
+        if jsonLines {
+            try Output.json(.object(["type": .string("summary"), "dry_run": .bool(dryRun), "run_id": .string(runID), "summary": summary]))
+            return
+        }
         if json {
             try Output.json(.object([
-                "dry_run": .bool(dryRun),
-                "run_id": .string(runID),
-                "summary": .object(report.counts.mapValues { c in
-                    .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
-                             "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
-                             "needs_review": Output.number(c.needsReview), "errors": Output.number(c.errors), "skipped": Output.number(c.skipped)])
-                }),
+                "dry_run": .bool(dryRun), "run_id": .string(runID), "summary": summary,
                 "decisions": .array(report.decisions.map(RectifyLogCommand.json)),
             ]))
             return

@@ -1,5 +1,17 @@
 import Core
 import Foundation
+import Synchronization
+
+/// Writes whole lines to standard output from any thread, one at a time
+/// (a long line written by two threads at once would interleave).
+final class LineWriter: Sendable {
+    private let lock = Mutex(())
+
+    /// Writes `text` and a newline; a broken pipe is ignored (the reader left).
+    func write(_ text: String) {
+        lock.withLock { _ in try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8)) }
+    }
+}
 
 /// Writing results: plain text for people, `--json` for machines.
 enum Output {
