@@ -86,4 +86,12 @@ struct HelpTests {
         let viaHelp = try FundqProcess.run(["help", "queue", "stats"])
         #expect(viaHelp.stdout.contains("EXAMPLES:\n  fundq queue stats\n"), "\(viaHelp.stdout)")
     }
+
+    @Test func completionScriptsCompleteProcessorNames() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let r = try FundqProcess.run(["--generate-completion-script", shell])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("paypal-recurring") && r.stdout.contains("globalcollect"), "\(shell)")
+        }
+    }
 }

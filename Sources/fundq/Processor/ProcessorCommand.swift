@@ -26,7 +26,7 @@ struct ProcessorCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var money: MoneyOptions
 
-    @Argument(help: "list, or a processor's name.")
+    @Argument(help: "list, or a processor's name.", completion: .list(["list", "check"] + Processors.all.map { $0.name }))
     var name: String
 
     @Argument(help: "status, check, finish or cancel.")

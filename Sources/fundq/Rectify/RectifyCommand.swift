@@ -30,7 +30,7 @@ struct RectifyRunCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var processorOptions: ProcessorOptions
 
-    @Option(help: "Only this processor.")
+    @Option(help: "Only this processor.", completion: .list(Processors.all.map { $0.name }))
     var processor: String?
 
     @Flag(help: "Ask only; change nothing anywhere; print what would be done.")
