@@ -57,6 +57,8 @@ public struct ConsumerRunner {
     public var logger: Logger
     /// The process's registry entry, told what the loop does and counts (nil: not registered).
     public var heartbeat: Heartbeat?
+    /// Called after each batch with the totals so far (progress lines).
+    public var onBatch: ((RunSummary) -> Void)? = nil
 
     /// A runner of `consumer` over `queueName`.
     public init(consumer: QueueConsumer, queueName: String, limits: RunLimits, logger: Logger) {
@@ -79,9 +81,14 @@ public struct ConsumerRunner {
             let want = limits.limit.map { min(limits.batchSize, $0 - summary.pops.claimed) } ?? limits.batchSize
             if want <= 0 { break }
             do {
+                let batchStart = clock.now
                 let pops = try consumer.popAtomicBatch(from: queueName, maximum: want, handler: handler)
                 summary.pops.add(pops)
                 report(pops)
+                if pops.claimed > 0 {
+                    logBatch(pops, seconds: (clock.now - batchStart).seconds, total: summary.pops.claimed)
+                    onBatch?(summary)
+                }
                 backoff = 0.5
                 if pops.claimed > 0 { idle = 0.05; continue }
                 heartbeat?.doing("waiting for messages on \(queueName)")
@@ -113,6 +120,16 @@ public struct ConsumerRunner {
         heartbeat.count("damaged", by: pops.damaged)
         heartbeat.count("released", by: pops.released)
         for (outcome, n) in pops.outcomes { heartbeat.count(outcome, by: n) }
+    }
+
+    /// One info line per batch: its counts and rate (each damaged message has its own line at debug).
+    private func logBatch(_ pops: PopSummary, seconds: Double, total: Int) {
+        var metadata: Logger.Metadata = [
+            "queue": "\(queueName)", "claimed": "\(pops.claimed)", "damaged": "\(pops.damaged)", "released": "\(pops.released)",
+            "total": "\(total)", "per_second": "\(seconds > 0 ? String(format: "%.0f", Double(pops.claimed) / seconds) : "-")",
+        ]
+        for (outcome, count) in pops.outcomes { metadata[outcome.replacingOccurrences(of: "-", with: "_")] = "\(count)" }
+        logger.info("batch", metadata: metadata)
     }
 
     private func sleep(_ seconds: Double, unless shouldStop: () -> Bool) {

@@ -19,6 +19,8 @@ import Foundation
 public struct DonationsSink {
     /// The queue it reads.
     public static let queueName = "donations"
+    /// Every label its verdicts count messages under.
+    public static let outcomeLabels = ["inserted", "duplicate"]
 
     /// How long a completion message waits for its pending row.
     public var completionRetry: Duration = .seconds(600)

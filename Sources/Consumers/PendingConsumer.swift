@@ -12,6 +12,8 @@ import Foundation
 public struct PendingConsumer {
     /// The queue it reads.
     public static let queueName = "pending"
+    /// Every label its verdicts count messages under.
+    public static let outcomeLabels = ["inserted", "merged", "unchanged", "skipped-final"]
 
     let pending: PendingStore
     let donations: DonationsStore

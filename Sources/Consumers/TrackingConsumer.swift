@@ -17,6 +17,8 @@ import Foundation
 public struct TrackingConsumer {
     /// The queue it reads (the PHP frontend's queue name).
     public static let queueName = "contribution-tracking"
+    /// Every label its verdicts count messages under.
+    public static let outcomeLabels = ["applied", "duplicate"]
 
     /// The store written.
     public let store: TrackingStore

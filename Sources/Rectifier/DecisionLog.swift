@@ -27,7 +27,7 @@ public struct RectifierDecision: Sendable, Equatable {
     public var action: RectifierAction
     /// How it went.
     public var result: String
-    /// When the payment started (not stored in the log; for dry-run tables).
+    /// When the payment started (not stored in the log: read from its pending row while that is kept).
     public var startedAt: Date?
 
     /// A decision.
@@ -93,18 +93,21 @@ public final class DecisionLog {
     public func list(orderID: String? = nil, since: Date? = nil, limit: Int = 100) throws -> [RectifierDecision] {
         var conditions: [String] = []
         var parameters: [SQLValue] = []
-        if let orderID { conditions.append("order_id = ?"); parameters.append(.text(orderID)) }
-        if let since { conditions.append("time >= ?"); parameters.append(connection.dialect.value(since)) }
+        if let orderID { conditions.append("d.order_id = ?"); parameters.append(.text(orderID)) }
+        if let since { conditions.append("d.time >= ?"); parameters.append(connection.dialect.value(since)) }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        // The payment's start comes from its pending row while the row is kept (nil once deleted).
         return try connection.query("""
-            SELECT id, time, run_id, processor, gateway, order_id, pending_id, status, evidence, raw, action, result
-            FROM rectifier_decision\(whereClause) ORDER BY id DESC LIMIT ?
+            SELECT d.id, d.time, d.run_id, d.processor, d.gateway, d.order_id, d.pending_id, d.status, d.evidence, d.raw, d.action,
+              d.result, p.date
+            FROM rectifier_decision d LEFT JOIN pending p ON p.id = d.pending_id\(whereClause) ORDER BY d.id DESC LIMIT ?
             """, parameters + [.int(limit)]).map { r in
             var d = RectifierDecision(time: connection.dialect.date(r[1]) ?? Date(timeIntervalSince1970: 0), runID: r[2].string ?? "",
                                       processor: r[3].string ?? "", gateway: r[4].string ?? "", orderID: r[5].string, pendingID: r[6].int64 ?? 0,
                                       status: r[7].string ?? "", evidence: r[8].string ?? "", raw: r[9].string,
                                       action: RectifierAction(rawValue: r[10].string ?? "") ?? .leave, result: r[11].string ?? "")
             d.id = r[0].int64 ?? 0
+            d.startedAt = connection.dialect.date(r[12])
             return d
         }
     }

@@ -23,6 +23,9 @@ public struct RectifierOptions: Sendable {
     public var breakerThreshold: Int
     /// How long an open circuit stays open before one probe is let through.
     public var breakerCooldown: Duration
+    /// Called with each decision as soon as it is final (stored, with its
+    /// id; in a dry run, when taken), from the worker that took it.
+    public var onDecision: (@Sendable (RectifierDecision) -> Void)? = nil
     /// Longest one processor's turn lasts before the next processor's turn
     /// (a slow processor never starves the others; its cursor keeps its place).
     public var turnBudget: Duration
@@ -130,6 +133,7 @@ public final class Rectifier {
     private var breakerCooldown = Duration.seconds(60)
     private let clock = ContinuousClock()
     private var report = RectifierReport()
+    private var onDecision: (@Sendable (RectifierDecision) -> Void)?
     private var claimed: [String: [PendingRecord]] = [:]
     private var donationKeys = Set<String>()
     private var unwritten: [UnwrittenDecision] = []
@@ -176,6 +180,7 @@ public final class Rectifier {
         let budget = self.budget ?? RectifierBudget(limit: options.limit)
         breakerThreshold = options.breakerThreshold
         breakerCooldown = options.breakerCooldown
+        onDecision = options.onDecision
         report = RectifierReport()
         claimed = [:]
         unwritten = []
@@ -404,12 +409,14 @@ public final class Rectifier {
                                          pendingID: row.id, status: outcome.status, evidence: outcome.evidence, raw: outcome.raw,
                                          action: outcome.action, result: outcome.result)
         decision.startedAt = row.date
-        logger.info("decision", metadata: [
+        // One line per row at debug (the decision log keeps every one); the pass's line at info counts them.
+        logger.debug("decision", metadata: [
             "run": "\(runID)", "processor": "\(processor)", "order_id": "\(row.orderID ?? "-")", "status": "\(outcome.status)",
             "evidence": "\(outcome.evidence)", "action": "\(outcome.action.rawValue)", "result": "\(outcome.result)",
             "dry_run": "\(options.dryRun)",
         ])
         if options.dryRun {
+            onDecision?(decision)
             report.decisions.append(decision)
             report.counts[processor, default: RectifierCounts()].add(outcome.counts)
             return
@@ -446,6 +453,7 @@ public final class Rectifier {
             var decision = entry.decision
             decision.id = id
             decision.result = outcome.result
+            onDecision?(decision)
             report.decisions.append(decision)
             report.counts[entry.processor, default: RectifierCounts()].add(outcome.counts)
         }

@@ -64,6 +64,7 @@ public final class RectifierPool: Sendable {
     public func run(_ options: RectifierOptions, logLevel: Logger.Level = .info,
                     shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> RectifierReport {
         let budget = RectifierBudget(limit: options.limit)
+        let started = ContinuousClock.now
         let reports = Mutex<[RectifierReport]>([])
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
@@ -89,7 +90,24 @@ public final class RectifierPool: Sendable {
         if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
         var total = RectifierReport()
         for report in reports.withLock({ $0 }) { total.add(report) }
+        logPass(total, seconds: (ContinuousClock.now - started).seconds, options: options, logLevel: logLevel)
         return total
+    }
+
+    /// One info line per pass: its counts over every processor and its rate
+    /// (each decision has its own line at debug, and its row in the decision log).
+    func logPass(_ report: RectifierReport, seconds: Double, options: RectifierOptions, logLevel: Logger.Level) {
+        var logger = Logger(label: "fundq.rectifier")
+        logger.logLevel = logLevel
+        var c = RectifierCounts()
+        for counts in report.counts.values { c.add(counts) }
+        logger.info("pass", metadata: [
+            "run": "\(runID)", "dry_run": "\(options.dryRun)", "examined": "\(c.examined)", "completed": "\(c.completed)",
+            "captured": "\(c.captured)", "failed": "\(c.failed)", "duplicates": "\(c.duplicates)", "left": "\(c.left)",
+            "needs_review": "\(c.needsReview)", "errors": "\(c.errors)", "skipped": "\(c.skipped)",
+            "seconds": "\(String(format: "%.3f", seconds))",
+            "per_second": "\(seconds > 0 ? String(format: "%.1f", Double(c.examined) / seconds) : "-")",
+        ])
     }
 }
 

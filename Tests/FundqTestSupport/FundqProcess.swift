@@ -28,12 +28,18 @@ public enum FundqProcess {
     }
 
     /// Starts `fundq ARGS` with standard output and error sent to files in
-    /// `directory`; the caller waits for or kills it.
+    /// `directory`; the caller waits for or kills it. `wrappedBy` runs it
+    /// through another command (`setpriv --reuid=…` to run as another user).
     public static func spawn(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                             outputIn directory: TemporaryDirectory) throws -> SpawnedProcess {
+                             outputIn directory: TemporaryDirectory, wrappedBy wrapper: [String] = []) throws -> SpawnedProcess {
         let p = Process()
-        p.executableURL = try binary()
-        p.arguments = arguments
+        if let command = wrapper.first {
+            p.executableURL = URL(fileURLWithPath: command)
+            p.arguments = Array(wrapper.dropFirst()) + [try binary().path] + arguments
+        } else {
+            p.executableURL = try binary()
+            p.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FUNDQ_QUEUE_URL")
         env.removeValue(forKey: "FUNDQ_DB_URL")
@@ -60,9 +66,10 @@ public enum FundqProcess {
     }
 
     /// Runs `fundq ARGS` to completion.
-    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                           wrappedBy wrapper: [String] = []) throws -> Result {
         let dir = try TemporaryDirectory(prefix: "fundq-run")
-        let spawned = try spawn(arguments, stdin: stdin, environment: environment, outputIn: dir)
+        let spawned = try spawn(arguments, stdin: stdin, environment: environment, outputIn: dir, wrappedBy: wrapper)
         return spawned.wait()
     }
 }

@@ -55,6 +55,6 @@ start_mariadb() {
   mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot <<SQL
 CREATE DATABASE $database;
 CREATE USER 'fundq'@'127.0.0.1' IDENTIFIED BY '$password';
-GRANT ALL PRIVILEGES ON *.* TO 'fundq'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'fundq'@'127.0.0.1' WITH GRANT OPTION;
 SQL
 }

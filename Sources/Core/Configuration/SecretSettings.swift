@@ -26,19 +26,41 @@ public struct SecretSettings: Sendable, Equatable, CustomStringConvertible, Cust
     public static let secretsFileVariable = "FUNDQ_SECRETS_FILE"
 
     /// The `NAME=value` lines of the secrets file (empty when none is named);
-    /// throws when it is named but cannot be read. Lines starting with `#`
-    /// and lines without `=` are skipped; the value is kept exactly.
+    /// throws when it is named but cannot be read. Blank lines and lines
+    /// starting with `#` are skipped; the value is kept exactly. A line
+    /// without `=`, a name that is not a variable name, or a name set twice
+    /// is an error naming the file and the line (never the line's text: it
+    /// may hold a secret).
     public func secretsFile() throws(ConfigurationError) -> [String: String] {
         guard let file = environment[Self.secretsFileVariable], !file.isEmpty else { return [:] }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw ConfigurationError("cannot read the secrets file \(file) (\(Self.secretsFileVariable))")
         }
         var secrets: [String: String] = [:]
-        for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            secrets[line[..<eq].trimmingCharacters(in: .whitespaces)] = String(line[line.index(after: eq)...])
+        var lines: [String: Int] = [:]
+        for (offset, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let place = "the secrets file \(file) (\(Self.secretsFileVariable)), line \(offset + 1)"
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "=") else { throw ConfigurationError("\(place): expected NAME=value (no '=')") }
+            let name = line[..<eq].trimmingCharacters(in: .whitespaces)
+            guard name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                throw ConfigurationError("\(place): the name before '=' must be a variable name (letters, digits, _)")
+            }
+            if let first = lines[name] { throw ConfigurationError("\(place): \(name) is set again (first on line \(first))") }
+            lines[name] = offset + 1
+            secrets[name] = String(line[line.index(after: eq)...])
         }
         return secrets
+    }
+
+    /// A warning when the secrets file may be read by its group or by
+    /// others (it should be mode 600 or 400), else nil.
+    public func secretsFilePermissionWarning() -> String? {
+        guard let file = environment[Self.secretsFileVariable], !file.isEmpty,
+              let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int,
+              mode & 0o044 != 0 else { return nil }
+        return "warning: the secrets file \(file) may be read by its group or by others (mode \(String(mode, radix: 8))): chmod 600 \(file)"
     }
 
     /// The value of `name` from the environment, `NAME_FILE` or the secrets

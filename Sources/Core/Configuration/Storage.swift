@@ -18,6 +18,9 @@ public struct StorageConfiguration: Sendable, Equatable {
     public var dataDirectory: String
     /// Where URLs and passwords kept off the command line are read from.
     public var secrets: SecretSettings
+    /// Where `queueURL` and `databaseURL` came from ("--queue-url",
+    /// "FUNDQ_QUEUE_URL"), named in errors about them.
+    public var queueURLSource = "--queue-url", databaseURLSource = "--db-url"
 
     /// The default folder of the embedded file.
     public static let defaultDataDirectory = "./var"
@@ -34,6 +37,8 @@ public struct StorageConfiguration: Sendable, Equatable {
         func nonEmpty(_ s: String?) -> String? { (s?.isEmpty ?? true) ? nil : s }
         self.queueURL = nonEmpty(queueURL) ?? nonEmpty(environment[Self.queueURLSetting])
         self.databaseURL = nonEmpty(databaseURL) ?? nonEmpty(environment[Self.databaseURLSetting])
+        if nonEmpty(queueURL) == nil { queueURLSource = Self.queueURLSetting }
+        if nonEmpty(databaseURL) == nil { databaseURLSource = Self.databaseURLSetting }
         self.dataDirectory = nonEmpty(dataDirectory) ?? nonEmpty(environment["FUNDQ_DATA_DIR"]) ?? Self.defaultDataDirectory
         secrets = SecretSettings(environment: environment.filter { $0.key.hasPrefix("FUNDQ_") })
     }
@@ -43,18 +48,30 @@ public struct StorageConfiguration: Sendable, Equatable {
 
     /// The queues' Redis server, or nil for the embedded file.
     public func redisURL() throws(ConfigurationError) -> RedisURL? {
-        var found = queueURL
-        if found == nil { found = try secrets.fromFiles(Self.queueURLSetting) }
+        var found = queueURL, source = queueURLSource
+        if found == nil {
+            (found, source) = (try secrets.fromFiles(Self.queueURLSetting), "\(Self.queueURLSetting)_FILE or the secrets file")
+        }
         guard let text = found else { return nil }
-        return try RedisURL(parsing: text, password: try secrets.value(Self.queuePasswordSetting))
+        do {
+            return try RedisURL(parsing: text, password: try secrets.value(Self.queuePasswordSetting))
+        } catch {
+            throw ConfigurationError("\(source): \(error.description)")
+        }
     }
 
     /// The MariaDB database, or nil for the embedded file.
     public func mariaDBURL() throws(ConfigurationError) -> DatabaseURL? {
-        var found = databaseURL
-        if found == nil { found = try secrets.fromFiles(Self.databaseURLSetting) }
+        var found = databaseURL, source = databaseURLSource
+        if found == nil {
+            (found, source) = (try secrets.fromFiles(Self.databaseURLSetting), "\(Self.databaseURLSetting)_FILE or the secrets file")
+        }
         guard let text = found else { return nil }
-        return try DatabaseURL(parsing: text, password: try secrets.value(Self.databasePasswordSetting))
+        do {
+            return try DatabaseURL(parsing: text, password: try secrets.value(Self.databasePasswordSetting))
+        } catch {
+            throw ConfigurationError("\(source): \(error.description)")
+        }
     }
 }
 
@@ -72,33 +89,46 @@ public final class Storage {
 
     /// Opens what `configuration` names. The embedded file is created and
     /// migrated on open; a MariaDB schema older than this build is refused
-    /// (run `fundq db migrate`).
-    public init(_ configuration: StorageConfiguration) throws {
+    /// (run `fundq db migrate`). With `readOnly` (commands that only look),
+    /// nothing is created, migrated or written: a missing embedded file is an
+    /// error naming the path looked at, and the file is opened read-only.
+    public init(_ configuration: StorageConfiguration, readOnly: Bool = false) throws {
+        // Both URLs are checked before anything is opened.
+        let mariaDBURL = try configuration.mariaDBURL(), redisURL = try configuration.redisURL()
         var sqlite: SQLiteDatabase? = nil
         func embedded() throws -> SQLiteDatabase {
             if let sqlite { return sqlite }
-            let db = try Storage.openEmbedded(configuration)
+            let db = try Storage.openEmbedded(configuration, readOnly: readOnly)
             sqlite = db
             return db
         }
-        if let url = try configuration.mariaDBURL() {
-            let mariadb = MariaDBConnection(url: url)
+        if let mariaDBURL {
+            let mariadb = MariaDBConnection(url: mariaDBURL)
             try SchemaMigrator.check(mariadb)
             database = mariadb
         } else {
             database = try embedded()
         }
         damaged = SQLDamagedStore(connection: database)
-        if let url = try configuration.redisURL() {
-            queue = RedisQueue(url: url)
+        if let redisURL {
+            queue = RedisQueue(url: redisURL)
+        } else if readOnly && sqlite == nil && !FileManager.default.fileExists(atPath: configuration.sqlitePath) {
+            // Queues in an embedded file that does not exist: a command reading only the database works; one reading a queue says so.
+            queue = MissingEmbeddedQueue(missing: Storage.missingStore(configuration))
         } else {
             queue = SQLiteQueue(database: try embedded())
         }
         self.sqlite = sqlite
     }
 
-    /// Opens (creating and migrating) the embedded SQLite file.
-    public static func openEmbedded(_ configuration: StorageConfiguration) throws -> SQLiteDatabase {
+    /// Opens (creating and migrating) the embedded SQLite file; with
+    /// `readOnly`, opens an existing one for reading and checks its schema.
+    public static func openEmbedded(_ configuration: StorageConfiguration, readOnly: Bool = false) throws -> SQLiteDatabase {
+        if readOnly {
+            let db = try openExisting(configuration)
+            try SchemaMigrator.check(db)
+            return db
+        }
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
@@ -110,11 +140,47 @@ public final class Storage {
     }
 
     /// Opens the configured database without checking its schema (for
-    /// `fundq db migrate`).
-    public static func openDatabase(_ configuration: StorageConfiguration) throws -> any SQLConnection {
+    /// `fundq db migrate`; with `readOnly`, for `fundq db status`: an
+    /// embedded file must exist and is only read).
+    public static func openDatabase(_ configuration: StorageConfiguration, readOnly: Bool = false) throws -> any SQLConnection {
         if let url = try configuration.mariaDBURL() {
             return MariaDBConnection(url: url)
         }
-        return try openEmbedded(configuration)
+        return readOnly ? try openExisting(configuration) : try openEmbedded(configuration)
     }
+
+    /// The embedded file opened read-only; an error naming the path when there is none.
+    static func openExisting(_ configuration: StorageConfiguration) throws -> SQLiteDatabase {
+        let path = configuration.sqlitePath
+        guard FileManager.default.fileExists(atPath: path) else { throw missingStore(configuration) }
+        return try SQLiteDatabase(path: path, readOnly: true)
+    }
+
+    /// The error of a command that only reads, run where there is no embedded file.
+    static func missingStore(_ configuration: StorageConfiguration) -> ConfigurationError {
+        ConfigurationError("no fundq store at \(configuration.sqlitePath) (nothing was created: this command only reads); "
+            + "run it where the store is, or give --data-dir (FUNDQ_DATA_DIR), --queue-url or --db-url")
+    }
+}
+
+/// The queues of a read-only command when they would be in an embedded file
+/// that does not exist: every use throws the error naming the path.
+final class MissingEmbeddedQueue: MessageQueue {
+    let missing: ConfigurationError
+
+    init(missing: ConfigurationError) {
+        self.missing = missing
+    }
+
+    var location: String { "(no embedded file)" }
+    func append(_ bodies: [[UInt8]], to queue: String) throws { throw missing }
+    func claim(from queue: String, limit: Int, lease: Duration) throws -> [DeliveredMessage] { throw missing }
+    func acknowledge(_ receipts: [DeliveryReceipt], in queue: String) throws -> Int { throw missing }
+    func acknowledgeAndClaim(_ receipts: [DeliveryReceipt], in queue: String, limit: Int, lease: Duration) throws
+        -> (acknowledged: Int, claimed: [DeliveredMessage]) { throw missing }
+    func release(_ receipts: [DeliveryReceipt], in queue: String, countingDelivery: Bool) throws { throw missing }
+    func peek(_ queue: String) throws -> [UInt8]? { throw missing }
+    func stats(_ queue: String) throws -> QueueStats { throw missing }
+    func queueNames() throws -> [String] { throw missing }
+    func removeAll(_ queue: String) throws { throw missing }
 }

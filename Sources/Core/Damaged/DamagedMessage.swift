@@ -107,4 +107,6 @@ public protocol DamagedStore: AnyObject {
     func due(at now: Date, limit: Int) throws -> [DamagedMessage]
     /// How many records there are, optionally only from `queue`.
     func count(queue: String?) throws -> Int
+    /// The queues that damaged messages came from, sorted.
+    func queueNames() throws -> [String]
 }

@@ -63,4 +63,8 @@ public final class SQLDamagedStore: DamagedStore {
             : try connection.query("SELECT COUNT(*) FROM damaged WHERE original_queue = ?", [.text(queue)])
         return Int(rows.first?.first?.int64 ?? 0)
     }
+
+    public func queueNames() throws -> [String] {
+        try connection.query("SELECT DISTINCT original_queue FROM damaged ORDER BY original_queue", []).compactMap { $0.first?.string }
+    }
 }

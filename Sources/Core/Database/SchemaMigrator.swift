@@ -391,8 +391,16 @@ public enum SchemaMigrator {
     public static var currentVersion: Int { migrations.count }
 
     /// The highest migration applied to `connection` (0 for a new database).
+    /// Only reads (a SELECT-only user may ask): a database without the
+    /// version table is at version 0.
     public static func installedVersion(_ connection: any SQLConnection) throws -> Int {
-        try ensureVersionTable(connection)
+        let exists: String
+        switch connection.dialect {
+        case .sqlite: exists = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'fundq_schema'"
+        case .mariadb:
+            exists = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'fundq_schema'"
+        }
+        guard try connection.query(exists, []).first?.first?.int64 ?? 0 > 0 else { return 0 }
         let rows = try connection.query("SELECT COALESCE(MAX(version), 0) FROM fundq_schema", [])
         return Int(rows.first?.first?.int64 ?? 0)
     }

@@ -59,9 +59,11 @@ public final class MariaDBConnection: SQLConnection {
         _ = mysql_options(h, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
         _ = "utf8mb4".withCString { mysql_options(h, MYSQL_SET_CHARSET_NAME, $0) }
         guard mysql_real_connect(h, url.host, url.user, url.password, url.database, UInt32(url.port), nil, 0) != nil else {
-            let err = error(h, context)
+            // Whatever statement was about to run, the failure is the connection's (unreachable, password, database).
+            let err = error(h, "connecting as \(url.user) to database \(url.database)")
             mysql_close(h)
-            throw MariaDBError(code: err.code == 0 ? 2003 : err.code, message: err.message, endpoint: url.endpoint, context: context)
+            throw MariaDBError(code: err.code == 0 ? 2003 : err.code, message: err.message, endpoint: url.endpoint, context: err.context,
+                               whileConnecting: true)
         }
         handle = h
         // UTC dates; strict mode, so an oversize or invalid value is refused

@@ -9,9 +9,15 @@ public struct MariaDBError: Error, Sendable, CustomStringConvertible {
     public let endpoint: String
     /// What fundq was doing.
     public let context: String
+    /// Whether the connection itself failed (unreachable, refused password,
+    /// unknown database), whatever statement was about to run.
+    public var whileConnecting = false
 
     /// One line for an operator.
     public var description: String {
+        if whileConnecting {
+            return "cannot connect to MariaDB at \(endpoint) (while \(context)): error \(code): \(message)"
+        }
         if isConnectionFailure {
             return "cannot reach MariaDB at \(endpoint) (while \(context)): \(message)"
         }

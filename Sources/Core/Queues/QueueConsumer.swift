@@ -485,7 +485,8 @@ public final class QueueConsumer {
             + " from \(queue.location)"
         let record = DamagedMessage(failed: message, error: error, trace: trace, retryDate: retryDate)
         let id = try damaged.insert(record)
-        logger.warning("message moved to the damaged store", metadata: [
+        // One line per message at debug; the batch's line at info counts them.
+        logger.debug("message moved to the damaged store", metadata: [
             "queue": "\(message.queue)", "damaged_id": "\(id)", "error": "\(PersonalData.maskedText(error).prefix(300))",
             "retry": "\(retryDate.map { "\($0)" } ?? "no")",
         ])

@@ -14,40 +14,73 @@ public final class SQLiteDatabase: SQLConnection {
     /// Opens (creating if needed) the database at `path` in WAL mode with
     /// `synchronous=FULL`, so a committed write survives a crash of the
     /// process or of the machine, and several processes can share the file.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 30_000) throws(SQLiteError) {
+    /// With `readOnly`, opens an existing file for reading only: nothing is
+    /// created and no pragma writes (the file keeps its journal mode), so a
+    /// user who may only read the file can look at it.
+    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws(SQLiteError) {
         self.path = path
-        var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
-        guard rc == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
-            sqlite3_close(db)
-            throw SQLiteError(code: rc, message: message, context: "opening \(path)")
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        handle = try Self.open(path, path: path, flags: flags)
+        sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(handle, 0)
+        if readOnly {
+            // A first read tells at once whether the file (and its -wal/-shm) can be read.
+            do {
+                try execute("SELECT COUNT(*) FROM sqlite_master", context: "reading \(path)")
+            } catch where (error.code == SQLITE_READONLY || error.code == SQLITE_CANTOPEN) && access(path + "-wal", F_OK) != 0 {
+                // WAL reading needs PATH-shm, which a user who may not write the folder cannot create. With no
+                // PATH-wal, no connection has the file open (WAL mode keeps it while one has) and a new writer
+                // writes to a new PATH-wal, not to the file: the file is whole, and read as immutable.
+                sqlite3_close_v2(handle)
+                let immutable = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
+                handle = try Self.open(Self.immutableURI(path), path: path, flags: immutable)
+                try execute("SELECT COUNT(*) FROM sqlite_master", context: "reading \(path)")
+            }
+            return
         }
-        handle = db
-        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
-        sqlite3_extended_result_codes(db, 0)
         // Incremental auto-vacuum can only be chosen before WAL mode and the
         // first table (on an existing file this changes nothing; the
         // migrator converts older files once).
         try execute("PRAGMA auto_vacuum = INCREMENTAL", context: "enabling incremental auto-vacuum on \(path)")
-        // Switching to WAL needs an exclusive lock, and SQLite reports BUSY
-        // for it without waiting when another process is opening the same new
-        // file: retry for as long as the busy timeout allows.
-        let deadline = Date().addingTimeInterval(Double(busyTimeoutMilliseconds) / 1000)
-        while true {
-            do {
-                try execute("PRAGMA journal_mode=WAL", context: "switching \(path) to WAL mode")
-                break
-            } catch let error where error.isTransient && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
-        }
+        try switchToWAL(busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         try execute("PRAGMA synchronous=FULL", context: "setting synchronous=FULL on \(path)")
         // The WAL file is cut back to 16 MiB after a checkpoint instead of
         // staying at its largest size after a burst.
         try execute("PRAGMA journal_size_limit=16777216", context: "limiting the WAL size of \(path)")
         try execute("PRAGMA foreign_keys=ON", context: "enabling foreign keys on \(path)")
+    }
+
+    /// Switching to WAL needs an exclusive lock, and SQLite reports BUSY
+    /// for it without waiting when another process is opening the same new
+    /// file: retry for as long as the busy timeout allows.
+    private func switchToWAL(busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        let deadline = Date().addingTimeInterval(Double(busyTimeoutMilliseconds) / 1000)
+        while true {
+            do {
+                try execute("PRAGMA journal_mode=WAL", context: "switching \(path) to WAL mode")
+                return
+            } catch let error where error.isTransient && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+
+    private static func open(_ name: String, path: String, flags: Int32) throws(SQLiteError) -> OpaquePointer {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close(db)
+            throw SQLiteError(code: rc & 0xff, message: message, context: "opening \(path)", path: path)
+        }
+        return db
+    }
+
+    /// `file:PATH?immutable=1`, the path percent-encoded as a URI needs.
+    static func immutableURI(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        return "file:" + (path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path) + "?immutable=1"
     }
 
     deinit {
@@ -57,7 +90,7 @@ public final class SQLiteDatabase: SQLConnection {
 
     func error(_ rc: Int32, _ context: String) -> SQLiteError {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
-        return SQLiteError(code: rc & 0xff, message: message, context: context)
+        return SQLiteError(code: rc & 0xff, message: message, context: context, path: path)
     }
 
     /// Runs one or more statements that return no rows.
@@ -67,7 +100,7 @@ public final class SQLiteDatabase: SQLConnection {
         if rc != SQLITE_OK {
             let message = errmsg.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_free(errmsg)
-            throw SQLiteError(code: rc & 0xff, message: message, context: context ?? "executing \(sql.prefix(60))")
+            throw SQLiteError(code: rc & 0xff, message: message, context: context ?? "executing \(sql.prefix(60))", path: path)
         }
     }
 

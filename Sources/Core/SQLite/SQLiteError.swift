@@ -1,4 +1,5 @@
 internal import CSQLite
+import Foundation
 
 /// An error reported by SQLite, with what fundq was doing and where.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -8,10 +9,29 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// What fundq was doing: "opening /var/fundq.sqlite", "preparing …".
     public let context: String
+    /// The database file, when known: a file that cannot be opened or
+    /// written is named with what this process may not do to it.
+    public var path: String? = nil
 
     /// "SQLite error 5 (database is locked) while claiming from queue donations".
     public var description: String {
-        "SQLite error \(code) (\(message)) while \(context)"
+        let base = "SQLite error \(code) (\(message)) while \(context)"
+        guard let path, code == SQLITE_CANTOPEN || code == SQLITE_READONLY || code == SQLITE_PERM else { return base }
+        return base + ": " + Self.permissions(of: path)
+    }
+
+    /// What this process may not do to `path` and the files SQLite keeps
+    /// beside it (`-wal`, `-shm`, which need a writable folder).
+    static func permissions(of path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        if access(path, F_OK) != 0 { return "no such file: \(path)" }
+        if access(path, R_OK) != 0 { return "permission denied: this user may not read \(path)" }
+        for side in [path + "-wal", path + "-shm"] where access(side, F_OK) == 0 && access(side, R_OK | W_OK) != 0 {
+            return "permission denied: this user may not read and write \(side)"
+        }
+        if access(path, W_OK) != 0 { return "permission denied: this user may not write \(path)" }
+        if access(folder, W_OK) != 0 { return "permission denied: this user may not create files in \(folder) (SQLite's -wal and -shm)" }
+        return "on \(path)"
     }
 
     /// Whether waiting and retrying may help (busy or locked database).

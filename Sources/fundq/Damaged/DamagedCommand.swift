@@ -36,7 +36,7 @@ struct DamagedListCommand: ParsableCommand {
     @Option(help: "Only messages from this queue.")
     var queue: String?
 
-    @Option(help: "At most this many rows.")
+    @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
     @Flag(help: "Print the result as JSON.")
@@ -45,9 +45,13 @@ struct DamagedListCommand: ParsableCommand {
     @Flag(help: "Show the donor's personal data in errors instead of masking it (never a whole card number).")
     var showPersonalData = false
 
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
     func run() throws {
-        let stores = try storage.open()
-        let records = try stores.damaged.list(queue: queue, limit: limit)
+        let stores = try storage.openReadOnly()
+        let records = Output.cut(try stores.damaged.list(queue: queue, limit: limit + 1), limit: limit, what: "damaged messages")
         if json {
             try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }))
             return
@@ -77,7 +81,7 @@ struct DamagedShowCommand: ParsableCommand {
     var showPersonalData = false
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try storage.openReadOnly()
         guard let r = try stores.damaged.fetch(id: id) else {
             throw ConfigurationError("no damaged message with id \(id)")
         }

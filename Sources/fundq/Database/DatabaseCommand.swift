@@ -38,7 +38,7 @@ struct DatabaseStatusCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() throws {
-        let database = try Storage.openDatabase(storage.configuration)
+        let database = try Storage.openDatabase(storage.configuration, readOnly: true)
         let installed = try SchemaMigrator.installedVersion(database)
         try Output.line("\(database.location): schema version \(installed), this fundq needs \(SchemaMigrator.currentVersion)")
         try SchemaMigrator.check(database)

@@ -40,13 +40,15 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     @Flag(help: "Run until SIGTERM or SIGINT.")
     var daemon = false
 
-    @Option(help: "Without --daemon: stop after this many seconds without a message.")
+    @Option(help: "Without --daemon: stop after this many seconds without a message (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var idleTimeout: Double = 5
 
     @Option(help: "Events per batch (one transaction; a partial batch is written every --flush-interval).")
     var batch = 200_000
 
-    @Option(help: "Seconds before a partial batch is written anyway.")
+    @Option(help: "Seconds before a partial batch is written anyway (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var flushInterval: Double = 1
 
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property, e.g. -X session.timeout.ms=6000 (repeatable).",
@@ -66,7 +68,7 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the batches in hand")
         let stores = try storage.open()
         var settings: [String: String] = [:]
         for s in kafkaSettings {

@@ -33,7 +33,7 @@ struct ImpressionsReportCommand: ParsableCommand {
 
     func run() throws {
         let filter = ImpressionFilter(since: try sinceSeconds(), banner: banner, campaign: campaign)
-        let store = ImpressionStore(connection: try storage.open().database)
+        let store = ImpressionStore(connection: try storage.openReadOnly().database)
         let top = try store.topBanners(filter, limit: limit)
         let minutes = try store.perMinute(filter, limit: limit)
         func iso(_ m: Int64) -> String { Output.iso(Date(timeIntervalSince1970: Double(m))) }
@@ -62,7 +62,7 @@ struct ImpressionsRejectsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let rejects = try ImpressionStore(connection: try storage.open().database).rejects()
+        let rejects = try ImpressionStore(connection: try storage.openReadOnly().database).rejects()
         if json {
             try Output.json(.array(rejects.map { r in
                 .object(["reason": .string(r.reason), "kind": .string(r.kind), "count": .number(String(r.count)),

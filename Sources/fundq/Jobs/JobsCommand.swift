@@ -20,7 +20,9 @@ struct JobSchedule: ParsableArguments {
     @Flag(help: "Run every --interval seconds until SIGTERM or SIGINT.")
     var daemon = false
 
-    @Option(help: "Seconds between runs with --daemon (default: 3600 for expire-pending, 60 for requeue-damaged).")
+    @Option(help: ArgumentHelp("Time between runs with --daemon: 90s, 5m, 1h; a bare number is seconds "
+                               + "(default: 1h for expire-pending, 60s for requeue-damaged).", valueName: "duration"),
+            transform: DurationArgument.seconds)
     var interval: Double?
 
     @Option(help: ArgumentHelp("With --daemon: stop after this long.", valueName: "duration"))
@@ -31,7 +33,7 @@ struct JobSchedule: ParsableArguments {
     /// Runs `body` once, or as a daemon (registered as `jobs-NAME` in the
     /// process registry) until SIGTERM/SIGINT or the time limit.
     func run(job: String, storage: StorageConfiguration, defaultInterval: Double, _ body: () throws -> Void) throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the run in hand")
         let start = Date()
         let presence = try process.start(role: "jobs-\(job)", storage: storage, registered: daemon)
         defer { presence.stop() }

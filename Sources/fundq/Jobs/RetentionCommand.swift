@@ -31,7 +31,7 @@ struct RetentionCommand: ParsableCommand {
         let redis = (stores.queue as? RedisQueue).flatMap { queue in
             settings.redisIdleQueueDays.map { RedisRetention(queue: queue, idleSeconds: Int($0 * 86_400)) }
         }
-        try schedule.run(defaultInterval: 3600) {
+        try schedule.run(job: "retention", storage: storage.configuration, defaultInterval: 3600) {
             let outcomes = try job.run(dryRun: dryRun)
             let redisKeys = try redis?.run(dryRun: dryRun)
             try report(outcomes, redisKeys: redisKeys, settings: settings)

@@ -45,17 +45,22 @@ struct PendingListCommand: ParsableCommand {
     @Flag(help: "Only rows the rectifier marked for a person to review, with the reason.")
     var needsReview = false
 
-    @Option(help: "At most this many rows.")
+    @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
+
     func run() throws {
-        let stores = try storage.open()
+        let stores = try storage.openReadOnly()
         let now = Date()
         if needsReview {
-            let rows = try PendingStore(connection: stores.database).needingReview(gateway: gateway, limit: limit)
+            let rows = Output.cut(try PendingStore(connection: stores.database).needingReview(gateway: gateway, limit: limit + 1),
+                                  limit: limit, what: "rows needing review")
             if json {
                 try Output.json(.array(rows.map { r in
                     var o = PendingCommand.json(r.record, withMessage: false, personal: false).objectValue ?? [:]
@@ -70,8 +75,9 @@ struct PendingListCommand: ParsableCommand {
             }
             return
         }
-        let rows = try PendingStore(connection: stores.database).list(
-            gateway: gateway, olderThan: olderThan.map { now.addingTimeInterval(-$0.seconds) }, includeResolved: all, limit: limit)
+        let rows = Output.cut(try PendingStore(connection: stores.database).list(
+            gateway: gateway, olderThan: olderThan.map { now.addingTimeInterval(-$0.seconds) }, includeResolved: all, limit: limit + 1),
+            limit: limit, what: "pending rows")
         if json {
             try Output.json(.array(rows.map { PendingCommand.json($0, withMessage: false, personal: false) }))
             return
@@ -104,7 +110,7 @@ struct PendingShowCommand: ParsableCommand {
     var showPersonalData = false
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try storage.openReadOnly()
         guard let row = try PendingStore(connection: stores.database).fetch(gateway: target.gateway, orderID: target.orderID) else {
             throw ConfigurationError("no pending donation \(target.gateway)/\(target.orderID)")
         }

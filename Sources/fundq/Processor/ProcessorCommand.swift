@@ -11,7 +11,8 @@ struct ProcessorCommand: ParsableCommand {
         usage: """
             fundq processor list [--json]
             fundq processor NAME status ORDER_ID|TOKEN [--json]
-            fundq processor NAME check
+            fundq processor NAME check [--json]
+            fundq processor check --all [--json]
             fundq processor NAME finish ORDER_ID|TOKEN [--dry-run] [--json]
             fundq processor NAME cancel ORDER_ID [--dry-run] [--json]
             """,
@@ -25,7 +26,7 @@ struct ProcessorCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var money: MoneyOptions
 
-    @Argument(help: "list, or a processor's name.")
+    @Argument(help: "list, or a processor's name.", completion: .list(["list", "check"] + Processors.all.map { $0.name }))
     var name: String
 
     @Argument(help: "status, check, finish or cancel.")
@@ -34,7 +35,17 @@ struct ProcessorCommand: ParsableCommand {
     @Argument(help: "The payment's id in the field the processor names payments by (`fundq processor list`: IDENTITY).")
     var id: String?
 
+    @Flag(help: "With check: check every registered processor and print each one's effective configuration and its sources.")
+    var all = false
+
     func validate() throws {
+        if name == "check" {
+            guard all, action == nil else {
+                throw ValidationError("'processor check' checks every processor with --all; one: fundq processor NAME check")
+            }
+            return
+        }
+        if all { throw ValidationError("--all goes with 'processor check' only") }
         if name == "list" {
             guard action == nil else { throw ValidationError("'processor list' takes no further arguments") }
             return
@@ -51,10 +62,11 @@ struct ProcessorCommand: ParsableCommand {
     }
 
     func run() throws {
+        if name == "check" { return try ProcessorCheckAllCommand(processors: processors, json: money.json).run() }
         switch action {
         case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
         case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
-        case "check": try ProcessorCheckCommand(processors: processors, name: name).run()
+        case "check": try ProcessorCheckCommand(processors: processors, name: name, json: money.json).run()
         case "finish": try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .finish).run()
         default: try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .cancel).run()
         }
@@ -66,9 +78,11 @@ struct ProcessorCommand: ParsableCommand {
     /// processor's payments are named by (``PaymentProcessor/paymentIdentity``).
     static func row(for processor: any PaymentProcessor, id: String, storage: StorageOptions?) throws -> PendingRecord {
         let adapter = type(of: processor)
-        if let storage, let store = try? PendingStore(connection: Storage.openDatabase(storage.configuration)) {
+        if let storage, let database = try? Storage.openDatabase(storage.configuration, readOnly: true) {
+            let store = PendingStore(connection: database)
             if let stored = try? store.fetch(gateway: adapter.gateway, orderID: id) { return stored }
-            if adapter.paymentIdentity == .transactionID, let stored = try? store.fetch(gateway: adapter.gateway, gatewayTxnID: id).first {
+            if adapter.paymentIdentity == .transactionID,
+               let stored = try? store.fetch(gateway: adapter.gateway, gatewayTxnID: id).first {
                 return stored
             }
         }
@@ -155,27 +169,92 @@ struct ProcessorStatusCommand {
 struct ProcessorCheckCommand {
     let processors: ProcessorOptions
     let name: String
+    let json: Bool
 
     func run() throws {
         let config = try ProcessorConfiguration.load(name: name, directory: processors.directory)
+        if json {
+            let (probe, answer) = try connectivity()
+            try Output.json(.object([
+                "processor": .string(name), "configuration": .string(config.source),
+                "endpoint": .string(SecretMasking.url(config.endpoint)),
+                "credentials": .object(config.credentialVariables.mapValues(JSONValue.string)),
+                "connect_timeout_seconds": Output.number(config.connectTimeout.seconds),
+                "total_timeout_seconds": Output.number(config.totalTimeout.seconds),
+                "rate_limit_per_second": Output.number(config.rateLimitPerSecond), "concurrency": Output.number(config.concurrency),
+                "probe_id": .string(probe), "connectivity": .string(answer),
+            ]))
+            return
+        }
+        let credentials = config.credentialVariables.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value)" }
         try Output.line("configuration: \(config.source)")
         try Output.line("endpoint:      \(SecretMasking.url(config.endpoint))")
-        try Output.line("credentials:   \(config.credentialVariables.sorted { $0.key < $1.key }.map { "\($0.key) from \($0.value)" }.joined(separator: ", "))")
-        try Output.line("timeouts:      connect \(config.connectTimeout.seconds) s, total \(config.totalTimeout.seconds) s; \(config.rateLimitPerSecond)/s, \(config.concurrency) at once")
+        try Output.line("credentials:   \(credentials.joined(separator: ", "))")
+        try Output.line("timeouts:      connect \(config.connectTimeout.seconds) s, total \(config.totalTimeout.seconds) s; "
+            + "\(config.rateLimitPerSecond)/s, \(config.concurrency) at once")
+        try Output.line("connectivity:  \(try connectivity().answer)")
+    }
+
+    /// Asks for a made-up id: the probe and what the answer shows.
+    func connectivity() throws -> (probe: String, answer: String) {
         let processor = try processors.make(name)
         let probe = "fundq-check-\(UUID().uuidString.prefix(8))"
         do {
             let status = try processor.status(of: try ProcessorCommand.row(for: processor, id: probe, storage: nil))
-            try Output.line("connectivity:  answered for made-up id \(probe) with \(status.status.rawValue) (\(status.evidence))")
+            return (probe, "answered for made-up id \(probe) with \(status.status.rawValue) (\(status.evidence))")
         } catch let error as ProcessorError {
             switch error.kind {
             case .processorError(let code, let message):
-                try Output.line("connectivity:  ok (the processor answered error \(code) \"\(message)\" for made-up id \(probe), as expected)")
+                return (probe, "ok (the processor answered error \(code) \"\(message)\" for made-up id \(probe), as expected)")
             case .httpError(404, let body):
-                try Output.line("connectivity:  ok (the processor answered 404 \"\(body.prefix(120))\" for made-up id \(probe), as expected)")
+                return (probe, "ok (the processor answered 404 \"\(body.prefix(120))\" for made-up id \(probe), as expected)")
             default:  // refused credentials (.authentication) among them
                 throw error
             }
+        }
+    }
+}
+
+/// `processor check --all`: every processor's effective configuration, each
+/// value with where it came from, its credentials and connectivity; exit 1
+/// when any fails (after checking all of them).
+struct ProcessorCheckAllCommand {
+    let processors: ProcessorOptions
+    let json: Bool
+
+    func run() throws {
+        var failed: [String] = []
+        var items: [JSONValue] = []
+        for type in Processors.all {
+            var item: [String: JSONValue] = ["processor": .string(type.name), "configuration": .null, "settings": .object([:]),
+                                             "connectivity": .null, "error": .null]
+            do {
+                let config = try ProcessorConfiguration.load(name: type.name, directory: processors.directory)
+                item["configuration"] = .string(config.source)
+                let settings = config.effective.sorted { $0.key < $1.key }
+                item["settings"] = .object(Dictionary(uniqueKeysWithValues: settings.map {
+                    ($0.key, .object(["value": .string(SecretMasking.urls(in: $0.value.value)), "source": .string($0.value.source)]))
+                }))
+                if !json {
+                    try Output.line("\(type.name) (\(config.source))")
+                    try Output.line(Output.table(["  KEY", "VALUE", "SOURCE"], settings.map {
+                        ["  " + $0.key, SecretMasking.urls(in: $0.value.value), $0.value.source]
+                    }))
+                }
+                let answer = try ProcessorCheckCommand(processors: processors, name: type.name, json: json).connectivity().answer
+                item["connectivity"] = .string(answer)
+                if !json { try Output.line("  connectivity: \(answer)\n") }
+            } catch {
+                failed.append(type.name)
+                item["error"] = .string(SecretMasking.urls(in: "\(error)"))
+                if !json { try Output.line("  FAILED: \(SecretMasking.urls(in: "\(error)"))\n") }
+            }
+            items.append(.object(item))
+        }
+        if json { try Output.json(.array(items)) }
+        guard failed.isEmpty else {
+            let names = failed.joined(separator: ", ")
+            throw ConfigurationError("\(failed.count) of \(Processors.all.count) processors failed their check: \(names)")
         }
     }
 }

@@ -23,7 +23,7 @@ struct QueuePeekCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try storage.openReadOnly()
         let body = try stores.queue.peek(queue)
         if json {
             let message = body.map { PersonalData.maskedBody($0, showPersonalData: showPersonalData) } ?? .null

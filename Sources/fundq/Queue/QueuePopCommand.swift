@@ -32,22 +32,26 @@ struct QueuePopCommand: ParsableCommand {
     @Flag(help: "Wait for messages instead of stopping when the queue is empty.")
     var wait = false
 
-    @Option(help: "With --wait: stop after this many seconds without a message.")
+    @Option(help: "With --wait: stop after this many seconds without a message (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var idleTimeout: Double?
 
     @Option(help: "Claim up to this many messages per round trip.")
     var batch = 1
 
-    @Option(help: "Seconds a claimed message stays invisible to other consumers.")
+    @Option(help: "Seconds a claimed message stays invisible to other consumers (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var lease: Double = 60
 
     @Option(help: "Deliveries without acknowledgement after which a message is damaged.")
     var maxDeliveries = 5
 
-    @Option(help: "Seconds before a message whose command exited 75, was killed or timed out is requeued.")
+    @Option(help: "Time before a message whose command exited 75, was killed or timed out is requeued (90s, 5m; bare: seconds).",
+            transform: DurationArgument.seconds)
     var retryAfter: Double = 300
 
-    @Option(help: "Seconds a command may run on one message (default: 80% of --lease).")
+    @Option(help: "Seconds a command may run on one message (default: 80% of --lease) (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var execTimeout: Double?
 
     func validate() throws {
@@ -64,7 +68,7 @@ struct QueuePopCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the message in hand")
         let stores = try storage.open()
         let consumer = QueueConsumer(
             queue: stores.queue, damaged: stores.damaged,

@@ -23,8 +23,9 @@ struct QueueStatsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
-        let names = try queue.map { [$0] } ?? stores.queue.queueNames()
+        let stores = try storage.openReadOnly()
+        // A queue whose every message is damaged has nothing waiting, but is shown all the same.
+        let names = try queue.map { [$0] } ?? Set(stores.queue.queueNames() + stores.damaged.queueNames()).sorted()
         let now = Date()
         var rows: [(QueueStats, Int)] = []
         for name in names {

@@ -30,7 +30,7 @@ struct RectifyRunCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var processorOptions: ProcessorOptions
 
-    @Option(help: "Only this processor.")
+    @Option(help: "Only this processor.", completion: .list(Processors.all.map { $0.name }))
     var processor: String?
 
     @Flag(help: "Ask only; change nothing anywhere; print what would be done.")
@@ -45,13 +45,15 @@ struct RectifyRunCommand: ParsableCommand {
     @Flag(help: "Run until SIGTERM or SIGINT, a pass every --interval seconds.")
     var daemon = false
 
-    @Option(help: "Seconds between passes with --daemon.")
+    @Option(help: "Seconds between passes with --daemon (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var interval: Double = 60
 
     @Option(help: "Rectifiers working at once (default: the sum of the processors' concurrency; a processor is asked by at most its concurrency).")
     var workers: Int?
 
-    @Option(help: "Seconds a claimed row stays this rectifier's.")
+    @Option(help: "Seconds a claimed row stays this rectifier's (90s, 5m, 2h; a bare number is seconds).",
+            transform: DurationArgument.seconds)
     var lease: Double = 300
 
     @Flag(help: "Print decisions and the summary as JSON.")
@@ -59,17 +61,21 @@ struct RectifyRunCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
+    @Flag(help: "Stream JSON lines: one per decision as it is taken (stored), then one summary per pass.")
+    var jsonLines = false
+
     func validate() throws {
         if let processor, Processors.named(processor) == nil {
             throw ValidationError("no processor called '\(processor)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
         }
         if dryRun && daemon { throw ValidationError("--dry-run and --daemon do not go together") }
+        if json && jsonLines { throw ValidationError("--json prints one document at the end, --json-lines streams: choose one") }
         if let workers, !(1...64).contains(workers) { throw ValidationError("--workers must be between 1 and 64") }
         guard lease >= 10 else { throw ValidationError("--lease must be at least 10 seconds") }
     }
 
     func run() throws {
-        let stop = StopSignal()
+        let stop = StopSignal(finishing: "the rows in hand")
         let stopped = stop.check
         let names = processor.map { [$0] } ?? Processors.all.map { $0.name }
         // Fail fast on configuration: every processor's file and credentials, and the database's schema.
@@ -87,16 +93,26 @@ struct RectifyRunCommand: ParsableCommand {
         let directory = processorOptions.directory
         let pool = try RectifierPool(storage: storage.configuration, processors: adapters.map(\.configuration), workers: workers,
                                      makeProcessor: { try Processors.make($0, directory: directory) })
-        let options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
+        var options = RectifierOptions(dryRun: dryRun, limit: limit, timeLimit: timeLimit?.duration,
                                        lease: .milliseconds(Int64(lease * 1000)))
-        let level: Logger.Level = ProcessInfo.processInfo.environment["FUNDQ_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? (dryRun ? .warning : .info)
         let presence = try process.start(role: "rectify", storage: storage.configuration, registered: daemon)
         defer { presence.stop() }
         let heartbeat = presence.heartbeat
+        let progress = ProgressReporter("rectify", total: daemon ? nil : limit)
+        let writer = jsonLines ? LineWriter() : nil
+        options.onDecision = { decision in
+            progress.step()
+            guard let writer else { return }
+            var line = RectifyLogCommand.json(decision).objectValue ?? [:]
+            line["type"] = .string("decision")
+            writer.write(JSONValue.object(line).serialized())
+        }
+        let level: Logger.Level = LogSettings.ofThisProcess?.level ?? (dryRun ? .warning : .info)
         repeat {
             heartbeat?.doing("rectify pass")
             do {
                 let report = try pool.run(options, logLevel: level, shouldStop: stopped)
+                progress.finish()
                 heartbeat?.count("passes")
                 heartbeat?.set("last_pass_end", to: Int(Date().timeIntervalSince1970))
                 for c in report.counts.values {
@@ -120,15 +136,18 @@ struct RectifyRunCommand: ParsableCommand {
     }
 
     func print(_ report: RectifierReport, runID: String) throws {
+        let summary: JSONValue = .object(report.counts.mapValues { c in
+            .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
+                     "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
+                     "needs_review": Output.number(c.needsReview), "errors": Output.number(c.errors), "skipped": Output.number(c.skipped)])
+        })
+        if jsonLines {
+            try Output.json(.object(["type": .string("summary"), "dry_run": .bool(dryRun), "run_id": .string(runID), "summary": summary]))
+            return
+        }
         if json {
             try Output.json(.object([
-                "dry_run": .bool(dryRun),
-                "run_id": .string(runID),
-                "summary": .object(report.counts.mapValues { c in
-                    .object(["examined": Output.number(c.examined), "completed": Output.number(c.completed), "captured": Output.number(c.captured),
-                             "failed": Output.number(c.failed), "duplicates": Output.number(c.duplicates), "left": Output.number(c.left),
-                             "needs_review": Output.number(c.needsReview), "errors": Output.number(c.errors), "skipped": Output.number(c.skipped)])
-                }),
+                "dry_run": .bool(dryRun), "run_id": .string(runID), "summary": summary,
                 "decisions": .array(report.decisions.map(RectifyLogCommand.json)),
             ]))
             return
@@ -160,11 +179,15 @@ struct RectifyLogCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only decisions this recent (30m, 6h, 2d).", valueName: "duration"))
     var since: DurationArgument?
 
-    @Option(help: "At most this many decisions.")
+    @Option(help: "At most this many decisions (a note on stderr says when there are more).")
     var limit = 100
 
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
 
     static func json(_ d: RectifierDecision) -> JSONValue {
         .object([
@@ -172,14 +195,15 @@ struct RectifyLogCommand: ParsableCommand {
             "gateway": .string(d.gateway), "order_id": d.orderID.map(JSONValue.string) ?? .null, "pending_id": .number(String(d.pendingID)),
             "status": .string(d.status), "evidence": .string(d.evidence), "raw": d.raw.map(JSONValue.string) ?? .null,
             "action": .string(d.action.rawValue), "result": .string(d.result),
-            "age_seconds": Output.number(d.startedAt.map { Date().timeIntervalSince($0) }),
+            // The payment's age when the decision was taken.
+            "age_seconds": Output.number(d.startedAt.map { d.time.timeIntervalSince($0) }),
         ])
     }
 
     func run() throws {
-        let stores = try storage.open()
-        let decisions = try DecisionLog(connection: stores.database).list(
-            orderID: order, since: since.map { Date().addingTimeInterval(-$0.seconds) }, limit: limit)
+        let stores = try storage.openReadOnly()
+        let decisions = Output.cut(try DecisionLog(connection: stores.database).list(
+            orderID: order, since: since.map { Date().addingTimeInterval(-$0.seconds) }, limit: limit + 1), limit: limit, what: "decisions")
         if json {
             try Output.json(.array(decisions.map(Self.json)))
             return

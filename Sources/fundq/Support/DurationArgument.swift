@@ -11,6 +11,15 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         self.seconds = seconds
     }
 
+    /// Seconds from an option's text: "90" or "90s", "5m", "2h", "1d" (for
+    /// `@Option(transform:)` on options kept as `Double` seconds).
+    static func seconds(_ text: String) throws -> Double {
+        guard let duration = DurationArgument(argument: text) else {
+            throw ValidationError("'\(text)' is not a duration: give seconds (90) or a number with a unit (90s, 5m, 2h, 1d)")
+        }
+        return duration.seconds
+    }
+
     /// As a `Duration`.
     var duration: Duration { .milliseconds(Int64(seconds * 1000)) }
 }

@@ -1,5 +1,17 @@
 import Core
 import Foundation
+import Synchronization
+
+/// Writes whole lines to standard output from any thread, one at a time
+/// (a long line written by two threads at once would interleave).
+final class LineWriter: Sendable {
+    private let lock = Mutex(())
+
+    /// Writes `text` and a newline; a broken pipe is ignored (the reader left).
+    func write(_ text: String) {
+        lock.withLock { _ in try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8)) }
+    }
+}
 
 /// Writing results: plain text for people, `--json` for machines.
 enum Output {
@@ -16,6 +28,14 @@ enum Output {
     /// Writes a note for people to standard error.
     static func note(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// The first `limit` of `rows`, fetched with `limit + 1` so that a cut
+    /// list says so (on stderr, whatever the output format) and how to see more.
+    static func cut<T>(_ rows: [T], limit: Int, what: String) -> [T] {
+        guard rows.count > limit else { return rows }
+        note("showing the first \(limit) \(what); there are more: raise --limit (--limit \(limit * 10)) or narrow the filters to see them")
+        return Array(rows.prefix(limit))
     }
 
     /// A table with left-aligned columns.

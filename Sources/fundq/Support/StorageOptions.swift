@@ -16,13 +16,30 @@ struct StorageOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder of the embedded SQLite file (env FUNDQ_DATA_DIR, default ./var).", valueName: "dir"))
     var dataDirectory: String?
 
+    /// A malformed URL given as a flag is a usage error (exit 2); the
+    /// message names the flag and never shows a password.
+    func validate() throws {
+        if let queueURL, !queueURL.isEmpty {
+            do { _ = try RedisURL(parsing: queueURL) } catch { throw ValidationError("--queue-url: \(error)") }
+        }
+        if let databaseURL, !databaseURL.isEmpty {
+            do { _ = try DatabaseURL(parsing: databaseURL) } catch { throw ValidationError("--db-url: \(error)") }
+        }
+    }
+
     /// The resolved configuration (flags, then environment, then defaults).
     var configuration: StorageConfiguration {
         StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: dataDirectory)
     }
 
-    /// Opens the stores.
+    /// Opens the stores (creating and migrating the embedded file).
     func open() throws -> Storage {
         try Storage(configuration)
+    }
+
+    /// Opens the stores for a command that only looks: nothing is created
+    /// or written (a missing embedded file is an error naming its path).
+    func openReadOnly() throws -> Storage {
+        try Storage(configuration, readOnly: true)
     }
 }

@@ -115,7 +115,7 @@ struct TrackingShowCommand: ParsableCommand {
     var showPersonalData = false
 
     func run() throws {
-        let store = TrackingStore(connection: try storage.open().database)
+        let store = TrackingStore(connection: try storage.openReadOnly().database)
         guard let row = try store.fetch(id: id) else { throw ConfigurationError("no contribution tracking row \(id)") }
         let events: [JSONValue] = try store.events(id: id).map { e in
             var value = Output.messageValue(e.message)
@@ -145,11 +145,15 @@ struct TrackingListCommand: ParsableCommand {
     @Option(help: "Only this utm_campaign.")
     var utmCampaign: String?
 
-    @Option(help: "At most this many rows.")
+    @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    func validate() throws {
+        guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+    }
 
     func sinceDate() throws -> Date? {
         guard let since else { return nil }
@@ -159,7 +163,8 @@ struct TrackingListCommand: ParsableCommand {
     }
 
     func run() throws {
-        let rows = try TrackingStore(connection: try storage.open().database).list(since: try sinceDate(), utmCampaign: utmCampaign, limit: limit)
+        let rows = Output.cut(try TrackingStore(connection: try storage.openReadOnly().database)
+            .list(since: try sinceDate(), utmCampaign: utmCampaign, limit: limit + 1), limit: limit, what: "tracking rows")
         if json {
             try Output.json(.array(rows.map(TrackingCommand.json)))
             return

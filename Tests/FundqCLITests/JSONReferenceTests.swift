@@ -1,0 +1,169 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Testing
+
+/// Every `--json` output against docs/json-reference.md, both ways: each key
+/// printed is documented with its type, each documented key is printed.
+@Suite("JSON reference")
+struct JSONReferenceTests {
+    /// The documented shapes: heading ("fundq queue stats --json") → path → allowed types.
+    static func reference() throws -> [String: [String: Set<String>]] {
+        let text = try String(contentsOfFile: RepositoryPaths.root + "/docs/json-reference.md", encoding: .utf8)
+        var shapes: [String: [String: Set<String>]] = [:]
+        var heading: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("### `") {
+                heading = String(line.dropFirst(5).prefix { $0 != "`" })
+                continue
+            }
+            if line.hasPrefix("#") { heading = nil }
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let heading, line.hasPrefix("| `"), cells.count >= 2 else { continue }
+            let path = String(cells[0].dropFirst().dropLast())
+            shapes[heading, default: [:]][path] = Set(cells[1].components(separatedBy: " or "))
+        }
+        return shapes
+    }
+
+    /// The type names a value may be documented as.
+    static func types(of value: JSONValue) -> Set<String> {
+        switch value {
+        case .null: return ["null"]
+        case .bool: return ["boolean"]
+        case .number(let n): return n.contains(where: { ".eE".contains($0) }) ? ["number"] : ["integer", "number"]
+        case .string: return ["string"]
+        case .array: return ["array"]
+        case .object: return ["object"]
+        }
+    }
+
+    /// Every path in `value` with the types seen there; members of a map
+    /// documented as `PATH.*` are walked as `*`; `any` values are not walked.
+    static func walk(_ value: JSONValue, at path: String, shape: [String: Set<String>], into seen: inout [String: Set<String>]) {
+        if !path.isEmpty { seen[path, default: []].formUnion(types(of: value)) }
+        if shape[path]?.contains("any") == true { return }
+        switch value {
+        case .array(let items):
+            for item in items { walk(item, at: path + "[]", shape: shape, into: &seen) }
+        case .object(let members):
+            let wildcard = path.isEmpty ? "*" : path + ".*"
+            for (key, member) in members {
+                let child = shape[wildcard] != nil ? wildcard : (path.isEmpty ? key : path + "." + key)
+                walk(member, at: child, shape: shape, into: &seen)
+            }
+        default:
+            break
+        }
+    }
+
+    /// Checks `output` against the shape documented under `heading`.
+    @discardableResult
+    static func check(_ heading: String, _ result: FundqProcess.Result, shapes: [String: [String: Set<String>]]) throws -> JSONValue {
+        #expect(result.status == 0, "\(heading): \(result.stderr)")
+        return try check(heading, try JSONParser().parse(result.stdout), shapes: shapes)
+    }
+
+    /// Checks one JSON value against the shape documented under `heading`.
+    @discardableResult
+    static func check(_ heading: String, _ value: JSONValue, shapes: [String: [String: Set<String>]]) throws -> JSONValue {
+        let shape = try #require(shapes[heading], "docs/json-reference.md has no section `\(heading)`")
+        var seen: [String: Set<String>] = [:]
+        walk(value, at: "", shape: shape, into: &seen)
+        for (path, types) in seen {
+            guard let allowed = shape[path] else {
+                Issue.record("\(heading): key \(path) is printed but not documented")
+                continue
+            }
+            #expect(allowed.contains("any") || !types.isDisjoint(with: allowed), "\(heading): \(path) is \(types), documented \(allowed)")
+        }
+        for path in shape.keys where seen[path] == nil {
+            Issue.record("\(heading): documented key \(path) was not printed: \(value.serialized().prefix(400))")
+        }
+        return value
+    }
+
+    @Test func everyJSONOutputHasItsDocumentedShape() throws {
+        let shapes = try Self.reference()
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        var env = f.environment(["FUNDQ_PAYPAL_RATE_LIMIT_PER_SECOND": "1000", "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "1000"])
+        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
+        env["FUNDQ_DATA_DIR"] = db.directory.path
+        func run(_ arguments: [String], stdin: String? = nil) throws -> FundqProcess.Result {
+            try FundqProcess.run(arguments, stdin: stdin, environment: env)
+        }
+        @discardableResult
+        func check(_ heading: String, _ arguments: [String], stdin: String? = nil) throws -> JSONValue {
+            try Self.check(heading, try run(arguments, stdin: stdin), shapes: shapes)
+        }
+        let started = Int(Date().timeIntervalSince1970) - 3600
+        f.sandbox.script("paypal", id: "J-1", outcome: .abandoned)
+        f.sandbox.script("globalcollect", id: "J-2", outcome: .complete)
+        let pending = [
+            #"{"gateway":"paypal","order_id":"J-1","gateway_session_id":"J-1","date":\#(started),"gross":"5.00","currency":"EUR"}"#,
+            #"{"gateway":"globalcollect","order_id":"J-2","date":\#(started),"gross":"5.00","currency":"EUR","email":"d@example.org"}"#,
+            #"{"gateway":"paypal","order_id":"J-3","date":\#(started),"gross":"5.00","currency":"EUR"}"#,
+            #"{"gateway":"paypal"}"#,
+        ]
+        try check("fundq queue push QUEUE --json", ["queue", "push", "pending", "--lines", "--json"],
+                  stdin: pending.joined(separator: "\n"))
+        try check("fundq queue peek QUEUE --json", ["queue", "peek", "pending", "--json"])
+        try check("fundq queue stats --json", ["queue", "stats", "--json"])
+        try check("fundq consume pending --json", ["consume", "pending", "--json"])
+        #expect(try run(["queue", "push", "donations"], stdin: validDonation(1)).status == 0)
+        try check("fundq consume donations --json", ["consume", "donations", "--json"])
+        let micros = TrackingEvent.micros(Date())
+        #expect(try run(["tracking", "push"], stdin: #"{"id":"77","ts":\#(micros),"utm_source":"B1.lp.cc"}"#).status == 0)
+        try check("fundq consume tracking --json", ["consume", "tracking", "--json"])
+
+        try check("fundq damaged list --json", ["damaged", "list", "--json"])
+        try check("fundq damaged show ID --json", ["damaged", "show", "1", "--json"])
+        try check("fundq damaged requeue --due --json", ["damaged", "requeue", "--due", "--json"])
+
+        try check("fundq rectify --json", ["rectify", "--dry-run", "--json", "--processor", "paypal"])
+        let streamed = try run(["rectify", "--dry-run", "--json-lines"])
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        let lines = try streamed.lines.map { try JSONParser().parse($0) }
+        #expect(lines.count == 4 && lines.last?.objectValue?["type"] == .string("summary"), "\(streamed.stdout)")
+        for line in lines {
+            let kind = line.objectValue?["type"]?.scalarText ?? "?"
+            try Self.check("fundq rectify --json-lines (\(kind) line)", line, shapes: shapes)
+        }
+        try check("fundq rectify --json", ["rectify", "--json"])
+        guard case .array(let logged) = try check("fundq rectify log --json", ["rectify", "log", "--json"]) else { return }
+        // Their pending rows are kept (resolved): each decision knows the payment's age.
+        let ages = logged.compactMap { $0.objectValue?["age_seconds"]?.scalarText.flatMap(Double.init) }
+        #expect(!logged.isEmpty && ages.count == logged.count && ages.allSatisfy { $0 >= 3500 }, "\(logged)")
+        try check("fundq pending list --json", ["pending", "list", "--all", "--json"])
+        try check("fundq pending show GATEWAY ORDER_ID", ["pending", "show", "paypal", "J-3"])
+        let storage = try Storage(db.configuration)
+        try storage.database.execute("UPDATE pending SET needs_review = 1, review_reason = 'a person must look' WHERE order_id = 'J-3'", [])
+        try check("fundq pending list --needs-review --json", ["pending", "list", "--needs-review", "--json"])
+
+        try check("fundq processor list --json", ["processor", "list", "--json"])
+        try check("fundq processor NAME status ID --json", ["processor", "globalcollect", "status", "J-2", "--json"])
+        try check("fundq processor NAME check --json", ["processor", "paypal", "check", "--json"])
+        try check("fundq processor check --all --json", ["processor", "check", "--all", "--json"])
+
+        try check("fundq tracking list --json", ["tracking", "list", "--json"])
+        try check("fundq tracking show ID --json", ["tracking", "show", "77", "--json"])
+
+        let impressions = db.directory.file("impressions.jsonl")
+        try Self.impressionLines(minute: started).write(toFile: impressions, atomically: true, encoding: .utf8)
+        #expect(try run(["impressions", "load", "--file", impressions]).status == 0)
+        try check("fundq impressions report --json", ["impressions", "report", "--json"])
+        try check("fundq impressions rejects --json", ["impressions", "rejects", "--json"])
+    }
+
+    /// One counted impression, one from a bot (skipped), one malformed (rejected).
+    static func impressionLines(minute: Int) -> String {
+        let dt = Date(timeIntervalSince1970: Double(minute)).formatted(.iso8601)
+        func event(isBot: Bool) -> String {
+            #"{"dt":"\#(dt)","uuid":"0a1b2c3d-4b1c-9d2e-5f60718293a4","wiki":"enwiki","userAgent":{"is_bot":\#(isBot)},"# +
+                #""event":{"banner":"B26_1","campaign":"C26_x","country":"US","db":"enwiki","uselang":"en","statusCode":"6","# +
+                #""result":"show","device":"desktop","project":"wikipedia","impressionEventSampleRate":0.01}}"#
+        }
+        return [event(isBot: false), event(isBot: true), #"{"dt":"\#(dt)","event":{"banner":"#].joined(separator: "\n") + "\n"
+    }
+}
