@@ -183,27 +183,6 @@ public final class Sandbox: Sendable {
 
     func stateLockMutating(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
 
-    /// Recurring profiles created for `token`.
-    public func profiles(forToken token: String) -> [String] {
-        state.withLock { $0.profiles.filter { $0.value.token == token }.map(\.key).sorted() }
-    }
-
-    /// A notification as PayPal would POST it, remembered so that its
-    /// verification answers VERIFIED (anything else answers INVALID).
-    public func issueIPN(_ fields: [(String, String)]) -> [UInt8] {
-        let body = Array(NVP.encode(fields).utf8)
-        state.withLock { _ = $0.issuedIPNs.insert(body) }
-        return body
-    }
-
-    /// `cmd=_notify-validate` + the notification, as PayPal verifies it.
-    func verifyIPN(_ request: HTTPServerRequest) -> HTTPServerReply {
-        let prefix = Array("cmd=_notify-validate&".utf8)
-        guard request.body.starts(with: prefix) else { return .ok("INVALID", contentType: "text/plain") }
-        let original = Array(request.body.dropFirst(prefix.count))
-        return .ok(state.withLock { $0.issuedIPNs.contains(original) } ? "VERIFIED" : "INVALID", contentType: "text/plain")
-    }
-
     /// Every capture performed so far.
     public var captures: [SandboxCapture] { state.withLock { $0.captures } }
 
@@ -216,7 +195,6 @@ public final class Sandbox: Sendable {
         state.withLock { $0.requests += 1 }
         switch (request.method, request.path) {
         case ("POST", "/_sandbox/orders"): return control(request)
-        case ("POST", "/cgi-bin/webscr"): return verifyIPN(request)
         case ("GET", "/_sandbox/captures"):
             let list = JSONValue.array(captures.map {
                 .object(["processor": .string($0.processor), "id": .string($0.id), "action": .string($0.action),

@@ -1,6 +1,6 @@
 public import Core
 import Foundation
-public import Processors
+import Processors
 public import Sandbox
 
 /// The repository's own folders, for tests that read its files.

@@ -213,6 +213,10 @@ enum ImpressionsRollupSchema {
     }
 
     static let columns = "banner, campaign, project, language, country, device, count"
+    static let legacyComments = """
+        UPDATE fundq_legacy_object SET comment = REPLACE(comment, 'replaced by banner_impressions_minute',
+          'replaced by banner_impressions_all (minutes, hours and days)') WHERE kind = 'view'
+        """
     static let union = """
         CREATE VIEW banner_impressions_all AS
           SELECT minute, \(columns) FROM banner_impressions_minute
@@ -237,7 +241,8 @@ enum ImpressionsRollupSchema {
         CREATE VIEW banner_impressions /* LEGACY: the oldest report view, utm_source is the banner; use banner_impressions_all */ AS
           SELECT datetime(minute, 'unixepoch') AS on_minute, banner AS utm_source, country AS country, SUM(count) AS counts
           FROM banner_impressions_all
-          GROUP BY minute, banner, country
+          GROUP BY minute, banner, country;
+        \(legacyComments)
         """
 
     static let mariadb = """
@@ -255,6 +260,7 @@ enum ImpressionsRollupSchema {
         CREATE OR REPLACE VIEW banner_impressions /* LEGACY: the oldest report view; use banner_impressions_all */ AS
           SELECT minute AS on_minute, banner AS utm_source, country AS country, SUM(count) AS counts
           FROM banner_impressions_all
-          GROUP BY minute, banner, country
+          GROUP BY minute, banner, country;
+        \(legacyComments)
         """
 }

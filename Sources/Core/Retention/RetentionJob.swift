@@ -84,7 +84,8 @@ public struct RetentionJob {
         let sql: String
         switch connection.dialect {
         case .mariadb:
-            sql = "DELETE FROM \(rule.table) WHERE \(predicate) LIMIT \(batch)"
+            // In key order: the same rows on a replica under statement-based replication.
+            sql = "DELETE FROM \(rule.table) WHERE \(predicate) ORDER BY \(rule.key.joined(separator: ", ")) LIMIT \(batch)"
         case .sqlite:
             // No DELETE … LIMIT in a stock SQLite: pick the batch's keys first.
             let key = rule.key.count == 1 ? rule.key[0] : "(\(rule.key.joined(separator: ", ")))"

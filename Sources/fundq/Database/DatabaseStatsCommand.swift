@@ -49,7 +49,10 @@ struct DatabaseStatsCommand: ParsableCommand {
     }
 
     func printText(_ stats: DatabaseStats, redis: [RedisQueueMemory]?, location: String) throws {
-        func bytes(_ n: Int?) -> String { n.map { ByteCountFormatter.string(fromByteCount: Int64($0), countStyle: .binary) } ?? "?" }
+        let formatter = ByteCountFormatter()
+        formatter.countStyle = .binary
+        formatter.allowsNonnumericFormatting = false  // "0 bytes", not "Zero KB"
+        func bytes(_ n: Int?) -> String { n.map { formatter.string(fromByteCount: Int64($0)) } ?? "?" }
         func date(_ d: Date?) -> String { d.map(Output.iso) ?? "-" }
         try Output.line("\(location):")
         try Output.line(Output.table(["TABLE", "ROWS", "DATA", "INDEX", "OLDEST", "NEWEST"], stats.tables.map {

@@ -27,7 +27,7 @@ extension Sandbox {
 /// answer without ACK; slow → complete, 2 s late.
 enum PayPalSimulator: ProcessorSimulator {
     static let ledger = "paypal"
-    static let routes = [SandboxRoute("POST", "/nvp")]
+    static let routes = [SandboxRoute("POST", "/nvp"), SandboxRoute("POST", "/cgi-bin/webscr")]
     static let outcomes: Set<SandboxOutcome> = [.complete, .slow, .pendingPoke, .failed, .abandoned, .expired, .duplicate,
                                                  .shortCapture, .noAck]
 
@@ -43,11 +43,32 @@ enum PayPalSimulator: ProcessorSimulator {
     }
 
     static func answer(_ request: HTTPServerRequest, sandbox: Sandbox) -> HTTPServerReply {
-        sandbox.paypal(request)
+        request.path == "/cgi-bin/webscr" ? sandbox.verifyIPN(request) : sandbox.paypal(request)
     }
 }
 
 extension Sandbox {
+    /// Recurring profiles created for `token`.
+    public func profiles(forToken token: String) -> [String] {
+        stateLock { $0.profiles.filter { $0.value.token == token }.map(\.key).sorted() }
+    }
+
+    /// A notification as PayPal would POST it, remembered so that its
+    /// verification answers VERIFIED (anything else answers INVALID).
+    public func issueIPN(_ fields: [(String, String)]) -> [UInt8] {
+        let body = Array(NVP.encode(fields).utf8)
+        stateLockMutating { _ = $0.issuedIPNs.insert(body) }
+        return body
+    }
+
+    /// `cmd=_notify-validate` + the notification, as PayPal verifies it.
+    func verifyIPN(_ request: HTTPServerRequest) -> HTTPServerReply {
+        let prefix = Array("cmd=_notify-validate&".utf8)
+        guard request.body.starts(with: prefix) else { return .ok("INVALID", contentType: "text/plain") }
+        let original = Array(request.body.dropFirst(prefix.count))
+        return .ok(stateLock { $0.issuedIPNs.contains(original) } ? "VERIFIED" : "INVALID", contentType: "text/plain")
+    }
+
     /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
     func paypal(_ request: HTTPServerRequest) -> HTTPServerReply {
         func answer(_ fields: [(String, String)], delay: Duration = .zero) -> HTTPServerReply {
