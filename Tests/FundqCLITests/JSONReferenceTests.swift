@@ -98,8 +98,8 @@ struct JSONReferenceTests {
             try Self.check(heading, try run(arguments, stdin: stdin), shapes: shapes)
         }
         let started = Int(Date().timeIntervalSince1970) - 3600
-        f.sandbox.script("paypal", id: "J-1", outcome: .abandoned)
-        f.sandbox.script("globalcollect", id: "J-2", outcome: .complete)
+        try f.sandbox.script("paypal", id: "J-1", outcome: .abandoned)
+        try f.sandbox.script("globalcollect", id: "J-2", outcome: .complete)
         let pending = [
             #"{"gateway":"paypal","order_id":"J-1","gateway_session_id":"J-1","date":\#(started),"gross":"5.00","currency":"EUR"}"#,
             #"{"gateway":"globalcollect","order_id":"J-2","date":\#(started),"gross":"5.00","currency":"EUR","email":"d@example.org"}"#,

@@ -105,7 +105,7 @@ struct MetricsEndpointTests {
         for i in 0..<8 {
             // PayPal answers that the donor never came back; GlobalCollect answers 500 every time.
             for (processor, outcome) in [("paypal", SandboxOutcome.abandoned), ("globalcollect", .serverError)] {
-                f.sandbox.script(processor, id: "\(processor)-\(i)", outcome: outcome)
+                try f.sandbox.script(processor, id: "\(processor)-\(i)", outcome: outcome)
                 try store.store(try PendingMessage(members: try #require(try JSONParser().parse(#"""
                     {"gateway":"\#(processor)","order_id":"\#(processor)-\#(i)","gateway_session_id":"\#(processor)-\#(i)",\#
                     "date":\#(date),"gross":"5.00","currency":"EUR"}
