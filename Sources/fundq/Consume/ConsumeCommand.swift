@@ -42,7 +42,8 @@ struct ConsumeCommand: ParsableCommand {
         let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
                                batchSize: runOptions.batch)
         // One pass over what is queued is a short job; a daemon is a process to watch.
-        let presence = try process.start(role: "consume-\(consumer.rawValue)", storage: storage.configuration, registered: runOptions.daemon)
+        let presence = try process.start(role: "consume-\(consumer.rawValue)", storage: storage.configuration,
+                                         registered: runOptions.daemon)
         defer { presence.stop() }
         let heartbeat = presence.heartbeat
         func runner(_ queueName: String) -> ConsumerRunner {
