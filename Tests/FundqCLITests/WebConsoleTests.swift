@@ -44,6 +44,23 @@ struct WebConsoleTests {
         return request(port, head + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
     }
 
+    /// Signs in as `actor`; returns the session cookie (`fundq_session=…`).
+    static func signIn(_ port: Int, as actor: String = "tester") throws -> String {
+        let signIn = try #require(Self.post(port, "/login", "actor=\(actor)&token=\(Self.token)"))
+        #expect(signIn.status == 303)
+        let setCookie = try #require(signIn.head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+        return String(setCookie.dropFirst("set-cookie:".count).split(separator: ";")[0]).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func get(_ port: Int, _ path: String, cookie: String) -> RawHTTPConnection.Answer? {
+        request(port, "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nCookie: \(cookie)\r\nConnection: close\r\n\r\n")
+    }
+
+    static func csrf(in page: String) throws -> String {
+        try #require(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix(64)) })
+    }
+
     static func seed(_ f: DatabaseFixture) throws -> Storage {
         let stores = try Storage(f.configuration)
         for n in 1...6 {
@@ -72,16 +89,11 @@ struct WebConsoleTests {
         #expect(Self.request(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")?.head.lowercased().contains("location: /login") == true)
         #expect(Self.post(port, "/damaged/bulk", bulk)?.status == 403, "no session")
         #expect(Self.post(port, "/login", "actor=eve&token=wrong-token-0123456789")?.status == 403)
-        let signIn = try #require(Self.post(port, "/login", "actor=tester&token=\(Self.token)"))
-        #expect(signIn.status == 303)
-        let setCookie = try #require(signIn.head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
-        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
-        let cookie = String(setCookie.dropFirst("set-cookie:".count).split(separator: ";")[0]).trimmingCharacters(in: .whitespaces)
-        let page = try #require(Self.request(
-            port, "GET /damaged?queue=donations&error=crm HTTP/1.1\r\nHost: x\r\nCookie: \(cookie)\r\n\r\n"))
+        let cookie = try Self.signIn(port)
+        let page = try #require(Self.get(port, "/damaged?queue=donations&error=crm", cookie: cookie))
         #expect(page.body.contains("4 damaged messages from queue donations match"))
         #expect(!page.body.contains("donor1@example.org"), "errors are masked")
-        let csrf = try #require(page.body.range(of: #"name="csrf" value=""#).map { String(page.body[$0.upperBound...].prefix(64)) })
+        let csrf = try Self.csrf(in: page.body)
         #expect(Self.post(port, "/damaged/bulk", bulk, cookie: cookie)?.status == 403, "no CSRF token")
         #expect(Self.post(port, "/damaged/bulk", bulk + "&csrf=\(String(repeating: "0", count: 64))", cookie: cookie)?.status == 403)
         #expect(Self.post(port, "/damaged/bulk", bulk + "&csrf=\(csrf)", cookie: cookie, origin: "http://evil.example")?.status == 403,
@@ -94,6 +106,35 @@ struct WebConsoleTests {
         #expect(done.status == 303 && done.head.contains("notice=4"), "\(done.head)")
         #expect(try stores.damaged.count(queue: "donations") == 2)
         #expect(try AuditLog(connection: stores.database).list().map(\.actor) == Array(repeating: "web:tester", count: 4))
+    }
+
+    @Test func aRowNeedingReviewIsShownMaskedWithItsReasonAndResolvedWithAReason() throws {
+        let f = try DatabaseFixture(.sqlite)
+        let stores = try Storage(f.configuration)
+        let pending = PendingStore(connection: stores.database)
+        _ = try pending.store(try PendingMessage(members: try #require(try JSONParser().parse(
+            #"{"gateway":"paypal","order_id":"r1","date":1700000000,"email":"reviewed@example.org"}"#).objectValue)))
+        let row = try #require(try pending.fetch(gateway: "paypal", orderID: "r1"))
+        #expect(try pending.markNeedsReview(id: row.id, reason: "captured twice at the processor?"))
+        let console = try Console(f)
+        let port = console.port
+        let cookie = try Self.signIn(port, as: "reviewer")
+        let list = try #require(Self.get(port, "/pending", cookie: cookie))
+        #expect(list.body.contains("captured twice at the processor?") && list.body.contains("/pending/\(row.id)"))
+        let page = try #require(Self.get(port, "/pending/\(row.id)", cookie: cookie))
+        #expect(page.status == 200 && !page.body.contains("reviewed@example.org"), "the message is masked")
+        let csrf = try Self.csrf(in: page.body)
+        // Without a reason nothing changes.
+        let refused = try #require(Self.post(port, "/pending/\(row.id)/resolve", "as=failed&reason=&csrf=\(csrf)", cookie: cookie))
+        #expect(refused.status == 303 && refused.head.contains("not%20done"))
+        #expect(try pending.fetch(id: row.id)?.resolution == nil)
+        let done = try #require(Self.post(port, "/pending/\(row.id)/resolve", "as=failed&reason=processor%20says%20refunded&csrf=\(csrf)",
+                                          cookie: cookie, origin: "http://127.0.0.1:\(port)"))
+        #expect(done.status == 303)
+        #expect(try pending.fetch(id: row.id)?.resolution == .failed)
+        let audit = try AuditLog(connection: stores.database).list()
+        #expect(audit.count == 1 && audit.first?.actor == "web:reviewer" && audit.first?.action == "pending-resolve")
+        #expect(audit.first?.reason == "processor says refunded" && audit.first?.detail == "as failed")
     }
 
     @Test func aBulkRequeueClickedInChromiumLandsInTheQueueAndTheAuditLog() throws {
