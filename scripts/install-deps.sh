@@ -9,6 +9,7 @@ packages=(
   redis-server redis-tools
   mariadb-server mariadb-client
   systemd
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -1,8 +1,7 @@
-public import Core
-public import Foundation
+import Core
+import Foundation
 import Hummingbird
 public import Logging
-import Synchronization
 
 /// What `/ready` asks: each backend by name, nil when it answers, else why not.
 public typealias ReadinessCheck = @Sendable () -> [(backend: String, problem: String?)]
@@ -18,7 +17,7 @@ public final class OperationsServer: Sendable {
     public let host: String
     /// The port served (the one bound when 0 was asked for).
     public let port: Int
-    private let task: Task<Void, any Error>
+    private let server: BackgroundServer
 
     /// Binds `host:port` and starts serving; returns once the socket listens.
     /// `render` produces the `/metrics` body; `ready` checks the backends.
@@ -27,54 +26,26 @@ public final class OperationsServer: Sendable {
         let router = Router()
         router.get("health") { _, _ in "ok\n" }
         router.get("metrics") { _, _ in
-            let body = await Self.offload(render)
+            let body = try await Blocking.run(render)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("ready") { _, _ in
-            let results = await Self.offload(ready)
+            let results = try await Blocking.run(ready)
             let failing = results.filter { $0.problem != nil }
-            let text = results.map { "\($0.backend): \($0.problem.map { SecretMasking.urls(in: $0) } ?? "ok")" }.joined(separator: "\n") + "\n"
+            let lines = results.map { "\($0.backend): \($0.problem.map { SecretMasking.urls(in: $0) } ?? "ok")" }
+            let text = lines.joined(separator: "\n") + "\n"
             return Response(status: failing.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
-        let bound = Mutex<Int?>(nil)
-        let listening = DispatchSemaphore(value: 0)
-        let app = Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "fundq"),
-            onServerRunning: { channel in
-                bound.withLock { $0 = channel.localAddress?.port }
-                listening.signal()
-            },
-            logger: logger)
-        let failure = Mutex<String?>(nil)
-        task = Task.detached {
-            do {
-                try await app.run()
-            } catch {
-                failure.withLock { $0 = "\(error)" }
-                listening.signal()
-                throw error
-            }
-        }
-        listening.wait()
-        if let why = failure.withLock({ $0 }) {
-            throw ConfigurationError("cannot serve metrics on \(host):\(port): \(why)")
-        }
+        server = try BackgroundServer(router: router, host: host, port: port, name: "metrics", logger: logger)
         self.host = host
-        self.port = bound.withLock { $0 } ?? port
+        self.port = server.port
     }
 
     /// Stops serving.
     public func stop() {
-        task.cancel()
-    }
-
-    private static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
-        }
+        server.stop()
     }
 
     /// Parses `HOST:PORT` (`127.0.0.1:9101`, `[::1]:9101`).

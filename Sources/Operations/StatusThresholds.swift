@@ -1,5 +1,5 @@
-public import Core
-public import Foundation
+import Core
+import Foundation
 import Yams
 
 /// The limits `fundq status --check` holds the status to; each one crossed
@@ -51,7 +51,8 @@ public struct StatusThresholds: Sendable, Equatable {
         if let limit = maxOldestOpen {
             for p in report.pending {
                 guard let oldest = p.oldestOpen, report.time.timeIntervalSince(oldest) > limit else { continue }
-                lines.append("pending \(p.gateway): oldest open row is \(Int(report.time.timeIntervalSince(oldest))) s old (limit \(Int(limit)) s)")
+                let age = Int(report.time.timeIntervalSince(oldest))
+                lines.append("pending \(p.gateway): oldest open row is \(age) s old (limit \(Int(limit)) s)")
             }
         }
         let dead = report.processes.filter { $0.isDead(at: report.time) }
@@ -80,7 +81,9 @@ public struct StatusThresholds: Sendable, Equatable {
                 return n
             }
             func seconds() throws -> Double {
-                guard let s = Self.seconds(value) else { throw ConfigurationError("\(source): status.\(key) must be seconds or 90s, 10m, 2h, 1d") }
+                guard let s = Self.seconds(value) else {
+                    throw ConfigurationError("\(source): status.\(key) must be seconds or 90s, 10m, 2h, 1d")
+                }
                 return s
             }
             switch key {

@@ -31,11 +31,11 @@ public final class StoreSampler: Sendable {
             up = 0
         }
         let gauges = values.map { name, labels, value in
-            let gauge = registry.makeGauge(name: name, labels: labels)
+            let gauge = registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
             gauge.set(to: value)
             return gauge
         }
-        registry.makeGauge(name: "fundq_store_sample_up").set(to: up)
+        registry.makeGauge(descriptor: Self.descriptor("fundq_store_sample_up")).set(to: up)
         guard up == 1 else { return }
         let kept = Set(gauges.map(ObjectIdentifier.init))
         let gone = shown.withLock { previous in
@@ -43,6 +43,23 @@ public final class StoreSampler: Sendable {
             return previous.filter { !kept.contains(ObjectIdentifier($0)) }
         }
         for gauge in gone { registry.unregisterGauge(gauge) }
+    }
+
+    static let help: [String: String] = [
+        "fundq_queue_waiting": "Messages waiting in the queue.",
+        "fundq_queue_in_flight": "Messages handed out and not yet acknowledged.",
+        "fundq_queue_oldest_age_seconds": "Age of the queue's oldest message (0 when empty).",
+        "fundq_damaged_messages": "Messages of the queue in the damaged store.",
+        "fundq_pending_open": "Unresolved pending rows.",
+        "fundq_pending_due": "Unresolved pending rows the rectifier may take now.",
+        "fundq_pending_needs_review": "Pending rows waiting for a person.",
+        "fundq_pending_oldest_open_age_seconds": "Age of the oldest unresolved pending row.",
+        "fundq_process_heartbeat_age_seconds": "Seconds since the registered process's last heartbeat.",
+        "fundq_store_sample_up": "1 when this scrape could read the stores, else 0.",
+    ]
+
+    static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? "")
     }
 
     static func values(_ r: StatusReport) -> [(String, [(String, String)], Double)] {

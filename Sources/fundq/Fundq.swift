@@ -19,7 +19,7 @@ struct Fundq: ParsableCommand {
         subcommands: [
             QueueCommand.self, ConsumeCommand.self, PendingCommand.self, TrackingCommand.self, JobsCommand.self, ProcessorCommand.self,
             RectifyCommand.self, IPNCommand.self, SandboxCommand.self, DamagedCommand.self, ImpressionsCommand.self, DatabaseCommand.self,
-            BenchCommand.self, DemoCommand.self, VersionCommand.self, StatusCommand.self, AuditCommand.self,
+            BenchCommand.self, DemoCommand.self, VersionCommand.self, StatusCommand.self, AuditCommand.self, WebCommand.self,
         ]
     )
 

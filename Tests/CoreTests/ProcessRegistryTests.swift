@@ -36,7 +36,8 @@ struct ProcessRegistryTests {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         func row(_ id: String, beat: Double) -> ProcessRecord {
             ProcessRecord(id: id, role: "rectify", host: "h", pid: 1, startedAt: now.addingTimeInterval(-5000),
-                          heartbeatAt: now.addingTimeInterval(-beat), intervalSeconds: 10, doing: "pass", doingSince: now, counters: ["n": 1])
+                          heartbeatAt: now.addingTimeInterval(-beat), intervalSeconds: 10, doing: "pass", doingSince: now,
+                          counters: ["n": 1])
         }
         try registry.write(row("fresh", beat: 29))
         try registry.write(row("dead", beat: 31))

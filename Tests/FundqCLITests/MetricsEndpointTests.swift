@@ -49,7 +49,8 @@ struct MetricsEndpointTests {
         #expect(m[#"fundq_queue_pops_total{queue="donations"}"#] == 6)
         #expect(m[#"fundq_queue_damaged_total{queue="donations"}"#] == 1)
         #expect((m[#"fundq_consume_batch_seconds_count{queue="donations"}"#] ?? 0) >= 1)
-        #expect(m[#"fundq_queue_pushes_total{queue="contribution-tracking"}"#] == 5, "the donations sink links each donation to its tracking row")
+        #expect(m[#"fundq_queue_pushes_total{queue="contribution-tracking"}"#] == 5,
+                "the donations sink links each donation to its tracking row")
         #expect(m[#"fundq_queue_waiting{queue="contribution-tracking"}"#] == 5)
         #expect(m[#"fundq_damaged_messages{queue="donations"}"#] == 1)
         #expect(m[#"fundq_pending_open{gateway="paypal"}"#] == 1)

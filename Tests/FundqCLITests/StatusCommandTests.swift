@@ -45,10 +45,12 @@ struct StatusCommandTests {
         #expect(try FundqProcess.run(["status"] + f.flags).stdout.contains("DEAD"))
 
         // A daemon stopped with SIGTERM removes its own row.
-        let job = try FundqProcess.spawn(["jobs", "requeue-damaged", "--daemon", "--interval", "0.2", "--heartbeat-interval", "0.5"] + f.flags,
-                                         outputIn: f.directory)
+        let job = try FundqProcess.spawn(["jobs", "requeue-damaged", "--daemon", "--interval", "0.2", "--heartbeat-interval", "0.5"]
+                                         + f.flags, outputIn: f.directory)
         #expect(eventually { (try? Self.entry(f.flags, pid: job.pid))??["role"] == .string("jobs-requeue-damaged") })
-        #expect(eventually { ((try? Self.entry(f.flags, pid: job.pid))??["counters"]?.objectValue?["runs"]).map { $0 != .number("0") } ?? false })
+        #expect(eventually {
+            ((try? Self.entry(f.flags, pid: job.pid))??["counters"]?.objectValue?["runs"]).map { $0 != .number("0") } ?? false
+        })
         job.send(SIGTERM)
         #expect(job.wait().status == 0)
         #expect(try Self.entry(f.flags, pid: job.pid) == nil)
@@ -61,7 +63,8 @@ struct StatusCommandTests {
         let stores = try Storage(f.configuration)
         try stores.queue.append([Array(#"{"n":1}"#.utf8), Array(#"{"n":2}"#.utf8)], to: "donations")
         for n in 1...3 {
-            _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil, originalQueue: "refund",
+            _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil,
+                                                         originalQueue: "refund",
                                                          gateway: nil, orderID: nil, gatewayTxnID: nil, error: "bad \(n)", trace: nil,
                                                          message: Array(#"{"n":\#(n)}"#.utf8)))
         }

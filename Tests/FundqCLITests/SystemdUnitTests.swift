@@ -9,7 +9,8 @@ struct SystemdUnitTests {
     static let directory = RepositoryPaths.root + "/deploy/systemd"
 
     static func units() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".service") || $0.hasSuffix(".timer") }.sorted()
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".service") || $0.hasSuffix(".timer") }.sorted()
     }
 
     @Test func everyUnitVerifiesCleanly() throws {
@@ -21,7 +22,8 @@ struct SystemdUnitTests {
         for name in names {
             // Verified as installed, with the binary this test built in place of /usr/local/bin/fundq.
             let text = try String(contentsOfFile: Self.directory + "/" + name, encoding: .utf8)
-            try text.replacingOccurrences(of: "/usr/local/bin/fundq", with: binary).write(toFile: copy.file(name), atomically: true, encoding: .utf8)
+            try text.replacingOccurrences(of: "/usr/local/bin/fundq", with: binary)
+                .write(toFile: copy.file(name), atomically: true, encoding: .utf8)
         }
         let p = Process()
         p.executableURL = analyze
@@ -38,7 +40,8 @@ struct SystemdUnitTests {
 
     @Test func everyCommandLineNamesFlagsItsCommandHas() throws {
         for name in try Self.units() where name.hasSuffix(".service") {
-            let text = try String(contentsOfFile: Self.directory + "/" + name, encoding: .utf8)
+            // A command line may go on over lines ending in a backslash.
+            let text = try String(contentsOfFile: Self.directory + "/" + name, encoding: .utf8).replacingOccurrences(of: "\\\n", with: " ")
             let exec = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=/usr/local/bin/fundq ") })
             let words = exec.dropFirst("ExecStart=/usr/local/bin/fundq ".count).split(separator: " ").map(String.init)
             let command = Array(words.prefix { !$0.hasPrefix("-") })

@@ -219,7 +219,8 @@ public final class MariaDBConnection: SQLConnection {
             row.reserveCapacity(columns)
             for c in 0..<columns {
                 if nulls[c] != 0 { row.append(.null); continue }
-                let length = Int(lengths[c])
+                // A DOUBLE or FLOAT reports no length until it is converted to text: room for any number.
+                let length = max(Int(lengths[c]), 64)
                 var bytes = [UInt8](repeating: 0, count: length + 1)
                 var column = MYSQL_BIND()
                 var columnLength: UInt = 0
@@ -233,7 +234,7 @@ public final class MariaDBConnection: SQLConnection {
                     }
                 }
                 if rc != 0 { throw fail(statementError(stmt, context)) }
-                bytes.removeLast(bytes.count - length)
+                bytes.removeLast(bytes.count - min(Int(columnLength), length))
                 row.append(.blob(bytes))
             }
             rows.append(row)

@@ -56,8 +56,8 @@ public struct AuditLog {
         if let since { conditions.append("at >= ?"); parameters.append(connection.dialect.value(since)) }
         if let action { conditions.append("action = ?"); parameters.append(.text(action)) }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return try connection.query("SELECT id, at, actor, action, target, reason, detail FROM fundq_audit\(whereClause) ORDER BY id DESC LIMIT ?",
-                                    parameters + [.int(limit)]).map { r in
+        let sql = "SELECT id, at, actor, action, target, reason, detail FROM fundq_audit\(whereClause) ORDER BY id DESC LIMIT ?"
+        return try connection.query(sql, parameters + [.int(limit)]).map { r in
             AuditEntry(id: r[0].int64 ?? 0, at: connection.dialect.date(r[1]) ?? Date(timeIntervalSince1970: 0), actor: r[2].string ?? "",
                        action: r[3].string ?? "", target: r[4].string ?? "", reason: r[5].string ?? "", detail: r[6].string)
         }

@@ -34,10 +34,11 @@ public struct ManualActions {
                 throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
             }
             guard try store.resolve(id: row.id, as: resolution) else {
-                throw ConfigurationError("pending donation \(gateway)/\(orderID) is already resolved as \(row.resolution?.rawValue ?? "?")")
+                let was = row.resolution?.rawValue ?? "?"
+                throw ConfigurationError("pending donation \(gateway)/\(orderID) is already resolved as \(was)")
             }
-            try audit.record(actor: actor, action: "pending-resolve", target: "pending \(gateway)/\(orderID) (id \(row.id))", reason: reason,
-                             detail: "as \(resolution.rawValue)")
+            try audit.record(actor: actor, action: "pending-resolve", target: "pending \(gateway)/\(orderID) (id \(row.id))",
+                             reason: reason, detail: "as \(resolution.rawValue)")
         }
     }
 
@@ -45,11 +46,12 @@ public struct ManualActions {
     public func deletePending(gateway: String, orderID: String) throws {
         let store = PendingStore(connection: storage.database)
         try storage.database.transaction {
-            guard let row = try store.fetch(gateway: gateway, orderID: orderID), try store.delete(gateway: gateway, orderID: orderID) else {
+            guard let row = try store.fetch(gateway: gateway, orderID: orderID),
+                  try store.delete(gateway: gateway, orderID: orderID) else {
                 throw ConfigurationError("no pending donation \(gateway)/\(orderID)")
             }
-            try audit.record(actor: actor, action: "pending-delete", target: "pending \(gateway)/\(orderID) (id \(row.id))", reason: reason,
-                             detail: row.resolution.map { "was resolved as \($0.rawValue)" } ?? "was unresolved")
+            try audit.record(actor: actor, action: "pending-delete", target: "pending \(gateway)/\(orderID) (id \(row.id))",
+                             reason: reason, detail: row.resolution.map { "was resolved as \($0.rawValue)" } ?? "was unresolved")
         }
     }
 
@@ -58,7 +60,8 @@ public struct ManualActions {
         try storage.database.transaction {
             guard let record = try storage.damaged.fetch(id: id) else { return false }
             try DamagedRequeuer(queue: storage.queue, damaged: storage.damaged).requeue(record)
-            try audit.record(actor: actor, action: "damaged-requeue", target: Self.target(record), reason: reason, detail: Self.detail(record))
+            try audit.record(actor: actor, action: "damaged-requeue", target: Self.target(record), reason: reason,
+                             detail: Self.detail(record))
             return true
         }
     }
@@ -67,7 +70,8 @@ public struct ManualActions {
     public func deleteDamaged(id: Int64) throws -> Bool {
         try storage.database.transaction {
             guard let record = try storage.damaged.fetch(id: id), try storage.damaged.delete(id: id) else { return false }
-            try audit.record(actor: actor, action: "damaged-delete", target: Self.target(record), reason: reason, detail: Self.detail(record))
+            try audit.record(actor: actor, action: "damaged-delete", target: Self.target(record), reason: reason,
+                             detail: Self.detail(record))
             return true
         }
     }
@@ -88,6 +92,7 @@ public struct ManualActions {
 
     static func detail(_ r: DamagedMessage) -> String {
         let order = [r.gateway, r.orderID].compactMap { $0 }.joined(separator: "/")
-        return (order.isEmpty ? "" : "order \(order); ") + "error: " + String(PersonalData.maskedText(r.error, showPersonalData: false).prefix(300))
+        let error = PersonalData.maskedText(r.error, showPersonalData: false).prefix(300)
+        return (order.isEmpty ? "" : "order \(order); ") + "error: " + error
     }
 }

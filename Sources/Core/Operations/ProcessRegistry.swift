@@ -80,7 +80,8 @@ public struct ProcessRegistry {
             INSERT INTO fundq_process (id, role, host, pid, started_at, heartbeat_at, interval_ms, doing, doing_since, counters)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(r.id), .text(r.role), .text(r.host), .int(r.pid), d.value(r.startedAt), d.value(r.heartbeatAt),
-                  .int(Int((r.intervalSeconds * 1000).rounded())), .text(String(r.doing.prefix(1000))), d.value(r.doingSince), .text(counters)])
+                  .int(Int((r.intervalSeconds * 1000).rounded())), .text(String(r.doing.prefix(1000))), d.value(r.doingSince),
+                  .text(counters)])
     }
 
     /// Removes the row of a process that stopped cleanly.
@@ -105,8 +106,8 @@ public struct ProcessRegistry {
             let epoch = Date(timeIntervalSince1970: 0)
             return ProcessRecord(id: r[0].string ?? "", role: r[1].string ?? "", host: r[2].string ?? "", pid: Int(r[3].int64 ?? 0),
                                  startedAt: d.date(r[4]) ?? epoch, heartbeatAt: d.date(r[5]) ?? epoch,
-                                 intervalSeconds: Double(r[6].int64 ?? 0) / 1000, doing: r[7].string ?? "", doingSince: d.date(r[8]) ?? epoch,
-                                 counters: Self.counters(r[9].string ?? "{}"))
+                                 intervalSeconds: Double(r[6].int64 ?? 0) / 1000, doing: r[7].string ?? "",
+                                 doingSince: d.date(r[8]) ?? epoch, counters: Self.counters(r[9].string ?? "{}"))
         }
     }
 

@@ -6,7 +6,8 @@ import Foundation
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "The audit log: every pending resolve/delete and damaged requeue/delete done by hand, with actor and reason, newest first.")
+        abstract: "The audit log: every pending resolve/delete and damaged requeue/delete done by hand, with actor and reason, "
+            + "newest first.")
 
     @OptionGroup var storage: StorageOptions
 
