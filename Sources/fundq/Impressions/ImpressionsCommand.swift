@@ -43,10 +43,10 @@ struct ImpressionsConsumeCommand: ParsableCommand {
     @Option(help: "Without --daemon: stop after this many seconds without a message.")
     var idleTimeout: Double = 5
 
-    @Option(help: "Events per batch (one transaction; a partial batch is written every --flush-interval).")
+    @Option(help: "Most events per batch (one transaction; a batch goes as soon as the writer is free, or every --flush-interval).")
     var batch = 200_000
 
-    @Option(help: "Seconds before a partial batch is written anyway.")
+    @Option(help: "Seconds before a partial batch is queued even while the writer is busy.")
     var flushInterval: Double = 1
 
     @Option(name: .customShort("X"), help: ArgumentHelp("A librdkafka property, e.g. -X session.timeout.ms=6000 (repeatable).",
