@@ -11,6 +11,8 @@ public final class MariaDBConnection: SQLConnection {
     public let url: DatabaseURL
     private var handle: UnsafeMutablePointer<MYSQL>?
     private var statements: [String: UnsafeMutablePointer<MYSQL_STMT>] = [:]
+    /// The keys of `statements`, oldest first.
+    private var preparedOrder: [String] = []
     private var transactionDepth = 0
 
     /// `mysql_library_init` once per process, before any connection (the
@@ -34,6 +36,7 @@ public final class MariaDBConnection: SQLConnection {
     public func disconnect() {
         for (_, stmt) in statements { mysql_stmt_close(stmt) }
         statements.removeAll()
+        preparedOrder.removeAll()
         if let handle { mysql_close(handle) }
         handle = nil
         transactionDepth = 0
@@ -97,14 +100,15 @@ public final class MariaDBConnection: SQLConnection {
     }
 
     /// Most statements kept prepared: multi-row statements differ by their
-    /// row count, and the server caps prepared statements per process.
-    static let maximumPreparedStatements = 64
+    /// row count, and the server caps prepared statements (16,382 by default,
+    /// for all connections together). The oldest prepared goes first.
+    static let maximumPreparedStatements = 256
 
     private func prepared(_ sql: String) throws -> UnsafeMutablePointer<MYSQL_STMT> {
         if let cached = statements[sql] { return cached }
-        if statements.count >= MariaDBConnection.maximumPreparedStatements {
-            for (_, stmt) in statements { mysql_stmt_close(stmt) }
-            statements.removeAll()
+        if statements.count >= MariaDBConnection.maximumPreparedStatements, !preparedOrder.isEmpty {
+            let oldest = preparedOrder.removeFirst()
+            if let stmt = statements.removeValue(forKey: oldest) { mysql_stmt_close(stmt) }
         }
         let h = try connected("preparing \(sql.prefix(60))")
         guard let stmt = mysql_stmt_init(h) else { throw fail(error(h, "allocating a statement")) }
@@ -114,6 +118,7 @@ public final class MariaDBConnection: SQLConnection {
             throw fail(err)
         }
         statements[sql] = stmt
+        preparedOrder.append(sql)
         return stmt
     }
 

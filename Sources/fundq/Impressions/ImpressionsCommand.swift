@@ -44,10 +44,10 @@ struct ImpressionsConsumeCommand: ParsableCommand {
             transform: DurationArgument.seconds)
     var idleTimeout: Double = 5
 
-    @Option(help: "Events per batch (one transaction; a partial batch is written every --flush-interval).")
+    @Option(help: "Most events per batch (one transaction; a batch goes as soon as the writer is free, or every --flush-interval).")
     var batch = 200_000
 
-    @Option(help: "Seconds before a partial batch is written anyway (90s, 5m, 2h; a bare number is seconds).",
+    @Option(help: "Seconds before a partial batch is queued even while the writer is busy (90s, 5m; a bare number is seconds).",
             transform: DurationArgument.seconds)
     var flushInterval: Double = 1
 
