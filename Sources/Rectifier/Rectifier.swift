@@ -526,16 +526,20 @@ public final class Rectifier {
         }
     }
 
-    /// Runs `body`, again up to twice after a MariaDB deadlock or lock wait
-    /// timeout (batched claims and writes can meet another rectifier's).
+    /// Runs `body`, again up to 8 times after a MariaDB deadlock or lock wait
+    /// timeout (batched claims and writes can meet another rectifier's; 16
+    /// workers on a loaded machine met each other more often than twice in a
+    /// row). Each `body` is database work only — never a processor call — and
+    /// its transaction was rolled back, so running it again is safe. The
+    /// pause grows and is jittered so two workers do not meet again in step.
     static func retryingTransient<T>(_ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
             do {
                 return try body()
-            } catch let error as MariaDBError where error.isTransient && attempt < 2 {
+            } catch let error as MariaDBError where error.isTransient && attempt < 8 {
                 attempt += 1
-                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                Thread.sleep(forTimeInterval: 0.02 * Double(attempt) * Double.random(in: 0.5...1.5))
             }
         }
     }

@@ -15,6 +15,7 @@ struct RetentionTests {
         var pending: [String: Int64] = [:]
         var decisions: [String: Int64] = [:]
         var events: [String: Int64] = [:]
+        var audit: [String: Int64] = [:]
     }
 
     static func seed(_ db: any SQLConnection) throws -> Seeded {
@@ -60,6 +61,11 @@ struct RetentionTests {
         try db.execute("""
             INSERT INTO damaged (damaged_date, original_queue, error, message) VALUES (?, 'donations', 'bad', ?)
             """, [d.value(ago(1000)), .blob(Array("{}".utf8))])
+        for (name, days) in [("removed: audit row 8 years old", 2930.0), ("kept: audit row 6 years old", 2190.0)] {
+            s.audit[name] = try db.insert("""
+                INSERT INTO fundq_audit (at, actor, action, target, reason) VALUES (?, 'ops', 'pending.resolve', 'pending 1', 'r')
+                """, [d.value(ago(days))])
+        }
         for (days, banner) in [(40.0, "old-a"), (40.0, "old-b"), (5.0, "recent")] {
             let minute = Int64(ago(days).timeIntervalSince1970) / 60 * 60
             try db.execute("""
@@ -88,7 +94,7 @@ struct RetentionTests {
 
         let expected: [String: (removed: Int, kept: Int)] = [
             "rectifier_decision": (2, 2), "pending": (1, 1), "damaged": (0, 0), "contribution_tracking_event": (1, 2),
-            "banner_impressions_minute": (2, 0), "banner_impressions_hour": (0, 0),
+            "banner_impressions_minute": (2, 0), "banner_impressions_hour": (0, 0), "fundq_audit": (1, 0),
         ]
         let dry = try job.run(dryRun: true, now: Self.now)
         #expect(Dictionary(uniqueKeysWithValues: dry.map { ($0.table, $0.removed) }) == expected.mapValues(\.removed))
@@ -101,6 +107,7 @@ struct RetentionTests {
         #expect(try Self.ids(db, "rectifier_decision") == Self.kept(seeded.decisions))
         #expect(try Self.ids(db, "contribution_tracking_event") == Self.kept(seeded.events))
         #expect(try Self.ids(db, "damaged").count == 1, "a damaged row not yet handled is never removed by age")
+        #expect(try Self.ids(db, "fundq_audit") == Self.kept(seeded.audit), "audit rows are kept 7 years by default")
         let banners = try db.query("SELECT banner FROM banner_impressions_minute", []).compactMap { $0.first?.string }
         #expect(banners == ["recent"])
 

@@ -119,7 +119,7 @@ struct JSONReferenceTests {
 
         try check("fundq damaged list --json", ["damaged", "list", "--json"])
         try check("fundq damaged show ID --json", ["damaged", "show", "1", "--json"])
-        try check("fundq damaged requeue --due --json", ["damaged", "requeue", "--due", "--json"])
+        try check("fundq damaged requeue --due --json", ["damaged", "requeue", "--due", "--reason", "JSON reference test", "--json"])
 
         try check("fundq rectify --json", ["rectify", "--dry-run", "--json", "--processor", "paypal"])
         let streamed = try run(["rectify", "--dry-run", "--json-lines"])

@@ -84,3 +84,6 @@ public func everyProcessor(_ settings: [String: String]) -> [String: String] {
     }
     return environment
 }
+
+/// The names of every registered processor, in registry order.
+public var registeredProcessorNames: [String] { Processors.all.map(\.name) }

@@ -86,12 +86,10 @@ extension RetentionRule {
         removable: "1 = 1", key: ["minute", "banner", "campaign", "project", "language", "country", "device"],
         summary: "per-minute counts of minutes older than N days, deleted")
 
-    /// HOOK(audit): the audit table (kept longest) gets its rule here —
-    /// `RetentionRule.audit(table: "…", timeColumn: "…")` added to ``all``.
-    public static func audit(table: String, timeColumn: String) -> RetentionRule {
-        RetentionRule(table: table, setting: "audit_days", defaultDays: 2557, timeColumn: timeColumn, removable: "1 = 1",
-                      key: ["id"], summary: "audit rows older than N days (default 7 years)")
-    }
+    /// `fundq_audit`: who did what by hand and why, kept longest (7 years).
+    public static let auditLog = RetentionRule(
+        table: "fundq_audit", setting: "audit_days", defaultDays: 2557, timeColumn: "at", removable: "1 = 1",
+        key: ["id"], summary: "audit rows older than N days (default 7 years)")
 
     /// Tables with nothing to remove by age, and why.
     public static let keptTables: [(table: String, reason: String)] = [
@@ -103,9 +101,12 @@ extension RetentionRule {
         ("banner_impression_offsets", "one row per Kafka partition"),
         ("banner_impression_rejects", "one row per reject reason"),
         ("banner_impressions_day", "one row per day and key: kept"),
+        ("fundq_process", "one row per running process; a dead one is pruned an hour after its last heartbeat"),
     ]
 
     /// Every rule ``RetentionJob`` applies, in order (decisions before the
     /// pending rows they refer to).
-    public static let all: [RetentionRule] = [decisionLog, resolvedPending, damaged, trackingEvents, impressionMinutes, impressionHours]
+    public static let all: [RetentionRule] = [
+        decisionLog, resolvedPending, damaged, trackingEvents, impressionMinutes, impressionHours, auditLog,
+    ]
 }

@@ -35,7 +35,7 @@ public struct RetentionSettings: Sendable, Equatable {
 
     /// Every setting `fundq.yaml` may hold under `retention:`.
     public static var knownSettings: Set<String> {
-        Set(RetentionRule.all.compactMap(\.setting) + ["audit_days", "redis_idle_queue_days", "batch_size"])
+        Set(RetentionRule.all.compactMap(\.setting) + ["redis_idle_queue_days", "batch_size"])
     }
 
     /// Reads the `retention:` section of the YAML file at `path`; the
