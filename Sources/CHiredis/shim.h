@@ -19,6 +19,14 @@ static inline redisContext *fundq_redis_connect(const char *host, int port, long
     return redisConnectWithTimeout(host, port, tv);
 }
 
+/* Connect to a Unix socket with a connect timeout given in milliseconds. */
+static inline redisContext *fundq_redis_connect_unix(const char *path, long timeout_ms) {
+    struct timeval tv;
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    return redisConnectUnixWithTimeout(path, tv);
+}
+
 /* Set the read/write timeout of a connected context, in milliseconds. */
 static inline int fundq_redis_set_timeout(redisContext *c, long timeout_ms) {
     struct timeval tv;

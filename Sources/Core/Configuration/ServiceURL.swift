@@ -50,6 +50,31 @@ struct ServiceURL: Sendable, Equatable {
         host = String(rest)
     }
 
+    /// Parses `SCHEME://[[USER]:PASSWORD@]/ABSOLUTE/PATH` (a Unix socket):
+    /// the credentials, percent-decoded, and the path.
+    static func unixSocket(parsing text: String, scheme: String, what: String) throws(ConfigurationError)
+        -> (user: String?, password: String?, path: String) {
+        let prefix = scheme + "://"
+        guard text.hasPrefix(prefix) else { throw ConfigurationError("\(what) '\(masked(text))' must start with \(prefix)") }
+        let rest = Substring(text.dropFirst(prefix.count))
+        guard let slash = rest.firstIndex(of: "/"), rest.index(after: slash) < rest.endIndex else {
+            throw ConfigurationError("\(what) '\(masked(text))' names no socket (\(prefix)[USER:PASSWORD@]/PATH/TO/SOCKET)")
+        }
+        var credentials = rest[..<slash]
+        guard credentials.isEmpty || credentials.hasSuffix("@") else {
+            throw ConfigurationError("\(what) '\(masked(text))' has something other than USER:PASSWORD@ before the socket's path")
+        }
+        credentials = credentials.dropLast()
+        var user: String?, password: String?
+        if let colon = credentials.firstIndex(of: ":") {
+            user = credentials[..<colon].isEmpty ? nil : percentDecoded(credentials[..<colon])
+            password = percentDecoded(credentials[credentials.index(after: colon)...])
+        } else if !credentials.isEmpty {
+            user = percentDecoded(credentials)
+        }
+        return (user, password, String(rest[slash...]))
+    }
+
     /// `text` with its credentials masked, whatever its shape.
     static func masked(_ text: String) -> String { SecretMasking.url(text) }
 

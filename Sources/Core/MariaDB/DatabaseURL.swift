@@ -1,5 +1,6 @@
 /// Where a MariaDB database is: `mysql://USER[:PASSWORD]@HOST[:PORT]/DB`
-/// (`mariadb://` is accepted too).
+/// (`mariadb://` is accepted too), or on a Unix socket:
+/// `mysql+unix://USER[:PASSWORD]@/PATH/TO/SOCKET/DB` (the last part is the database).
 public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// Host name or address.
     public var host: String
@@ -11,10 +12,27 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var password: String?
     /// Database (schema) name.
     public var database: String
+    /// The Unix socket, when the URL names one (then host and port are unused).
+    public var socketPath: String?
 
     /// Parses a `mysql://` URL, saying exactly what is wrong when it cannot.
     /// `password` (from a file or the environment) is used when the URL has none.
     public init(parsing text: String, password external: String? = nil) throws(ConfigurationError) {
+        if text.hasPrefix("mysql+unix:") || text.hasPrefix("mariadb+unix:") {
+            let parts = try ServiceURL.unixSocket(parsing: text, scheme: text.hasPrefix("mysql") ? "mysql+unix" : "mariadb+unix",
+                                                  what: "database URL")
+            guard let user = parts.user else {
+                throw ConfigurationError("database URL '\(ServiceURL.masked(text))' has no user (mysql+unix://USER:PASSWORD@/PATH/DB)")
+            }
+            let slash = parts.path.lastIndex(of: "/")!
+            guard slash > parts.path.startIndex, parts.path.index(after: slash) < parts.path.endIndex else {
+                let shown = ServiceURL.masked(text)
+                throw ConfigurationError("database URL '\(shown)' names no socket and database (mysql+unix://USER@/PATH/DB)")
+            }
+            (host, port, self.user, password) = ("localhost", 0, user, parts.password ?? external)
+            (socketPath, database) = (String(parts.path[..<slash]), String(parts.path[parts.path.index(after: slash)...]))
+            return
+        }
         let scheme = text.hasPrefix("mariadb://") ? "mariadb" : "mysql"
         let parts = try ServiceURL(parsing: text, scheme: scheme, what: "database URL")
         guard let user = parts.user else {
@@ -30,9 +48,12 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         database = parts.path
     }
 
-    /// `HOST:PORT`.
-    public var endpoint: String { "\(host):\(port)" }
+    /// `HOST:PORT`, or the socket's path.
+    public var endpoint: String { socketPath ?? "\(host):\(port)" }
 
     /// The URL with the password masked.
-    public var description: String { "mysql://\(user):***@\(host):\(port)/\(database)" }
+    public var description: String {
+        if let socketPath { return "mysql+unix://\(user):***@\(socketPath)/\(database)" }
+        return "mysql://\(user):***@\(host):\(port)/\(database)"
+    }
 }

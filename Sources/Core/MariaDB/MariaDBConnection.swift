@@ -61,7 +61,8 @@ public final class MariaDBConnection: SQLConnection {
         _ = mysql_options(h, MYSQL_OPT_READ_TIMEOUT, &ioTimeout)
         _ = mysql_options(h, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
         _ = "utf8mb4".withCString { mysql_options(h, MYSQL_SET_CHARSET_NAME, $0) }
-        guard mysql_real_connect(h, url.host, url.user, url.password, url.database, UInt32(url.port), nil, 0) != nil else {
+        guard mysql_real_connect(h, url.socketPath == nil ? url.host : nil, url.user, url.password, url.database, UInt32(url.port),
+                                 url.socketPath, 0) != nil else {
             // Whatever statement was about to run, the failure is the connection's (unreachable, password, database).
             let err = error(h, "connecting as \(url.user) to database \(url.database)")
             mysql_close(h)

@@ -74,7 +74,9 @@ public final class RedisConnection {
 
     private func connected(for action: String) throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         if let context { return context }
-        guard let c = fundq_redis_connect(url.host, Int32(url.port), connectTimeoutMilliseconds) else {
+        let opened = url.socketPath.map { fundq_redis_connect_unix($0, connectTimeoutMilliseconds) }
+            ?? fundq_redis_connect(url.host, Int32(url.port), connectTimeoutMilliseconds)
+        guard let c = opened else {
             throw RedisError(kind: .unreachable(reason: "cannot allocate a hiredis context"), endpoint: url.endpoint, context: action)
         }
         if c.pointee.err != 0 {

@@ -4,12 +4,14 @@ import Core
 /// Where the stores are: shared by every command that opens them.
 struct StorageOptions: ParsableArguments {
     @Option(name: .customLong("queue-url"), help: ArgumentHelp(
-        "Redis for the queues: redis://[:PASSWORD@]HOST:PORT[/DB] (env FUNDQ_QUEUE_URL or FUNDQ_QUEUE_URL_FILE; password also from "
+        "Redis for the queues: redis://[:PASSWORD@]HOST:PORT[/DB] or redis+unix:///PATH[?db=N] "
+            + "(env FUNDQ_QUEUE_URL or FUNDQ_QUEUE_URL_FILE; password also from "
             + "FUNDQ_QUEUE_PASSWORD[_FILE] or FUNDQ_SECRETS_FILE). Default: the embedded SQLite file.", valueName: "url"))
     var queueURL: String?
 
     @Option(name: .customLong("db-url"), help: ArgumentHelp(
-        "Database for the stores: mysql://USER[:PASS]@HOST:PORT/DB (env FUNDQ_DB_URL or FUNDQ_DB_URL_FILE; password also from "
+        "Database for the stores: mysql://USER[:PASS]@HOST:PORT/DB or mysql+unix://USER[:PASS]@/SOCKET/DB "
+            + "(env FUNDQ_DB_URL or FUNDQ_DB_URL_FILE; password also from "
             + "FUNDQ_DB_PASSWORD[_FILE] or FUNDQ_SECRETS_FILE). Default: the embedded SQLite file.", valueName: "url"))
     var databaseURL: String?
 
