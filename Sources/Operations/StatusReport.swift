@@ -41,10 +41,12 @@ public struct StatusReport: Sendable {
     public var schemaVersion: Int
     /// The schema version this build expects.
     public var expectedSchemaVersion: Int
+    /// The database's total size and largest tables (nil when it could not be measured).
+    public var storage: StorageSummary?
 
     /// A report.
     public init(time: Date, queues: [QueueStatus], pending: [PendingCounts], rectifier: [RectifierActivity],
-                processes: [ProcessRecord], schemaVersion: Int, expectedSchemaVersion: Int) {
+                processes: [ProcessRecord], schemaVersion: Int, expectedSchemaVersion: Int, storage: StorageSummary? = nil) {
         self.time = time
         self.queues = queues
         self.pending = pending
@@ -52,6 +54,7 @@ public struct StatusReport: Sendable {
         self.processes = processes
         self.schemaVersion = schemaVersion
         self.expectedSchemaVersion = expectedSchemaVersion
+        self.storage = storage
     }
 
     /// The window of the rectifier's recent outcomes.
@@ -72,7 +75,8 @@ public struct StatusReport: Sendable {
             time: now, queues: queues, pending: try counts.pending(at: now),
             rectifier: try DecisionLog(connection: storage.database).activity(since: now.addingTimeInterval(-rectifierWindow), now: now),
             processes: try ProcessRegistry(connection: storage.database).list(),
-            schemaVersion: try SchemaMigrator.installedVersion(storage.database), expectedSchemaVersion: SchemaMigrator.currentVersion)
+            schemaVersion: try SchemaMigrator.installedVersion(storage.database), expectedSchemaVersion: SchemaMigrator.currentVersion,
+            storage: try DatabaseStats.summary(storage.database))
     }
 
     /// Live processes whose role is `role`.

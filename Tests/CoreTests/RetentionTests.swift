@@ -129,7 +129,7 @@ struct RetentionTests {
         let outcomes = try RetentionJob(connection: db, settings: settings).run(dryRun: false, now: Self.now)
         let removed = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.table, $0.removed) })
         #expect(removed == ["rectifier_decision": 0, "pending": 0, "damaged": 0, "contribution_tracking_event": 2,
-                            "banner_impressions_minute": 2, "banner_impressions_hour": 0])
+                            "banner_impressions_minute": 2, "banner_impressions_hour": 0, "fundq_audit": 1])
     }
 
     @Test func settingsAreCheckedStrictly() throws {

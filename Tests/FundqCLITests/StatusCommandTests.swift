@@ -85,6 +85,15 @@ struct StatusCommandTests {
         let paypal = Self.array(object["pending"]).first?.objectValue
         #expect(paypal?["open"] == .number("2") && paypal?["needs_review"] == .number("1") && paypal?["due_now"] == .number("1"))
         #expect(object["schema_version"] == .number(String(SchemaMigrator.currentVersion)))
+        // The database's size: a total and the largest tables (the pending and damaged rows above take pages).
+        let storage = try #require(object["storage"]?.objectValue)
+        let largest = Self.array(storage["largest"]).compactMap(\.objectValue)
+        #expect(largest.count == 3 && largest.allSatisfy { $0["table"]?.scalarText != nil })
+        let total = Int(try #require(storage["total_bytes"]?.scalarText))
+        #expect((total ?? 0) >= largest.compactMap { Int($0["bytes"]?.scalarText ?? "") }.reduce(0, +))
+        #expect((storage["file_bytes"] == .null) == (kind == .mariadb), "the embedded file's size, for SQLite only")
+        let text = try FundqProcess.run(["status"] + f.flags)
+        #expect(text.stdout.contains("STORAGE ") && text.stdout.contains("largest: "), "\(text.stdout)")
 
         // Under every limit: exit 0.
         let held = try FundqProcess.run(["status", "--check", "--max-damaged", "3", "--max-needs-review", "1"] + f.flags)

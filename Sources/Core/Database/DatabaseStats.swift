@@ -144,3 +144,33 @@ public struct RedisQueueMemory: Sendable, Equatable {
         }
     }
 }
+
+/// What the status screen shows of the database's size: the total and the
+/// largest tables, measured without counting rows (cheap enough to redraw).
+public struct StorageSummary: Sendable, Equatable {
+    /// One table's bytes of data and indexes.
+    public struct TableBytes: Sendable, Equatable {
+        /// The table.
+        public var table: String
+        /// Its bytes of data and indexes.
+        public var bytes: Int
+    }
+
+    /// Bytes of data and indexes over every table (nil when the database cannot say).
+    public var totalBytes: Int?
+    /// The largest tables, largest first.
+    public var largest: [TableBytes]
+    /// For the embedded file: its size, WAL size and free pages.
+    public var file: DatabaseStats.File?
+}
+
+extension DatabaseStats {
+    /// The total and the `count` largest tables of `connection`'s database.
+    public static func summary(_ connection: any SQLConnection, largest count: Int = 3) throws -> StorageSummary {
+        let sizes = try tableSizes(connection)
+        let tables = sizes.map { StorageSummary.TableBytes(table: $0.key, bytes: $0.value.data + $0.value.index) }
+            .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.table < $1.table }
+        return StorageSummary(totalBytes: sizes.isEmpty ? nil : tables.reduce(0) { $0 + $1.bytes },
+                              largest: Array(tables.prefix(count)), file: try (connection as? SQLiteDatabase).map(fileStats))
+    }
+}

@@ -25,7 +25,18 @@ enum StatusView {
             })))
         let schema = r.schemaVersion == r.expectedSchemaVersion ? "" : " (this fundq expects \(r.expectedSchemaVersion))"
         parts.append("SCHEMA version \(r.schemaVersion)\(schema)")
+        if let storage = r.storage { parts.append(storageLine(storage)) }
         return parts.joined(separator: "\n\n")
+    }
+
+    /// "STORAGE 12.3 MB in tables; largest: pending 8 MB, … (file 13 MB, 0 free pages)".
+    private static func storageLine(_ s: StorageSummary) -> String {
+        let formatter = ByteCountFormatter()
+        func bytes(_ n: Int) -> String { n == 0 ? "0 bytes" : formatter.string(fromByteCount: Int64(n)) }
+        var line = "STORAGE " + (s.totalBytes.map { bytes($0) + " in tables" } ?? "table sizes unknown")
+        if !s.largest.isEmpty { line += "; largest: " + s.largest.map { "\($0.table) \(bytes($0.bytes))" }.joined(separator: ", ") }
+        if let file = s.file { line += " (file \(bytes(file.fileBytes)), \(file.pages.free) free pages)" }
+        return line
     }
 
     private static func rectifierTable(_ r: StatusReport) -> String {
@@ -57,7 +68,18 @@ enum StatusView {
             }),
             "processes": .array(r.processes.map(process(at: r.time))),
             "schema_version": Output.number(r.schemaVersion), "expected_schema_version": Output.number(r.expectedSchemaVersion),
+            "storage": storageJSON(r.storage),
         ]
+    }
+
+    private static func storageJSON(_ s: StorageSummary?) -> JSONValue {
+        guard let s else { return .null }
+        return .object([
+            "total_bytes": s.totalBytes.map(Output.number) ?? .null,
+            "largest": .array(s.largest.map { .object(["table": .string($0.table), "bytes": Output.number($0.bytes)]) }),
+            "file_bytes": s.file.map { Output.number($0.fileBytes) } ?? .null,
+            "free_pages": s.file.map { Output.number($0.pages.free) } ?? .null,
+        ])
     }
 
     private static func process(at now: Date) -> (ProcessRecord) -> JSONValue {
