@@ -5,7 +5,7 @@ import Sandbox
 import Testing
 
 /// `--metrics-listen`: a real daemon's /metrics under a scripted workload,
-/// and /ready flipping when its Redis stops and comes back.
+/// and /ready flipping when its Redis or its MariaDB stops and comes back.
 @Suite("Metrics, health and readiness endpoints")
 struct MetricsEndpointTests {
     static func get(_ port: Int, _ path: String) -> RawHTTPConnection.Answer? {
@@ -89,6 +89,26 @@ struct MetricsEndpointTests {
         #expect(down.body.contains("queues") && down.body.contains("database") && down.body.contains(": ok"), "\(down.body)")
         #expect(Self.get(port, "/health")?.status == 200)
         try redis.start()
+        #expect(eventually { Self.get(port, "/ready")?.status == 200 })
+    }
+
+    @Test func readyFlipsWhenMariaDBStopsAndHealthStaysUp() throws {
+        let mariadb = try MariaDBServer()
+        let directory = try TemporaryDirectory()
+        let flags = ["--db-url", mariadb.url, "--data-dir", directory.path]
+        #expect(try FundqProcess.run(["db", "migrate"] + flags).status == 0)
+        let port = try FreePort.find()
+        let daemon = try FundqProcess.spawn(["consume", "pending", "--daemon", "--metrics-listen", "127.0.0.1:\(port)"] + flags,
+                                            outputIn: directory)
+        defer { daemon.send(SIGKILL); _ = daemon.wait() }
+        #expect(eventually { Self.get(port, "/ready")?.status == 200 })
+        mariadb.stop(signal: SIGKILL)
+        #expect(eventually { Self.get(port, "/ready")?.status == 503 })
+        let down = try #require(Self.get(port, "/ready"))
+        #expect(down.body.contains("cannot connect to MariaDB at 127.0.0.1:\(mariadb.port)"), "\(down.body)")
+        #expect(!down.body.contains(MariaDBServer.password), "a readiness answer never shows the password")
+        #expect(Self.get(port, "/health")?.status == 200, "the process itself is alive")
+        try mariadb.start()
         #expect(eventually { Self.get(port, "/ready")?.status == 200 })
     }
 
