@@ -132,8 +132,15 @@ struct RectifierScenarioTests {
         let logged = try DecisionLog(connection: storage.database).list(limit: 10_000)
         #expect(logged.count == scenario.orphans.count)
         #expect(logged.allSatisfy { !$0.evidence.isEmpty })
-        let secrets = f.sandbox.environment.values.filter { $0.count >= 4 && !$0.hasPrefix("http") }
-        #expect(logged.allSatisfy { d in !secrets.contains { (d.raw ?? "").contains($0) } && !(d.raw ?? "").contains("donor@example.org") })
+        // Credentials only: a merchant id ("9000", "9991") is not a secret, and as a 4-digit text it can turn up by
+        // chance in an answer's numbers (a port, a curl timeout's elapsed milliseconds), failing this check now and then.
+        let secrets = f.sandbox.environment.filter { !$0.key.hasSuffix("MERCHANT_ID") }.values
+            .filter { $0.count >= 4 && !$0.hasPrefix("http") }
+        for d in logged {
+            let raw = d.raw ?? ""
+            let shown = secrets.filter { raw.contains($0) }
+            #expect(shown.isEmpty && !raw.contains("donor@example.org"), "decision \(d.id) shows \(shown): \(raw)")
+        }
         #expect(Set(scenario.orphans.map(\.processor)) == Set(Processors.all.map { $0.name }), "every registered processor played")
 
         // A second run now finds nothing due (the left rows wait for their next attempt).
