@@ -86,4 +86,4 @@ public func everyProcessor(_ settings: [String: String]) -> [String: String] {
 }
 
 /// The names of every registered processor, in registry order.
-public var registeredProcessorNames: [String] { Processors.all.map(\.name) }
+public var registeredProcessorNames: [String] { Processors.all.map { $0.name } }

@@ -108,11 +108,44 @@ struct IPNListenerLimitsTests {
         #expect(l.process.wait().status == 0)
     }
 
+    /// A slow-loris client: its request header arrives one byte per second,
+    /// so it never completes. The read (request) timeout cuts it with a 408
+    /// while a genuine notification on another connection is answered 200.
+    @Test func aHeaderSentOneBytePerSecondIsCutByTheReadTimeoutWhileOthersAreServed() throws {
+        let l = try startListener(["--request-timeout", "20s", "--idle-timeout", "20s"])
+        #expect(l.serves())
+        let slow = try RawHTTPConnection(port: l.port)
+        let header = Array("POST /ipn HTTP/1.1\r\nHost: x\r\nX-Slow: \(String(repeating: "a", count: 200))\r\n".utf8)
+        var sent = 0
+        var servedMeanwhile: Bool?
+        var slowOpenWhenServed = false
+        let deadline = Date().addingTimeInterval(180)
+        while !slow.heardAnything, Date() < deadline, sent < header.count {
+            guard (try? slow.send([header[sent]])) != nil else { break }
+            sent += 1
+            if sent == 2 {  // the slow request has begun: another client is served meanwhile
+                servedMeanwhile = try l.acceptsAGenuineNotification("T-SLOWLORIS-1")
+                slowOpenWhenServed = !slow.heardAnything
+            }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        #expect(servedMeanwhile == true, "a genuine notification is answered 200 while the slow header trickles in")
+        #expect(slowOpenWhenServed, "the slow client was still connected, unanswered, when the other was served")
+        #expect(sent < header.count, "the header was cut before it was complete (\(sent) of \(header.count) bytes sent)")
+        #expect(slow.answer()?.status == 408)
+        #expect(slow.closedByServer())
+        #expect(l.process.process.isRunning)
+        #expect(try l.acceptsAGenuineNotification("T-SLOWLORIS-2"))
+        l.process.send(SIGTERM)
+        #expect(l.process.wait().status == 0)
+    }
+
     @Test func fiveHundredConnectionsAtOnceAreBoundedAndTheListenerServesAfterwards() throws {
         let cap = 40
         let l = try startListener(["--max-connections", String(cap), "--request-timeout", "10m", "--idle-timeout", "10m"])
         #expect(l.serves())
         let baselineThreads = try #require(l.process.threadCount)
+        let baselineKiB = try #require(l.process.residentKiB)
         var files = rlimit()  // this test process holds 500 sockets too: lift a low soft limit (CI machines often have 1024)
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < 4096 {
             files.rlim_cur = min(files.rlim_max, 4096)
@@ -129,6 +162,9 @@ struct IPNListenerLimitsTests {
         #expect(answers.values.reduce(0, +) == 500 - cap, "the held connections heard nothing: \(answers)")
         let threads = try #require(l.process.threadCount)
         #expect(threads <= baselineThreads + cap + 8, "threads: \(baselineThreads) before, \(threads) with 500 connections")
+        // Memory bounded too: 500 open connections cost far less than 256 MiB (a generous bound, not a measurement).
+        let residentKiB = try #require(l.process.residentKiB)
+        #expect(residentKiB <= baselineKiB + 262_144, "resident memory: \(baselineKiB) KiB before, \(residentKiB) KiB with 500 connections")
         let answer = connections.first { $0.answer(timeout: 0)?.status == 503 }?.answer(timeout: 0)
         #expect(answer?.head.contains("Retry-After: 1") == true)
         connections.removeAll()  // everyone leaves
