@@ -30,7 +30,10 @@ struct ConsumerTests {
             #"{"gateway":"paypal","order_id":"nodate"}"#,
             #"{"gateway":"paypal","date":1700000000}"#,
         ]
-        for body in input { try producer.push(body, to: PendingConsumer.queueName) }
+        // Stamped once, in the past: a redelivery is these same bytes, whenever it comes (g1 has no
+        // source_enqueued_time of its own; pushing its payload again would stamp a new one: a newer message).
+        let stamped = try input.map { try producer.prepare(Array($0.utf8), now: Date(timeIntervalSince1970: 1_700_000_100)) }
+        for body in stamped { try producer.push(body, to: PendingConsumer.queueName) }
         let consumer = PendingConsumer(connection: s.database)
         let first = try runConsumer(s, queue: PendingConsumer.queueName, consumer.handle)
         #expect(first.outcomes == ["inserted": 2, "merged": 1, "unchanged": 1])
@@ -45,10 +48,19 @@ struct ConsumerTests {
 
         // Redelivering everything changes nothing.
         let before = try store.list(includeResolved: true, limit: 100)
-        for body in input { try producer.push(body, to: PendingConsumer.queueName) }
+        for body in stamped { try producer.push(body, to: PendingConsumer.queueName) }
         let second = try runConsumer(s, queue: PendingConsumer.queueName, consumer.handle)
-        #expect(second.outcomes["inserted"] == nil)
+        #expect(second.outcomes == ["unchanged": 4])
+        #expect(second.damaged == 2)
         #expect(try store.list(includeResolved: true, limit: 100) == before)
+
+        // The same payload pushed again is a new message, stamped now: its newer envelope is merged, nothing else.
+        try producer.push(input[2], to: PendingConsumer.queueName)
+        #expect(try runConsumer(s, queue: PendingConsumer.queueName, consumer.handle).outcomes == ["merged": 1])
+        let g1 = try #require(try store.fetch(gateway: "globalcollect", orderID: "g1"))
+        let g1Before = try #require(before.first { $0.orderID == "g1" })
+        #expect(g1.message["source_enqueued_time"] != g1Before.message["source_enqueued_time"])
+        #expect(g1.message.filter { $0.key != "source_enqueued_time" } == g1Before.message.filter { $0.key != "source_enqueued_time" })
     }
 
     @Test(arguments: stacks)

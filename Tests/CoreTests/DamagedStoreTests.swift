@@ -50,10 +50,12 @@ struct DamagedStoreTests {
     func requeueMovesDueMessagesBackToTheirQueue(kind: DatabaseKind) throws {
         let f = try DatabaseFixture(kind)
         let storage = try Storage(f.configuration)
-        _ = try storage.damaged.insert(record(order: "due", retry: Date().addingTimeInterval(-1)))
-        _ = try storage.damaged.insert(record(order: "later", retry: Date().addingTimeInterval(3600)))
-        _ = try storage.damaged.insert(record(queue: "pending", order: "due-2", retry: Date().addingTimeInterval(-2)))
-        _ = try storage.damaged.insert(record(queue: "pending", order: "due-3", retry: Date().addingTimeInterval(-3)))
+        // One clock reading: retry dates 1, 2 and 3 s ago keep that order however long each insert's commit takes.
+        let now = Date()
+        _ = try storage.damaged.insert(record(order: "due", retry: now.addingTimeInterval(-1)))
+        _ = try storage.damaged.insert(record(order: "later", retry: now.addingTimeInterval(3600)))
+        _ = try storage.damaged.insert(record(queue: "pending", order: "due-2", retry: now.addingTimeInterval(-2)))
+        _ = try storage.damaged.insert(record(queue: "pending", order: "due-3", retry: now.addingTimeInterval(-3)))
         let requeuer = DamagedRequeuer(queue: storage.queue, damaged: storage.damaged)
         #expect(try requeuer.requeueDue(limit: 2) == 2)  // the two oldest retry dates
         #expect(try storage.queue.stats("pending").waiting == 2)

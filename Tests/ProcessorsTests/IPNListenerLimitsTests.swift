@@ -60,13 +60,11 @@ struct IPNListenerLimitsTests {
         #expect(l.serves())
         let hugeHeader = "GET /ipn HTTP/1.1\r\nHost: x\r\nX-Padding: \(String(repeating: "a", count: 70_000))\r\n\r\n"
         let cases: [(String, String, Int)] = [
-            ("70 KB header", hugeHeader, 431),
+            ("70 KB header", hugeHeader, 400),  // Hummingbird answers a head beyond --max-header-bytes 400 (NIO's decoder error)
             ("100 MB body announced, not sent", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", 413),
-            ("chunked", "POST /ipn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab=cd\r\n0\r\n\r\n", 501),
             ("negative length", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nab=cd", 400),
             ("garbage length", "GET /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n", 400),
             ("two lengths", "POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nab=cd", 400),
-            ("POST without length", "POST /ipn HTTP/1.1\r\nHost: x\r\n\r\n", 411),
             ("not HTTP", "HELLO\r\n\r\n", 400),
         ]
         for (name, request, status) in cases {
@@ -81,6 +79,20 @@ struct IPNListenerLimitsTests {
         try c.send("GET /ipn HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(c.closedByServer())
         #expect(try l.acceptsAGenuineNotification("T-LIMITS-1"))
+        // A chunked body is read whole: a genuine notification sent in two chunks is verified and answered 200.
+        let body = l.fixture.sandbox.issueIPN([("txn_type", "web_accept"), ("txn_id", "T-CHUNKED-1"), ("mc_gross", "5.00"),
+                                               ("mc_currency", "EUR"), ("payment_status", "Completed")])
+        let half = body.count / 2
+        let chunked = try RawHTTPConnection(port: l.port)
+        var request: [UInt8] = Array("POST /ipn HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        for part in [body[..<half], body[half...]] {
+            request += Array("\(String(part.count, radix: 16))\r\n".utf8)
+            request += part
+            request += Array("\r\n".utf8)
+        }
+        request += Array("0\r\n\r\n".utf8)
+        try chunked.send(request)
+        #expect(chunked.answer()?.status == 200)
         l.process.send(SIGTERM)
         #expect(l.process.wait().status == 0)
     }
@@ -108,36 +120,85 @@ struct IPNListenerLimitsTests {
         #expect(l.process.wait().status == 0)
     }
 
+    /// A slow-loris client: its request header arrives one byte per second,
+    /// so it never completes. The read timeout cuts it while a genuine
+    /// notification on another connection is answered 200.
+    @Test func aHeaderSentOneBytePerSecondIsCutByTheReadTimeoutWhileOthersAreServed() throws {
+        let l = try startListener(["--request-timeout", "20s", "--idle-timeout", "20s"])
+        #expect(l.serves())
+        let slow = try RawHTTPConnection(port: l.port)
+        let header = Array("POST /ipn HTTP/1.1\r\nHost: x\r\nX-Slow: \(String(repeating: "a", count: 200))\r\n".utf8)
+        var sent = 0
+        var servedMeanwhile: Bool?
+        var slowOpenWhenServed = false
+        let deadline = Date().addingTimeInterval(180)
+        while !slow.heardAnything, Date() < deadline, sent < header.count {
+            guard (try? slow.send([header[sent]])) != nil else { break }
+            sent += 1
+            if sent == 2 {  // the slow request has begun: another client is served meanwhile
+                servedMeanwhile = try l.acceptsAGenuineNotification("T-SLOWLORIS-1")
+                slowOpenWhenServed = !slow.heardAnything
+            }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        #expect(servedMeanwhile == true, "a genuine notification is answered 200 while the slow header trickles in")
+        #expect(slowOpenWhenServed, "the slow client was still connected, unanswered, when the other was served")
+        #expect(sent < header.count, "the header was cut before it was complete (\(sent) of \(header.count) bytes sent)")
+        // A head that never completes is cut by the timeout on waiting for a head (--idle-timeout): closed, at most with a 408.
+        let answer = slow.answer()
+        #expect(answer == nil || answer?.status == 408, "answer: \(String(describing: answer?.status))")
+        #expect(slow.closedByServer())
+        #expect(l.process.process.isRunning)
+        #expect(try l.acceptsAGenuineNotification("T-SLOWLORIS-2"))
+        l.process.send(SIGTERM)
+        #expect(l.process.wait().status == 0)
+    }
+
+    /// 500 clients connect at once and stay: Hummingbird serves them on its
+    /// event loops, so the listener's threads do not grow with them, its
+    /// memory stays bounded, and a genuine notification is answered meanwhile.
     @Test func fiveHundredConnectionsAtOnceAreBoundedAndTheListenerServesAfterwards() throws {
-        let cap = 40
-        let l = try startListener(["--max-connections", String(cap), "--request-timeout", "10m", "--idle-timeout", "10m"])
+        let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"])
         #expect(l.serves())
         let baselineThreads = try #require(l.process.threadCount)
+        let baselineKiB = try #require(l.process.residentKiB)
         var files = rlimit()  // this test process holds 500 sockets too: lift a low soft limit (CI machines often have 1024)
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < 4096 {
             files.rlim_cur = min(files.rlim_max, 4096)
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
         }
         var connections = try (0..<500).map { _ in try RawHTTPConnection(port: l.port) }
-        // The first `cap` are held (they never send a request); every further one is answered 503 at once.
-        var answers: [Int: Int] = [:]
-        #expect(eventually(timeout: 120, poll: 0.1) {
-            answers = [:]
-            for c in connections where c.heardAnything { answers[c.answer(timeout: 0)?.status ?? 0, default: 0] += 1 }
-            return answers[503] == 500 - cap
-        }, "answers: \(answers)")
-        #expect(answers.values.reduce(0, +) == 500 - cap, "the held connections heard nothing: \(answers)")
+        // Each sends the start of a request and stops: 500 requests in progress at once.
+        for c in connections { try c.send("POST /ipn HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab") }
+        #expect(eventually(timeout: 120, poll: 0.5) { (l.process.openFileDescriptors ?? 0) >= 500 }, "all 500 accepted")
+        #expect(try l.acceptsAGenuineNotification("T-CROWD-0"), "served while 500 requests are in progress")
         let threads = try #require(l.process.threadCount)
-        #expect(threads <= baselineThreads + cap + 8, "threads: \(baselineThreads) before, \(threads) with 500 connections")
-        let answer = connections.first { $0.answer(timeout: 0)?.status == 503 }?.answer(timeout: 0)
-        #expect(answer?.head.contains("Retry-After: 1") == true)
+        #expect(threads <= baselineThreads + 16, "threads: \(baselineThreads) before, \(threads) with 500 connections")
+        // Memory bounded too: 500 open connections cost far less than 256 MiB (a generous bound, not a measurement).
+        let residentKiB = try #require(l.process.residentKiB)
+        #expect(residentKiB <= baselineKiB + 262_144, "resident memory: \(baselineKiB) KiB before, \(residentKiB) KiB with 500 connections")
+        #expect(connections.allSatisfy { !$0.heardAnything }, "no request was answered before its body arrived")
         connections.removeAll()  // everyone leaves
         #expect(l.serves(), "the listener serves once the crowd has gone")
         #expect(try l.acceptsAGenuineNotification("T-CROWD-1"))
         l.process.send(SIGTERM)
-        let r = l.process.wait()
-        #expect(r.status == 0)
-        #expect(r.stderr.contains("connections already open (the limit): answering 503"))
+        #expect(l.process.wait().status == 0)
+    }
+
+    /// Beyond --max-connections a client waits to be accepted; it is served once a held connection closes.
+    @Test func beyondTheConnectionCapAClientWaitsUntilOneCloses() throws {
+        let l = try startListener(["--max-connections", "2", "--request-timeout", "10m", "--idle-timeout", "10m"])
+        #expect(l.serves())
+        var held = try (0..<2).map { _ in try RawHTTPConnection(port: l.port) }
+        #expect(eventually(timeout: 60, poll: 0.2) { (l.process.openFileDescriptors ?? 0) >= 2 })
+        let waiting = try RawHTTPConnection(port: l.port)  // the kernel completes the handshake; the listener does not accept it yet
+        try waiting.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(!waiting.heardAnything, "not served while two connections are held")
+        held.removeFirst()
+        #expect(waiting.answer()?.status == 405, "served once a held connection closed")
+        held.removeAll()
+        l.process.send(SIGTERM)
+        #expect(l.process.wait().status == 0)
     }
 
     @Test func limitsOutOfRangeAreRefusedAtStart() throws {
@@ -153,14 +214,11 @@ struct IPNListenerLimitsTests {
                                   fileDescriptorLimit: 64)
         #expect(l.serves())
         var connections = try (0..<100).map { _ in try RawHTTPConnection(port: l.port) }
-        #expect(eventually(timeout: 60, poll: 0.1) { l.process.standardErrorSoFar.contains("accept() failed: Too many open files") },
-                "stderr: \(l.process.standardErrorSoFar)")
+        #expect(eventually(timeout: 60, poll: 0.1) { (l.process.openFileDescriptors ?? 0) >= 60 }, "descriptors run out")
         #expect(l.process.process.isRunning)
         connections.removeAll()  // closes all 100
         #expect(l.serves(), "accepting resumed once descriptors were free")
         l.process.send(SIGTERM)
-        let r = l.process.wait()
-        #expect(r.status == 0)
-        #expect(r.stderr.contains("accepting connections again after"))
+        #expect(l.process.wait().status == 0)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Logging
+import Operations
 import Processors
 
 /// `fundq ipn`: receives PayPal's Instant Payment Notifications.
@@ -12,9 +13,10 @@ struct IPNCommand: ParsableCommand {
         discussion: """
             Answers 200 once a notification is safe (pushed, or kept in the damaged store when its txn_type is unknown), \
             403 when it cannot be verified (PayPal resends) and 500 when it cannot be stored (PayPal resends). \
-            Bounded: at most --max-connections at once (503 beyond), --max-header-bytes (431), --max-body-bytes (413), \
-            a Content-Length required (411; chunked bodies 501), --request-timeout per request (408), --idle-timeout between requests; \
-            when out of file descriptors it logs, pauses and goes on accepting. \
+            Served by Hummingbird (keep-alive, Content-Length or chunked bodies, one access-log line per request). \
+            Bounded: at most --max-connections at once (further ones wait to be accepted), --max-header-bytes, \
+            --max-body-bytes (413), --request-timeout from a request's head to its last body byte (408), \
+            --idle-timeout waiting for a request's head (closed). \
             The verification endpoint is settings.ipn_verify_endpoint of processors/paypal-recurring.yaml. Runs until SIGTERM/SIGINT.
             """)
 
@@ -24,20 +26,20 @@ struct IPNCommand: ParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port = 8089
 
-    @Option(help: "Connections served at once; further ones are answered 503 (PayPal resends) and closed.")
+    @Option(help: "Connections served at once; further ones wait (in the listen backlog) until one closes.")
     var maxConnections = 128
 
-    @Option(help: "Largest request line plus header fields in bytes; larger requests are answered 431.")
+    @Option(help: "Largest request line plus header fields in bytes; larger requests are refused and closed.")
     var maxHeaderBytes = 16_384
 
     @Option(help: "Largest notification body in bytes; a larger Content-Length is answered 413 without reading the body.")
     var maxBodyBytes = 262_144
 
-    @Option(help: ArgumentHelp("Longest time from a request's first byte to its last (default 10s); slower requests are answered 408.",
+    @Option(help: ArgumentHelp("Longest time from a request's head to its last body byte (default 10s); slower requests are answered 408.",
                                valueName: "duration"))
     var requestTimeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("Longest wait for the next request on an open connection before closing it (default 15s).",
+    @Option(help: ArgumentHelp("Longest wait for a request's head (the first, or the next kept-alive one) before closing (default 15s).",
                                valueName: "duration"))
     var idleTimeout: DurationArgument?
 
@@ -56,8 +58,8 @@ struct IPNCommand: ParsableCommand {
         }
     }
 
-    var limits: HTTPServerLimits {
-        HTTPServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
+    var limits: IPNServerLimits {
+        IPNServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
                          requestTimeout: requestTimeout?.duration ?? .seconds(10), idleTimeout: idleTimeout?.duration ?? .seconds(15))
     }
 
@@ -73,15 +75,11 @@ struct IPNCommand: ParsableCommand {
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
         let http = config.httpConfiguration
-        let server = try LoopbackHTTPServer(port: port, limits: limits, logger: Logger(label: "fundq.ipn")) { request in
+        let server = try IPNServer(host: "127.0.0.1", port: port, limits: limits, logger: Logger(label: "fundq.ipn")) { body in
             let logger = Logger(label: "fundq.ipn")
-            guard request.method == "POST" else {
-                return .response(status: 405, contentType: "text/plain", body: Array("POST only\n".utf8), delay: .zero)
-            }
-            guard let client = try? HTTPClient(configuration: http) else {
-                return .response(status: 500, contentType: "text/plain", body: Array("no HTTP client\n".utf8), delay: .zero)
-            }
-            let (reply, outcome) = PayPalIPN.handle(request.body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail, client: client, push: { queue, message in
+            guard let client = try? HTTPClient(configuration: http) else { return IPNAnswer(status: 500, body: "no HTTP client\n") }
+            let (reply, outcome) = PayPalIPN.handle(body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail, client: client,
+                                                    push: { queue, message in
                 let stores = try Storage(storageConfiguration)
                 try QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")).push(message, to: queue)
             }, keep: { body, reason in
@@ -98,7 +96,8 @@ struct IPNCommand: ParsableCommand {
             case .malformed: logger.warning("IPN body is not a form; answered 400")
             case .storeFailed(let why): logger.error("IPN verified but not stored, answered 500 so PayPal resends: \(why)")
             }
-            return reply
+            guard case .response(let status, _, let text, _) = reply else { return IPNAnswer(status: 500, body: "no answer\n") }
+            return IPNAnswer(status: status, body: String(decoding: text, as: UTF8.self))
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
         let presence = try process.start(role: "ipn", storage: storageConfiguration)
