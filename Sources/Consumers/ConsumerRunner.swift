@@ -38,7 +38,8 @@ public struct RunSummary: Sendable {
         if pops.released > 0 { parts.append("\(pops.released) released") }
         if pops.leaseLost > 0 { parts.append("\(pops.leaseLost) lost their lease") }
         if outages > 0 { parts.append("\(outages) outage retries") }
-        return "\(name): \(pops.claimed) message\(pops.claimed == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s: " + parts.joined(separator: ", ")
+        return "\(name): \(pops.claimed) message\(pops.claimed == 1 ? "" : "s") in \(String(format: "%.1f", seconds)) s: "
+            + parts.joined(separator: ", ")
     }
 }
 

@@ -59,7 +59,8 @@ public struct DonationsSink {
                     if let orderID = try donation.completedOrderID() {
                         guard let row = try pending.fetch(gateway: donation.gateway, orderID: orderID) else {
                             verdicts[index] = .damaged(
-                                reason: "pending row \(donation.gateway)/\(orderID) named by completion_message_id is not in the pending database yet",
+                                reason: "pending row \(donation.gateway)/\(orderID) named by completion_message_id "
+                                    + "is not in the pending database yet",
                                 errorType: "PendingRowMissing", retryAfter: completionRetry)
                             continue
                         }

@@ -86,7 +86,8 @@ public struct TrackingLink {
     public let producer: QueueProducer
 
     /// A link pushing to `queue`.
-    public init(queue: any MessageQueue, envelope: MessageEnvelope = MessageEnvelope(sourceName: "fundq-donations-sink", sourceType: "consumer")) {
+    public init(queue: any MessageQueue,
+                envelope: MessageEnvelope = MessageEnvelope(sourceName: "fundq-donations-sink", sourceType: "consumer")) {
         producer = QueueProducer(queue: queue, envelope: envelope)
     }
 
@@ -103,7 +104,8 @@ public struct TrackingLink {
             for start in stride(from: 0, to: ids.count, by: 500) {
                 let part = Array(ids[start..<min(start + 500, ids.count)])
                 let rows = try connection.query(
-                    "SELECT id, contribution_tracking_id, received_date, gateway_txn_id FROM donations WHERE gateway = ? AND gateway_txn_id IN ("
+                    "SELECT id, contribution_tracking_id, received_date, gateway_txn_id FROM donations "
+                        + "WHERE gateway = ? AND gateway_txn_id IN ("
                         + Array(repeating: "?", count: part.count).joined(separator: ", ") + ")",
                     [.text(gateway)] + part.map { .text($0) })
                 for row in rows {

@@ -103,7 +103,8 @@ public final class DecisionLog {
             FROM rectifier_decision d LEFT JOIN pending p ON p.id = d.pending_id\(whereClause) ORDER BY d.id DESC LIMIT ?
             """, parameters + [.int(limit)]).map { r in
             var d = RectifierDecision(time: connection.dialect.date(r[1]) ?? Date(timeIntervalSince1970: 0), runID: r[2].string ?? "",
-                                      processor: r[3].string ?? "", gateway: r[4].string ?? "", orderID: r[5].string, pendingID: r[6].int64 ?? 0,
+                                      processor: r[3].string ?? "", gateway: r[4].string ?? "", orderID: r[5].string,
+                                      pendingID: r[6].int64 ?? 0,
                                       status: r[7].string ?? "", evidence: r[8].string ?? "", raw: r[9].string,
                                       action: RectifierAction(rawValue: r[10].string ?? "") ?? .leave, result: r[11].string ?? "")
             d.id = r[0].int64 ?? 0

@@ -50,7 +50,9 @@ public final class SQLiteTrackingIDSource: TrackingIDSource {
                 try database.execute("INSERT INTO contribution_tracking_sequence (name, value) VALUES (?, 1)", [.text(name)])
             }
             let rows = try database.query("SELECT value FROM contribution_tracking_sequence WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.first?.int64 else { throw ConfigurationError("the contribution tracking sequence \(name) is missing") }
+            guard let id = rows.first?.first?.int64 else {
+                throw ConfigurationError("the contribution tracking sequence \(name) is missing")
+            }
             return id
         }
     }

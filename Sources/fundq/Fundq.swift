@@ -98,7 +98,8 @@ extension Fundq {
 
 /// `fundq version`: fundq's version and the C libraries it runs on.
 struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print fundq's version and its C libraries' versions.")
+    static let configuration = CommandConfiguration(commandName: "version",
+                                                    abstract: "Print fundq's version and its C libraries' versions.")
 
     func run() throws {
         print("fundq \(FundqVersion.current)")

@@ -33,22 +33,27 @@ struct TrafficMix {
             let kind = size - total < 3 ? 0 : rng.next() % 20
             switch kind {
             case 0..<10:  // a valid one-off donation
-                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"T\#(i)","currency":"EUR","gross":"\#(1 + i % 50).00","date":\#(date),"email":"d\#(i)@example.org"}"#))
+                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"T\#(i)","currency":"EUR","#
+                                           + #""gross":"\#(1 + i % 50).00","date":\#(date),"email":"d\#(i)@example.org"}"#))
                 expectedDonations.insert("\(gateway)/T\(i)")
                 if rng.next() % 4 == 0 && size - total >= 1 {  // a redelivery of the very same message
                     donationsQueue.append(donationsQueue.last!)
                 }
             case 10:  // the frontend retried: same transaction, slightly different message
-                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"R\#(i)","currency":"USD","gross":"5","date":\#(date)}"#))
-                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"R\#(i)","currency":"USD","gross":"5","date":\#(date),"utm_source":"retry"}"#))
+                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"R\#(i)","currency":"USD","#
+                                           + #""gross":"5","date":\#(date)}"#))
+                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"R\#(i)","currency":"USD","#
+                                           + #""gross":"5","date":\#(date),"utm_source":"retry"}"#))
                 expectedDonations.insert("\(gateway)/R\(i)")
             case 11..<14:  // a payment in progress that never completes
                 pendingQueue.append(body(#"{"gateway":"\#(gateway)","order_id":"O\#(i)","date":\#(date),"gateway_session_id":"S\#(i)"}"#))
                 expectedOpenOrders.insert("\(gateway)/O\(i)")
             case 14..<17:  // pending, then completed; the completion may arrive first
-                pendingQueue.append(body(#"{"gateway":"\#(gateway)","order_id":"C\#(i)","date":\#(date),"contribution_tracking_id":"ct\#(i)"}"#))
+                pendingQueue.append(body(#"{"gateway":"\#(gateway)","order_id":"C\#(i)","date":\#(date),"#
+                                         + #""contribution_tracking_id":"ct\#(i)"}"#))
                 pendingQueue.append(body(#"{"gateway":"\#(gateway)","order_id":"C\#(i)","date":\#(date),"gateway_txn_id":"P\#(i)"}"#))
-                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"CT\#(i)","currency":"GBP","gross":"12.50","completion_message_id":"\#(gateway)-C\#(i)"}"#))
+                donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"CT\#(i)","currency":"GBP","gross":"12.50","#
+                                           + #""completion_message_id":"\#(gateway)-C\#(i)"}"#))
                 expectedDonations.insert("\(gateway)/CT\(i)")
                 expectedCompletedOrders.insert("\(gateway)/C\(i)")
             case 17:  // garbage from a broken producer, straight into the list
@@ -60,7 +65,9 @@ struct TrafficMix {
                 donationsQueue.append(body(#"{"gateway":"\#(gateway)","gateway_txn_id":"B\#(i)",\#(bad)}"#))
                 expectedDamaged["donations"]! += 1
             default:  // a pending message that cannot be stored
-                pendingQueue.append(body(i % 2 == 0 ? #"{"gateway":"\#(gateway)","order_id":"X\#(i)"}"# : #"{"gateway":"\#(gateway)","date":\#(date)}"#))
+                pendingQueue.append(body(i % 2 == 0
+                    ? #"{"gateway":"\#(gateway)","order_id":"X\#(i)"}"#
+                    : #"{"gateway":"\#(gateway)","date":\#(date)}"#))
                 expectedDamaged["pending"]! += 1
             }
         }

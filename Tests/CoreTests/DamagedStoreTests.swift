@@ -7,7 +7,8 @@ import Testing
 @Suite("Damaged store")
 struct DamagedStoreTests {
     func record(queue: String = "donations", order: String, retry: Date? = nil, message: [UInt8]? = nil) -> DamagedMessage {
-        DamagedMessage(originalDate: Date(timeIntervalSince1970: 1_700_000_000.25), damagedDate: Date(timeIntervalSince1970: 1_700_000_100.5),
+        DamagedMessage(originalDate: Date(timeIntervalSince1970: 1_700_000_000.25),
+                       damagedDate: Date(timeIntervalSince1970: 1_700_000_100.5),
                        retryDate: retry, originalQueue: queue, gateway: "paypal", orderID: order, gatewayTxnID: "T-\(order)",
                        error: "gross must be greater than 0", trace: "BookingRefused in consumer pid 1",
                        message: message ?? Array(#"{"order_id":"\#(order)","name":"Zoë"}"#.utf8))
@@ -79,7 +80,8 @@ struct SchemaMigrationTests {
                 _ = try Storage(f.configuration)
                 Issue.record("opened a MariaDB database with no schema")
             } catch {
-                #expect("\(error)".contains("has schema version 0 but this fundq needs \(SchemaMigrator.currentVersion): run `fundq db migrate`"))
+                #expect("\(error)".contains("has schema version 0 "
+                    + "but this fundq needs \(SchemaMigrator.currentVersion): run `fundq db migrate`"))
             }
         }
         #expect(try SchemaMigrator.migrate(db).count == (kind == .mariadb ? SchemaMigrator.currentVersion : 0))

@@ -6,7 +6,8 @@ import Testing
 struct MessageTests {
     @Test func envelopeIsSplicedInWithoutTouchingTheProducersBytes() throws {
         let body = Array(#"{"gross": 10.00, "order_id": 12345678901234567890}  "#.utf8)
-        let envelope = MessageEnvelope(sourceName: "form", sourceType: "listener", sourceHost: "web1", sourceRunID: 42, sourceVersion: "9.9")
+        let envelope = MessageEnvelope(sourceName: "form", sourceType: "listener", sourceHost: "web1", sourceRunID: 42,
+                                       sourceVersion: "9.9")
         let keys = try MessageValidator().keys(body)
         let stamped = envelope.stamp(body, existingKeys: keys, enqueuedAt: Date(timeIntervalSince1970: 1_700_000_000))
         let text = String(decoding: stamped, as: UTF8.self)

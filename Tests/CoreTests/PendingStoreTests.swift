@@ -18,11 +18,13 @@ struct PendingStoreTests {
     func storeInsertsThenMergesWithoutBlankingAndRedeliveryChangesNothing(kind: DatabaseKind) throws {
         let f = try DatabaseFixture(kind)
         let store = PendingStore(connection: try f.openDatabase())
-        let first = #"{"gateway":"paypal","order_id":"o1","date":1700000000,"email":"zoë@example.org","gateway_session_id":"EC-1","gross":"5.00"}"#
+        let first = #"{"gateway":"paypal","order_id":"o1","date":1700000000,"email":"zoë@example.org","#
+            + #""gateway_session_id":"EC-1","gross":"5.00"}"#
         #expect(try store.store(pendingMessage(first)) == .inserted)
         #expect(try store.store(pendingMessage(first)) == .unchanged)
         // Later fields win; empty ones never blank what is set.
-        let later = #"{"gateway":"paypal","order_id":"o1","date":1700000000,"email":"","gateway_txn_id":"T1","gross":"7.50","payment_method":"paypal"}"#
+        let later = #"{"gateway":"paypal","order_id":"o1","date":1700000000,"email":"","gateway_txn_id":"T1","gross":"7.50","#
+            + #""payment_method":"paypal"}"#
         #expect(try store.store(pendingMessage(later)) == .merged)
         #expect(try store.store(pendingMessage(later)) == .unchanged)
         let row = try #require(try store.fetch(gateway: "paypal", orderID: "o1"))
@@ -52,7 +54,8 @@ struct PendingStoreTests {
         }
         #expect(try reason(#"{"date":1,"order_id":"o"}"#) == "field 'gateway': is missing")
         #expect(try reason(#"{"gateway":"g","order_id":"o"}"#) == "field 'date': is missing")
-        #expect(try reason(#"{"gateway":"g","date":"soon","order_id":"o"}"#) == "field 'date': must be unix seconds as a decimal number (got \"soon\")")
+        #expect(try reason(#"{"gateway":"g","date":"soon","order_id":"o"}"#)
+            == "field 'date': must be unix seconds as a decimal number (got \"soon\")")
         #expect(try reason(#"{"gateway":"g","date":1,"order_id":"o"}"#)
             == "field 'date': must be unix seconds between 2000-01-01 and one day from now (got 1)")
         #expect(try reason(#"{"gateway":"g","date":1764000000}"#).hasPrefix("field 'order_id': is missing, and so is gateway_txn_id"))
@@ -61,7 +64,8 @@ struct PendingStoreTests {
         // Lengths count code points, as VARCHAR(255) does: 200 "é" in decomposed form are 400.
         #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":"\#(String(repeating: "e\u{301}", count: 200))"}"#)
             == "field 'order_id': is 400 characters long, over the limit of 255")
-        #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":{"x":1}}"#) == "field 'order_id': must be a string or a number, not a JSON object")
+        #expect(try reason(#"{"gateway":"g","date":1764000000,"order_id":{"x":1}}"#)
+            == "field 'order_id': must be a string or a number, not a JSON object")
     }
 
     @Test(arguments: DatabaseKind.allCases)
@@ -79,8 +83,8 @@ struct PendingStoreTests {
                           now: now, after: cursor.map { (date: $0.0, id: $0.1) }, limit: limit).compactMap(\.orderID)
         }
         #expect(try due() == ["c", "b", "a"])
-        let firstPage = try store.due(gateway: "paypal", olderThan: now.addingTimeInterval(-1200), newerThan: now.addingTimeInterval(-30 * 86400),
-                                      now: now, limit: 2)
+        let firstPage = try store.due(gateway: "paypal", olderThan: now.addingTimeInterval(-1200),
+                                      newerThan: now.addingTimeInterval(-30 * 86400), now: now, limit: 2)
         #expect(firstPage.compactMap(\.orderID) == ["c", "b"])
         #expect(try due(after: (firstPage[1].date, firstPage[1].id)) == ["a"])
 
@@ -144,7 +148,8 @@ struct PendingStoreTests {
 struct DonationsStoreTests {
     func donation(_ txn: String, gross: String = "10.00", order: String? = nil) throws -> DonationMessage {
         let orderField = order.map { #","order_id":"\#($0)""# } ?? ""
-        return try DonationMessage(members: try members(#"{"gateway":"paypal","gateway_txn_id":"\#(txn)","currency":"EUR","gross":"\#(gross)","date":1700000000\#(orderField)}"#))
+        return try DonationMessage(members: try members(#"{"gateway":"paypal","gateway_txn_id":"\#(txn)","currency":"EUR","#
+                                                        + #""gross":"\#(gross)","date":1700000000\#(orderField)}"#))
     }
 
     @Test(arguments: DatabaseKind.allCases)
@@ -172,7 +177,8 @@ struct DonationsStoreTests {
         #expect(try reason(#"{\#(base),"currency":"EUR","gross":-5}"#) == #"field 'gross': must be greater than 0 (got "-5")"#)
         #expect(try reason(#"{\#(base),"currency":"EUR","gross":"1e3"}"#).hasPrefix("field 'gross': must be a decimal amount"))
         #expect(try reason(#"{\#(base),"currency":"EUR","gross":"1.23456"}"#).hasPrefix("field 'gross': must be a decimal amount"))
-        #expect(try reason(#"{\#(base),"currency":"eur","gross":"5"}"#) == #"field 'currency': must be a three-letter ISO 4217 code (got "eur")"#)
+        #expect(try reason(#"{\#(base),"currency":"eur","gross":"5"}"#)
+            == #"field 'currency': must be a three-letter ISO 4217 code (got "eur")"#)
         #expect(try reason(#"{"gateway":"paypal","currency":"EUR","gross":"5"}"#) == "field 'gateway_txn_id': is missing")
         #expect(try reason(#"{\#(base),"gross":"5"}"#) == "field 'currency': is missing")
         #expect(try reason(#"{\#(base),"currency":"EUR","gross":"5","contribution_tracking_id":"\#(String(repeating: "1", count: 300))"}"#)

@@ -15,12 +15,16 @@ struct CrashRecoveryTests {
         let got = f.directory.file("got")
         let pidFile = f.directory.file("handler.pid")
         let consumer = try FundqProcess.spawn(
-            ["queue", "pop", q, "--lease", "3", "--exec-timeout", "2.9", "--exec", "echo $$ > \(pidFile); cat > \(got); sleep 60"] + f.flags,
+            ["queue", "pop", q, "--lease", "3", "--exec-timeout", "2.9", "--exec", "echo $$ > \(pidFile); cat > \(got); sleep 60"]
+                + f.flags,
             outputIn: f.directory)
-        #expect(eventually { FileManager.default.fileExists(atPath: got) && ((try? String(contentsOfFile: got, encoding: .utf8)) ?? "").contains("crash-1") })
+        #expect(eventually {
+            FileManager.default.fileExists(atPath: got) && ((try? String(contentsOfFile: got, encoding: .utf8)) ?? "").contains("crash-1")
+        })
         consumer.send(SIGKILL)
         _ = consumer.wait()
-        if let pid = Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let pid = Int32(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(pid, SIGKILL)
         }
         // The message exists somewhere at every instant: in flight now…

@@ -8,7 +8,8 @@ import Testing
 /// `fundq processor …` end to end: the binary against an in-process sandbox.
 @Suite("fundq processor and sandbox commands")
 struct ProcessorCommandTests {
-    func run(_ f: SandboxFixture, _ args: [String], extra: [String: String] = [:], dataDirectory: String? = nil) throws -> FundqProcess.Result {
+    func run(_ f: SandboxFixture, _ args: [String], extra: [String: String] = [:],
+             dataDirectory: String? = nil) throws -> FundqProcess.Result {
         let dir = try TemporaryDirectory()
         var env = f.environment(extra)
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
@@ -57,7 +58,8 @@ struct ProcessorCommandTests {
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = db.path
         let pushed = try FundqProcess.run(["queue", "push", "pending"],
-                                          stdin: #"{"gateway":"paypal","order_id":"EC-9","gateway_session_id":"EC-9","date":1764000000,"gross":"10.00","currency":"EUR"}"#,
+                                          stdin: #"{"gateway":"paypal","order_id":"EC-9","gateway_session_id":"EC-9","date":1764000000,"#
+                                              + #""gross":"10.00","currency":"EUR"}"#,
                                           environment: env)
         #expect(pushed.status == 0)
         #expect(try run(f, ["consume", "pending"], dataDirectory: db.path).status == 0)
@@ -97,11 +99,13 @@ struct ProcessorCommandTests {
         #expect(ok.stdout.contains("connectivity:  ok"))
         let missing = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_SIGNATURE": ""])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("credential 'signature' comes from FUNDQ_PAYPAL_SIGNATURE, which is set neither in the environment nor in the secrets file"))
+        #expect(missing.stderr.contains("credential 'signature' comes from FUNDQ_PAYPAL_SIGNATURE, "
+            + "which is set neither in the environment nor in the secrets file"))
         let wrong = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_PASSWORD": "nope"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("credentials refused (10002)"), "\(wrong.stderr)")
-        let unreachable = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/nvp"])
+        let unreachable = try run(f, ["processor", "paypal", "check"],
+                                  extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/nvp"])
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot connect"))
         let plain = try run(f, ["processor", "paypal", "check"], extra: ["FUNDQ_PAYPAL_ENDPOINT": "http://api-3t.paypal.com/nvp"])

@@ -126,7 +126,8 @@ struct ProcessorMaskingTests {
         let date = Int(Date().timeIntervalSince1970) - 3600
         for token in ["EC-NOTE", "EC-ECHO"] {
             try PendingStore(connection: storage.database).store(try PendingMessage(members: try JSONParser().parse(
-                #"{"gateway":"paypal","order_id":"\#(token)","gateway_session_id":"\#(token)","date":\#(date),"gross":"10.00","currency":"EUR"}"#
+                #"{"gateway":"paypal","order_id":"\#(token)","gateway_session_id":"\#(token)","date":\#(date),"#
+                    + #""gross":"10.00","currency":"EUR"}"#
             ).objectValue!))
         }
         var env = p.environment

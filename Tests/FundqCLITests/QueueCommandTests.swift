@@ -100,7 +100,8 @@ struct QueueCommandTests {
         var r = try FundqProcess.run(["queue", "pop", q, "--limit", "1", "--exec", "cat >/dev/null; kill -TERM $$; sleep 5"] + f.flags)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("1 damaged"))
-        r = try FundqProcess.run(["queue", "pop", q, "--limit", "1", "--lease", "10", "--exec-timeout", "1", "--exec", "sleep 30"] + f.flags)
+        r = try FundqProcess.run(["queue", "pop", q, "--limit", "1", "--lease", "10", "--exec-timeout", "1", "--exec", "sleep 30"]
+                                 + f.flags)
         #expect(r.stderr.contains("1 damaged"))
         let errors = try f.open().damaged.list(queue: q, limit: 10).map(\.error).sorted()
         #expect(errors.count == 2)
@@ -123,7 +124,8 @@ struct QueueCommandTests {
         let q = f.queueName
         var r = try FundqProcess.run(["queue", "push", q] + f.flags, stdin: "{\"gross\": 5,\n \"currency\" \"EUR\"}")
         #expect(r.status == 1)
-        #expect(r.stderr == "fundq: standard input: message is not valid JSON: invalid JSON at line 2, column 13 (byte 25): unexpected '\"', expected ':' after object key\n")
+        #expect(r.stderr == "fundq: standard input: message is not valid JSON: invalid JSON at line 2, column 13 (byte 25): "
+            + "unexpected '\"', expected ':' after object key\n")
         r = try FundqProcess.run(["queue", "push", q, "--lines"] + f.flags, stdin: "{\"a\":1}\n[1]\n")
         #expect(r.status == 1)
         #expect(r.stderr == "fundq: line 2 of standard input: message must be a JSON object, found an array\n")

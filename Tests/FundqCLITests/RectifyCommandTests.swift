@@ -49,7 +49,8 @@ struct RectifyCommandTests {
 
         let run = try FundqProcess.run(["rectify", "--processor", "paypal"], environment: env)
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.stderr.contains("rectify paypal: 2 examined, 1 completed (1 captured), 1 failed/cancelled/timeout, 0 duplicate, 0 left"))
+        #expect(run.stderr.contains("rectify paypal: 2 examined, 1 completed (1 captured), 1 failed/cancelled/timeout, "
+            + "0 duplicate, 0 left"))
         #expect(f.sandbox.captures.map(\.id) == ["EC-1"])
         let all = try FundqProcess.run(["rectify", "--json"], environment: env)
         let summary = try JSONParser().parse(all.stdout).objectValue?["summary"]?.objectValue
@@ -120,7 +121,9 @@ struct RectifyCommandTests {
         let db = try DatabaseFixture(database)
         let f = try SandboxFixture()
         let orphans = (0..<1_200).map { i -> (String, String, SandboxOutcome) in
-            i % 2 == 0 ? ("paypal", "EC-\(i)", [.pendingPoke, .complete, .abandoned][i % 3]) : ("globalcollect", "GC-\(i)", [.pendingPoke, .finish, .failed][i % 3])
+            i % 2 == 0
+                ? ("paypal", "EC-\(i)", [.pendingPoke, .complete, .abandoned][i % 3])
+                : ("globalcollect", "GC-\(i)", [.pendingPoke, .finish, .failed][i % 3])
         }
         try seed(db, f, orphans)
         let env = environment(db, f)
@@ -151,10 +154,13 @@ struct RectifyCommandTests {
         // Short timeouts, so that a 10-second lease outlasts the longest a row can take (fundq refuses a shorter one).
         let fast = everyProcessor(["TIMEOUTS_TOTAL_SECONDS": "1", "RETRY_ATTEMPTS": "1", "RETRY_BACKOFF_SECONDS": "0"])
         let env = environment(db, f, fast)
-        #expect(try FundqProcess.run(["rectify", "--lease", "10"], environment: environment(db, f)).stderr.contains("is shorter than one row can take"))
+        #expect(try FundqProcess.run(["rectify", "--lease", "10"], environment: environment(db, f)).stderr
+            .contains("is shorter than one row can take"))
         let storage = try Storage(db.configuration)
         let first = try FundqProcess.spawn(["rectify", "--workers", "1", "--lease", "10"], environment: env, outputIn: db.directory)
-        let started = eventually { ((try? storage.database.query("SELECT COUNT(*) FROM rectifier_decision", []).first?.first?.int64) ?? 0) >= 200 }
+        let started = eventually {
+            ((try? storage.database.query("SELECT COUNT(*) FROM rectifier_decision", []).first?.first?.int64) ?? 0) >= 200
+        }
         first.send(SIGKILL)
         let killed = first.wait()
         #expect(started, "the rectifier made no progress: \(killed.stderr.prefix(2000))")

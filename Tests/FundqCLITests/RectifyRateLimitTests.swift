@@ -36,7 +36,8 @@ struct RectifyRateLimitTests {
             for i in 0..<orphans {
                 try f.sandbox.script("paypal", id: "EC-R\(i)", outcome: .abandoned)
                 try pending.store(try PendingMessage(members: try JSONParser().parse(
-                    #"{"gateway":"paypal","order_id":"EC-R\#(i)","gateway_session_id":"EC-R\#(i)","date":\#(date),"gross":"1.00","currency":"EUR"}"#
+                    #"{"gateway":"paypal","order_id":"EC-R\#(i)","gateway_session_id":"EC-R\#(i)","date":\#(date),"#
+                        + #""gross":"1.00","currency":"EUR"}"#
                 ).objectValue!))
             }
         }

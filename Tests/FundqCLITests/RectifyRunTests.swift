@@ -19,7 +19,8 @@ struct RectifyRunTests {
                 let (processor, outcome): (String, SandboxOutcome) = i % 2 == 0 ? ("paypal", .abandoned) : ("globalcollect", .complete)
                 try f.sandbox.script(processor, id: "R-\(i)", outcome: outcome)
                 try store.store(try PendingMessage(members: try JSONParser().parse(
-                    #"{"gateway":"\#(processor)","order_id":"R-\#(i)","gateway_session_id":"R-\#(i)","date":\#(date),"gross":"5.00","currency":"EUR"}"#
+                    #"{"gateway":"\#(processor)","order_id":"R-\#(i)","gateway_session_id":"R-\#(i)","date":\#(date),"#
+                        + #""gross":"5.00","currency":"EUR"}"#
                 ).objectValue!))
             }
         }

@@ -31,7 +31,8 @@ public final class MariaDBServer {
         let client = Process()
         client.executableURL = try Executables.find("mariadb")
         client.arguments = ["--no-defaults", "--socket=\(directory.file("mysql.sock"))", "-uroot", "-e",
-                            "CREATE DATABASE fundq; CREATE USER 'fundq'@'127.0.0.1' IDENTIFIED BY '\(MariaDBServer.password)'; GRANT ALL ON fundq.* TO 'fundq'@'127.0.0.1';"]
+                            "CREATE DATABASE fundq; CREATE USER 'fundq'@'127.0.0.1' IDENTIFIED BY '\(MariaDBServer.password)'; "
+                                + "GRANT ALL ON fundq.* TO 'fundq'@'127.0.0.1';"]
         try client.run()
         client.waitUntilExit()
         guard client.terminationStatus == 0 else { throw TestSetupError("could not create the test database") }
@@ -49,7 +50,8 @@ public final class MariaDBServer {
         p.executableURL = try Executables.find("mariadbd")
         p.arguments = ["--no-defaults", "--user=root", "--datadir=\(directory.file("data"))", "--socket=\(directory.file("mysql.sock"))",
                        "--port=\(port)", "--bind-address=127.0.0.1", "--skip-name-resolve", "--character-set-server=utf8mb4",
-                       "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=64M", "--log-error=\(directory.file("error.log"))"]
+                       "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=64M",
+                       "--log-error=\(directory.file("error.log"))"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -57,7 +59,10 @@ public final class MariaDBServer {
         let up = eventually(timeout: 60, poll: 0.1) {
             FileManager.default.fileExists(atPath: directory.file("mysql.sock")) && (try? probe()) == true
         }
-        guard up else { throw TestSetupError("mariadbd on port \(port) did not start: \((try? String(contentsOfFile: directory.file("error.log"), encoding: .utf8)) ?? "")") }
+        guard up else {
+            throw TestSetupError("mariadbd on port \(port) did not start: "
+                + "\((try? String(contentsOfFile: directory.file("error.log"), encoding: .utf8)) ?? "")")
+        }
     }
 
     private func probe() throws -> Bool {

@@ -26,7 +26,8 @@ public func validPending(_ n: Int) -> String {
 public let donationPoisons: [Poison] = [
     Poison(name: "date in milliseconds",
            body: #"{"gateway":"paypal","gateway_txn_id":"p-ms","currency":"EUR","gross":"5","date":1764000000000}"#,
-           reason: "field 'date': must be unix seconds between 2000-01-01 and one day from now (got 1764000000000, which looks like milliseconds)"),
+           reason: "field 'date': must be unix seconds between 2000-01-01 and one day from now "
+               + "(got 1764000000000, which looks like milliseconds)"),
     Poison(name: "date 1e19", body: #"{"gateway":"paypal","gateway_txn_id":"p-1e19","currency":"EUR","gross":"5","date":"1e19"}"#,
            reason: "field 'date': must be unix seconds between 2000-01-01 and one day from now (got 1e19)"),
     Poison(name: "date NaN", body: #"{"gateway":"paypal","gateway_txn_id":"p-nan","currency":"EUR","gross":"5","date":"nan"}"#,
@@ -39,7 +40,8 @@ public let donationPoisons: [Poison] = [
            reason: "field 'gross': must be a string or a number, not a JSON boolean"),
     Poison(name: "gross 1e400", body: #"{"gateway":"paypal","gateway_txn_id":"p-g1e400","currency":"EUR","gross":1e400}"#,
            reason: "field 'gross': must be a decimal amount"),
-    Poison(name: "gross with 21 digits", body: #"{"gateway":"paypal","gateway_txn_id":"p-huge","currency":"EUR","gross":"123456789012345678901"}"#,
+    Poison(name: "gross with 21 digits",
+           body: #"{"gateway":"paypal","gateway_txn_id":"p-huge","currency":"EUR","gross":"123456789012345678901"}"#,
            reason: "field 'gross': must be a decimal amount"),
     Poison(name: "transaction id boolean", body: #"{"gateway":"paypal","gateway_txn_id":false,"currency":"EUR","gross":"5"}"#,
            reason: "field 'gateway_txn_id': must be a string or a number, not a JSON boolean"),

@@ -41,7 +41,8 @@ public final class SandboxFixture {
 
 /// A pending row for adapter tests; `token`, when given, is the session
 /// token (PayPal's EC-… token).
-public func pendingRecord(gateway: String, orderID: String, token: String? = nil, gross: String = "10.00", currency: String = "EUR") -> PendingRecord {
+public func pendingRecord(gateway: String, orderID: String, token: String? = nil, gross: String = "10.00",
+                          currency: String = "EUR") -> PendingRecord {
     var message: [String: JSONValue] = ["gateway": .string(gateway), "order_id": .string(orderID), "gross": .string(gross),
                                         "currency": .string(currency), "date": .number("1764000000")]
     if let token { message["gateway_session_id"] = .string(token) }

@@ -19,7 +19,8 @@ public final class StackFixture {
 
     /// Storage settings for the stack.
     public var configuration: StorageConfiguration {
-        StorageConfiguration(queueURL: redis?.url, databaseURL: database.databaseURL, dataDirectory: database.directory.path, environment: [:])
+        StorageConfiguration(queueURL: redis?.url, databaseURL: database.databaseURL, dataDirectory: database.directory.path,
+                             environment: [:])
     }
 
     /// Opens new connections to the stack.

@@ -31,12 +31,16 @@ struct ConfigurationTests {
 
     @Test func badValuesSayWhichKeyAndWhere() {
         func failure(_ text: String, env: [String: String] = [:]) -> String {
-            do { _ = try ProcessorConfiguration.parse(text, name: "x", source: "x.yaml", environment: env); return "accepted" } catch { return "\(error)" }
+            do {
+                _ = try ProcessorConfiguration.parse(text, name: "x", source: "x.yaml", environment: env)
+                return "accepted"
+            } catch { return "\(error)" }
         }
         #expect(failure("credentials:\n  user: FUNDQ_X_USER") == "x.yaml: endpoint is required")
         #expect(failure(yaml, env: ["FUNDQ_X_TIMEOUTS_TOTAL_SECONDS": "soon"])
             == "FUNDQ_X_TIMEOUTS_TOTAL_SECONDS (overriding x.yaml) must be a number from 0.01 to 600.0, not 'soon'")
-        #expect(failure("endpoint: https://e\ncredentials:\n  password: hunter2") .contains("credentials.password must name an environment variable"))
+        #expect(failure("endpoint: https://e\ncredentials:\n  password: hunter2")
+            .contains("credentials.password must name an environment variable"))
         #expect(failure("- a\n- b") == "x.yaml must be a YAML mapping")
     }
 

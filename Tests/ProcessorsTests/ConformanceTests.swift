@@ -34,7 +34,8 @@ struct ConformanceTests {
         #expect(adapter.capabilities.contains(.status))
         #expect(processor.configuration.source.hasSuffix("processors/\(name).yaml"))
         let endpoint = processor.configuration.endpoint
-        #expect(endpoint == f.sandbox.baseURL || endpoint.hasPrefix(f.sandbox.baseURL + "/"), "the sandbox's environment points \(name) at it")
+        #expect(endpoint == f.sandbox.baseURL || endpoint.hasPrefix(f.sandbox.baseURL + "/"),
+                "the sandbox's environment points \(name) at it")
         #expect(try Self.outcomes(name).isSuperset(of: [.complete, .pendingPoke, .failed, .abandoned]))
         for action in adapter.moneyMovingActions {
             #expect(adapter.capabilities.contains(action.capability), "\(name) moves money with \(action.capability) it lacks")
@@ -294,7 +295,8 @@ struct RedactionTests {
         for hidden in ["=u&", "=p&", "=s&", "d@example.org", "Ada", "=B&", "Flat 1", "=CA", "555", "the-secret-value"] {
             #expect(!shown.contains(hidden), "\(hidden) shown in \(shown)")
         }
-        for kept in ["CHECKOUTSTATUS=PaymentActionCompleted", "PAYERSTATUS=verified", "TOKEN=EC-1", "PAYMENTINFO_0_PAYMENTSTATUS=Completed"] {
+        for kept in ["CHECKOUTSTATUS=PaymentActionCompleted", "PAYERSTATUS=verified", "TOKEN=EC-1",
+                     "PAYMENTINFO_0_PAYMENTSTATUS=Completed"] {
             #expect(shown.contains(kept), "\(kept) missing from \(shown)")
         }
     }
@@ -306,7 +308,8 @@ struct StatusTableTests {
         let table: [(ClosedRange<Int>, NormalizedStatus)] = [
             (0...10, .pending), (20...70, .pending), (300...300, .pending), (550...550, .pending), (625...650, .pending),
             (200...200, .pendingPoke), (525...525, .pendingPoke), (600...600, .pendingPoke),
-            (15...15, .failed), (100...180, .failed), (220...280, .failed), (310...350, .failed), (1100...1520, .failed), (1810...2220, .failed),
+            (15...15, .failed), (100...180, .failed), (220...280, .failed), (310...350, .failed), (1100...1520, .failed),
+            (1810...2220, .failed),
             (400...400, .revised), (800...975, .complete), (1000...1050, .complete), (1800...1800, .refunded), (99999...99999, .cancelled),
         ]
         for (range, status) in table {
@@ -318,7 +321,8 @@ struct StatusTableTests {
     }
 
     @Test func payPalStatusesFollowTheDocumentedTable() {
-        for (text, status) in ["Active": NormalizedStatus.complete, "ActiveProfile": .complete, "Pending": .pending, "PendingProfile": .pending,
+        for (text, status) in ["Active": NormalizedStatus.complete, "ActiveProfile": .complete,
+                               "Pending": .pending, "PendingProfile": .pending,
                                "Cancelled": .cancelled, "Suspended": .onHold, "Expired": .timeout, "Other": .unknown] {
             #expect(PayPalRecurring.normalized(profileStatus: text) == status, "\(text)")
         }

@@ -110,10 +110,12 @@ struct RectifierPoolTests {
         try SchemaMigrator.migrate(connection, upTo: mine)
         let d = connection.dialect
         for (order, message) in [("o-finish", #"{"gateway":"paypal","order_id":"o-finish","finish_requested_at":1764000000}"#),
-                                 ("o-profile", #"{"gateway":"paypal-recurring","order_id":"o-profile","recurring_profile_requested_at":1764000100}"#),
+                                 ("o-profile",
+                                  #"{"gateway":"paypal-recurring","order_id":"o-profile","recurring_profile_requested_at":1764000100}"#),
                                  ("o-none", #"{"gateway":"paypal","order_id":"o-none"}"#)] {
             try connection.execute("INSERT INTO pending (date, gateway, order_id, message) VALUES (?, ?, ?, ?)",
-                                   [d.value(Date()), .text(order == "o-profile" ? "paypal-recurring" : "paypal"), .text(order), .text(message)])
+                                   [d.value(Date()), .text(order == "o-profile" ? "paypal-recurring" : "paypal"), .text(order),
+                                    .text(message)])
         }
         try SchemaMigrator.migrate(connection)
         let store = PendingStore(connection: connection)

@@ -162,7 +162,8 @@ struct RectifierScenarioTests {
         // GlobalCollect was asked until five failures in a row, then left alone for this run.
         #expect(report.counts["globalcollect"]?.errors == 5)
         #expect(report.counts["paypal"]?.completed == 20)
-        let untouched = try PendingStore(connection: storage.database).list(gateway: "globalcollect", limit: 100).filter { $0.attempts == 0 }
+        let untouched = try PendingStore(connection: storage.database).list(gateway: "globalcollect", limit: 100)
+            .filter { $0.attempts == 0 }
         #expect(untouched.count == 35)
     }
 
@@ -178,7 +179,8 @@ struct RectifierScenarioTests {
         let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger())
             .run(RectifierOptions(batchSize: 50, turnBudget: .seconds(1)))
         let order = report.decisions.map(\.processor)
-        #expect(Array(order.prefix(7)) == ["globalcollect"] + Array(repeating: "paypal", count: 6), "PayPal waited behind GlobalCollect: \(order)")
+        #expect(Array(order.prefix(7)) == ["globalcollect"] + Array(repeating: "paypal", count: 6),
+                "PayPal waited behind GlobalCollect: \(order)")
         #expect(report.counts["globalcollect"]?.completed == 6)
     }
 }

@@ -30,7 +30,9 @@ struct ExpectedRow: Equatable, CustomStringConvertible {
     var status = "started"
     var banner: String?
 
-    var description: String { "\(id) cid=\(contributionID ?? "-") n=\(count) \(first)…\(last) \(status) \(values.sorted { $0.key < $1.key })" }
+    var description: String {
+        "\(id) cid=\(contributionID ?? "-") n=\(count) \(first)…\(last) \(status) \(values.sorted { $0.key < $1.key })"
+    }
 
     /// The projection of a stored row compared with the expectation.
     init(_ row: TrackingRow) {
@@ -154,6 +156,7 @@ func consumeTracking(_ storage: Storage, batch: Int = 500) throws -> PopSummary 
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     let consumer = QueueConsumer(queue: storage.queue, damaged: storage.damaged, policy: TrackingConsumer.policy(), logger: logger)
-    return try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: batch), logger: logger)
+    return try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: batch),
+                              logger: logger)
         .run(handler: TrackingConsumer(connection: storage.database).handle).pops
 }

@@ -19,16 +19,21 @@ struct TrackingEventTests {
 
     @Test func eventsAreCheckedNeverCut() throws {
         let ts = 1_764_000_000_000_000
-        #expect(throws: TrackingEventError("id", "is missing: a tracking event needs the contribution tracking id")) { try event(#"{"ts":\#(ts)}"#) }
+        #expect(throws: TrackingEventError("id", "is missing: a tracking event needs the contribution tracking id")) {
+            try event(#"{"ts":\#(ts)}"#)
+        }
         #expect(throws: TrackingEventError("ts", "is missing: events are ordered by it")) { try event(#"{"id":"1"}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"1","ts":1764000000}"#) }  // seconds, not microseconds
-        #expect(throws: TrackingEventError("country", "is 3 characters long, the column holds 2")) { try event(#"{"id":"1","ts":\#(ts),"country":"GBR"}"#) }
+        #expect(throws: TrackingEventError("country", "is 3 characters long, the column holds 2")) {
+            try event(#"{"id":"1","ts":\#(ts),"country":"GBR"}"#)
+        }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"1","ts":\#(ts),"usd_amount":"1.005"}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"1","ts":\#(ts),"anonymous":"maybe"}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":true,"ts":\#(ts)}"#) }
         #expect(throws: TrackingEventError("id", "starts or ends with white space")) { try event(#"{"id":"7 ","ts":\#(ts)}"#) }
         #expect(throws: TrackingEventError.self) { try event(#"{"id":"\#(String(repeating: "9", count: 65))","ts":\#(ts)}"#) }
-        let e = try event(#"{"id":42,"ts":"\#(ts)","usd_amount":"007.5","anonymous":true,"optout":0,"utm_key":"","note":null,"email":"x@y.z"}"#)
+        let e = try event(#"{"id":42,"ts":"\#(ts)","usd_amount":"007.5","anonymous":true,"optout":0,"#
+                          + #""utm_key":"","note":null,"email":"x@y.z"}"#)
         #expect(e.id == "42")
         #expect(e.values == [.usdAmount: "7.50", .anonymous: "1", .optout: "0"])
         #expect(e.members["email"] == .string("x@y.z"))
@@ -61,7 +66,8 @@ struct TrackingStoreTests {
         let s = try f.open()
         let input = [
             #"{"id":"t1","ts":1764000000000300,"utm_source":"B1.lp1.cc","utm_campaign":"C1","email":"a@example.org"}"#,
-            #"{"id":"t1","ts":1764000000000100,"utm_source":"OLD.x.y","country":"DE","utm_campaign":""}"#,  // late and older: fills country only
+            // late and older: fills country only
+            #"{"id":"t1","ts":1764000000000100,"utm_source":"OLD.x.y","country":"DE","utm_campaign":""}"#,
             #"{"id":"t1","ts":1764000000000200,"contribution_id":"501"}"#,
             #"{"id":"t1","ts":1764000000000400,"contribution_id":"502"}"#,  // a contribution id never changes
             #"{"id":"t2","ts":1764000000000100,"utm_medium":"\#(String(repeating: "m", count: 129))"}"#,  // over-long

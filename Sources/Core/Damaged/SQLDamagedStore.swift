@@ -39,7 +39,8 @@ public final class SQLDamagedStore: DamagedStore {
     public func list(queue: String?, limit: Int) throws -> [DamagedMessage] {
         let rows = queue == nil
             ? try connection.query("SELECT \(Self.columns) FROM damaged ORDER BY id DESC LIMIT ?", [.int(limit)])
-            : try connection.query("SELECT \(Self.columns) FROM damaged WHERE original_queue = ? ORDER BY id DESC LIMIT ?", [.text(queue), .int(limit)])
+            : try connection.query("SELECT \(Self.columns) FROM damaged WHERE original_queue = ? ORDER BY id DESC LIMIT ?",
+                                   [.text(queue), .int(limit)])
         return rows.map(record)
     }
 

@@ -79,8 +79,10 @@ enum ImpressionsSchema {
           FROM banner_impressions_minute
           GROUP BY minute, banner, country;
         INSERT INTO fundq_legacy_object (name, kind, comment) VALUES
-          ('bannerimpressions', 'view', 'LEGACY: old report view (timestamp, banner, campaign, project_id, language_id, country_id, count); replaced by banner_impressions_minute'),
-          ('banner_impressions', 'view', 'LEGACY: oldest report view (on_minute, utm_source, country, counts); replaced by banner_impressions_minute')
+          ('bannerimpressions', 'view', 'LEGACY: old report view (timestamp, banner, campaign, project_id, language_id, \
+        country_id, count); replaced by banner_impressions_minute'),
+          ('banner_impressions', 'view', 'LEGACY: oldest report view (on_minute, utm_source, country, counts); \
+        replaced by banner_impressions_minute')
         """
 
     static let mariadb = """
@@ -176,8 +178,10 @@ enum ImpressionsSchema {
           FROM banner_impressions_minute
           GROUP BY minute, banner, country;
         INSERT INTO fundq_legacy_object (name, kind, comment) VALUES
-          ('bannerimpressions', 'view', 'LEGACY: old report view (timestamp, banner, campaign, project_id, language_id, country_id, count); replaced by banner_impressions_minute'),
-          ('banner_impressions', 'view', 'LEGACY: oldest report view (on_minute, utm_source, country, counts); replaced by banner_impressions_minute')
+          ('bannerimpressions', 'view', 'LEGACY: old report view (timestamp, banner, campaign, project_id, language_id, \
+        country_id, count); replaced by banner_impressions_minute'),
+          ('banner_impressions', 'view', 'LEGACY: oldest report view (on_minute, utm_source, country, counts); \
+        replaced by banner_impressions_minute')
         """
 }
 

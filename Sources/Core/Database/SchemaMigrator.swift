@@ -241,7 +241,8 @@ public enum SchemaMigrator {
                   source_enqueued_time INTEGER,
                   message TEXT NOT NULL
                 );
-                CREATE UNIQUE INDEX contribution_tracking_event_by_id ON contribution_tracking_event(contribution_tracking_id, ts, event_hash);
+                CREATE UNIQUE INDEX contribution_tracking_event_by_id \
+                ON contribution_tracking_event(contribution_tracking_id, ts, event_hash);
                 CREATE TABLE contribution_tracking_sequence (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL)
                 """,
             mariadb: """
@@ -461,10 +462,12 @@ public enum SchemaMigrator {
     public static func check(_ connection: any SQLConnection) throws {
         let installed = try installedVersion(connection)
         if installed < currentVersion {
-            throw ConfigurationError("\(connection.location) has schema version \(installed) but this fundq needs \(currentVersion): run `fundq db migrate`")
+            throw ConfigurationError("\(connection.location) has schema version \(installed) "
+                + "but this fundq needs \(currentVersion): run `fundq db migrate`")
         }
         if installed > currentVersion {
-            throw ConfigurationError("\(connection.location) has schema version \(installed), newer than this fundq (\(currentVersion)): upgrade fundq")
+            throw ConfigurationError("\(connection.location) has schema version \(installed), "
+                + "newer than this fundq (\(currentVersion)): upgrade fundq")
         }
     }
 }

@@ -40,13 +40,15 @@ public struct DonationMessage: Sendable, Equatable {
         self.currency = currency
         guard let grossText = try f.text("gross") else { throw DonationFieldError("gross", "is missing") }
         guard let gross = DonationAmount(grossText) else {
-            throw DonationFieldError("gross", "must be a decimal amount with at most 16 integer digits and 4 decimals (got \"\(grossText.prefix(40))\")")
+            throw DonationFieldError("gross", "must be a decimal amount with at most 16 integer digits and 4 decimals "
+                + "(got \"\(grossText.prefix(40))\")")
         }
         guard gross.isPositive else { throw DonationFieldError("gross", "must be greater than 0 (got \"\(grossText)\")") }
         self.gross = gross
         if let feeText = try f.text("fee") {
             guard let fee = DonationAmount(feeText) else {
-                throw DonationFieldError("fee", "must be a decimal amount with at most 16 integer digits and 4 decimals (got \"\(feeText.prefix(40))\")")
+                throw DonationFieldError("fee", "must be a decimal amount with at most 16 integer digits and 4 decimals "
+                    + "(got \"\(feeText.prefix(40))\")")
             }
             self.fee = fee
         } else {

@@ -261,7 +261,8 @@ public final class PendingStore {
 
     /// Unresolved rows, oldest first, optionally of one gateway and older
     /// than a date.
-    public func list(gateway: String? = nil, olderThan: Date? = nil, includeResolved: Bool = false, limit: Int = 100) throws -> [PendingRecord] {
+    public func list(gateway: String? = nil, olderThan: Date? = nil, includeResolved: Bool = false,
+                     limit: Int = 100) throws -> [PendingRecord] {
         var conditions: [String] = []
         var parameters: [SQLValue] = []
         if let gateway { conditions.append("gateway = ?"); parameters.append(.text(gateway)) }
@@ -280,7 +281,8 @@ public final class PendingStore {
 
     /// The newest unresolved row of `gateway`.
     public func newest(gateway: String) throws -> PendingRecord? {
-        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND resolution IS NULL ORDER BY date DESC, id DESC LIMIT 1",
+        try connection.query("SELECT \(Self.columns) FROM pending WHERE gateway = ? AND resolution IS NULL "
+                                + "ORDER BY date DESC, id DESC LIMIT 1",
                              [.text(gateway)]).first.map(record)
     }
 
@@ -367,7 +369,8 @@ public final class PendingStore {
             UPDATE pending SET claimed_by = ?, claim_until = ?
             WHERE id = ? AND resolution IS NULL AND needs_review = 0 AND (next_attempt_date IS NULL OR next_attempt_date <= ?)
               AND (claim_until IS NULL OR claim_until < ? OR claimed_by = ?)
-            """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), d.value(now), d.value(now), .text(worker)]) == 1
+            """, [.text(worker), d.value(now.addingTimeInterval(lease.seconds)), .integer(id),
+                  d.value(now), d.value(now), .text(worker)]) == 1
     }
 
     /// Marks row `id` for a person to look at (it leaves the rectifier's
@@ -384,7 +387,8 @@ public final class PendingStore {
     /// Unresolved rows marked for review, with the reason, oldest first.
     public func needingReview(gateway: String? = nil, limit: Int = 100) throws -> [(record: PendingRecord, reason: String)] {
         let rows = try connection.query(
-            "SELECT \(Self.columns), review_reason FROM pending WHERE needs_review = 1 AND resolution IS NULL\(gateway == nil ? "" : " AND gateway = ?") ORDER BY date, id LIMIT ?",
+            "SELECT \(Self.columns), review_reason FROM pending WHERE needs_review = 1 AND resolution IS NULL"
+                + "\(gateway == nil ? "" : " AND gateway = ?") ORDER BY date, id LIMIT ?",
             (gateway.map { [SQLValue.text($0)] } ?? []) + [.int(limit)])
         return rows.map { (record(Array($0.dropLast())), $0.last?.string ?? "") }
     }
@@ -408,7 +412,8 @@ public final class PendingStore {
         while start < ids.count {
             let chunk = ids[start..<min(start + 500, ids.count)]
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ? AND id IN (\(placeholders))",
+            try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL "
+                                    + "WHERE claimed_by = ? AND id IN (\(placeholders))",
                                    [.text(worker)] + chunk.map { .integer($0) })
             start += chunk.count
         }

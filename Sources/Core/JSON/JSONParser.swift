@@ -309,7 +309,8 @@ private struct Cursor {
             if b == UInt8(ascii: "\"") {
                 let result: String
                 if var view = scalars {
-                    view.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[plainEnd..<index]), as: UTF8.self).unicodeScalars)
+                    view.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[plainEnd..<index]),
+                                                   as: UTF8.self).unicodeScalars)
                     result = String(view)
                 } else {
                     result = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
@@ -319,7 +320,8 @@ private struct Cursor {
             }
             if b == UInt8(ascii: "\\") {
                 if scalars == nil { scalars = String.UnicodeScalarView() }
-                scalars!.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[plainEnd..<index]), as: UTF8.self).unicodeScalars)
+                scalars!.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[plainEnd..<index]),
+                                                   as: UTF8.self).unicodeScalars)
                 let escapeStart = index
                 index += 1
                 guard index < bytes.count else { throw error("unterminated escape sequence") }

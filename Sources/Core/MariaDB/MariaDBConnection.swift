@@ -73,7 +73,8 @@ public final class MariaDBConnection: SQLConnection {
         // UTC dates; strict mode, so an oversize or invalid value is refused
         // with an error instead of being silently cut or zeroed.
         for sql in ["SET time_zone = '+00:00'",
-                    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"] {
+                    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+                        + "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"] {
             if mysql_real_query(h, sql, UInt(sql.utf8.count)) != 0 {
                 let err = error(h, "configuring the session")
                 disconnect()

@@ -56,7 +56,8 @@ public struct ProcessorConfiguration: Sendable {
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessorConfiguration {
         let path = (directory as NSString).appendingPathComponent("\(name).yaml")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError("cannot read \(path): every registered processor needs its configuration file (see docs/adding-a-processor.md)")
+            throw ConfigurationError("cannot read \(path): every registered processor needs its configuration file "
+                + "(see docs/adding-a-processor.md)")
         }
         // The other processors' files: FUNDQ_PAYPAL_RECURRING_… belongs to paypal-recurring, not to paypal.
         let others = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
@@ -100,7 +101,8 @@ public struct ProcessorConfiguration: Sendable {
             maximumResponseBytes: try reader.integer("maximum_response_bytes", default: 1_048_576, range: 1024...67_108_864),
             minimumAge: .seconds(Int64(try reader.number("rectifier.minimum_age_minutes", default: 20, range: 0...100_000) * 60)),
             maximumAge: .seconds(Int64(try reader.number("rectifier.maximum_age_days", default: 30, range: 0.001...3650) * 86_400)),
-            attemptSchedule: try reader.numbers("rectifier.attempt_schedule_minutes", default: [20, 60, 240, 1440]).map { .seconds(Int64($0 * 60)) },
+            attemptSchedule: try reader.numbers("rectifier.attempt_schedule_minutes", default: [20, 60, 240, 1440])
+                .map { .seconds(Int64($0 * 60)) },
             settings: flat.filter { $0.key.hasPrefix("settings.") }.reduce(into: [:]) { $0[String($1.key.dropFirst(9))] = $1.value },
             proxy: try reader.proxy())
         for (key, value) in flat { reader.record(key, value) }

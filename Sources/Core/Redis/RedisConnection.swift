@@ -95,7 +95,8 @@ public final class RedisConnection {
                 try expectOK(rawCommand(auth, context: "authenticating"), context: "authenticating")
             }
             if url.database != 0 {
-                try expectOK(rawCommand([Array("SELECT".utf8), Array(String(url.database).utf8)], context: "selecting database \(url.database)"),
+                try expectOK(rawCommand([Array("SELECT".utf8), Array(String(url.database).utf8)],
+                                        context: "selecting database \(url.database)"),
                              context: "selecting database \(url.database)")
             }
         } catch {
@@ -174,13 +175,15 @@ public final class RedisConnection {
 
     /// Runs a Lua script by its SHA1, loading it on first use and again after
     /// the server lost its script cache (a restart).
-    public func evaluate(_ script: RedisScript, keys: [String], arguments: [[UInt8]], context action: String) throws(RedisError) -> RedisReply {
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [[UInt8]],
+                         context action: String) throws(RedisError) -> RedisReply {
         for _ in 0..<2 {
             let sha: String
             if let cached = scriptSHAs[script.name] {
                 sha = cached
             } else {
-                let loaded = try command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)], context: "loading the \(script.name) script")
+                let loaded = try command([Array("SCRIPT".utf8), Array("LOAD".utf8), Array(script.source.utf8)],
+                                         context: "loading the \(script.name) script")
                 guard let text = loaded.text else {
                     throw RedisError(kind: .unexpectedReply("SCRIPT LOAD returned \(loaded)"), endpoint: url.endpoint, context: action)
                 }
@@ -197,7 +200,8 @@ public final class RedisConnection {
                 continue
             }
         }
-        throw RedisError(kind: .unexpectedReply("script \(script.name) missing from the cache right after loading it"), endpoint: url.endpoint, context: action)
+        throw RedisError(kind: .unexpectedReply("script \(script.name) missing from the cache right after loading it"),
+                         endpoint: url.endpoint, context: action)
     }
 
     static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {

@@ -135,7 +135,9 @@ public struct TrackingEvent: Sendable, Equatable {
             return nil
         }
         let length = text.unicodeScalars.count
-        guard length <= maximumIDLength else { throw TrackingEventError(name, "is \(length) characters long, the column holds \(maximumIDLength)") }
+        guard length <= maximumIDLength else {
+            throw TrackingEventError(name, "is \(length) characters long, the column holds \(maximumIDLength)")
+        }
         guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }) else {
             throw TrackingEventError(name, "contains control characters")
         }

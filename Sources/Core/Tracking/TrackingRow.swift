@@ -29,7 +29,8 @@ public struct TrackingConflict: Error, Sendable, Equatable, CustomStringConverti
 
     /// Why the event was refused.
     public var description: String {
-        "contribution tracking \(id) is linked to contribution \(linked); an event links it to \(offered), and a contribution_id never changes"
+        "contribution tracking \(id) is linked to contribution \(linked); "
+            + "an event links it to \(offered), and a contribution_id never changes"
     }
 }
 

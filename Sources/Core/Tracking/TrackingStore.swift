@@ -69,7 +69,8 @@ public final class TrackingStore {
             let key = EventKey(id: e.id, ts: e.ts, hash: e.hash)
             if stored.contains(key) { outcomes.append(.duplicate); continue }
             if let cid = e.contributionID, let owner = owners[cid], owner != e.id {
-                outcomes.append(.refused("contribution \(cid) is already linked to contribution tracking \(owner); an event links it to \(e.id)"))
+                outcomes.append(.refused("contribution \(cid) is already linked to contribution tracking \(owner); "
+                    + "an event links it to \(e.id)"))
                 continue
             }
             var row = rows[e.id] ?? TrackingRow(id: e.id)
@@ -104,7 +105,8 @@ public final class TrackingStore {
     public func rows(ids: [String], locking: Bool = false) throws -> [String: TrackingRow] {
         var found: [String: TrackingRow] = [:]
         for part in chunks(ids) {
-            let sql = "SELECT \(Self.rowColumns.joined(separator: ", ")) FROM contribution_tracking WHERE id IN (\(placeholders(part.count)))"
+            let sql = "SELECT \(Self.rowColumns.joined(separator: ", ")) FROM contribution_tracking "
+                + "WHERE id IN (\(placeholders(part.count)))"
                 + (locking ? forUpdate : "")
             for values in try connection.query(sql, part.map { .text($0) }) {
                 let row = decode(values)
@@ -156,7 +158,8 @@ public final class TrackingStore {
             }
             try connection.execute("""
                 INSERT INTO contribution_tracking_event (contribution_tracking_id, ts, event_hash, received_at, source_name, source_host,
-                  source_enqueued_time, message) VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: part.count).joined(separator: ", "))
+                  source_enqueued_time, message) VALUES \
+                \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: part.count).joined(separator: ", "))
                 """, parameters)
         }
     }
@@ -227,7 +230,9 @@ public final class TrackingStore {
         row.abandonedAt = d.date(v[base + 8])
         if let json = v[base + 9].bytes, case .object(let times)? = try? JSONParser().parse(json) {
             for (name, value) in times {
-                if let column = TrackingColumn(rawValue: name), let ts = value.scalarText.flatMap({ Int64($0) }) { row.fieldTimes[column] = ts }
+                if let column = TrackingColumn(rawValue: name), let ts = value.scalarText.flatMap({ Int64($0) }) {
+                    row.fieldTimes[column] = ts
+                }
             }
         }
         return row
@@ -244,7 +249,9 @@ extension TrackingStore {
     public func events(id: String) throws -> [StoredTrackingEvent] {
         try connection.query(
             "SELECT ts, received_at, message FROM contribution_tracking_event WHERE contribution_tracking_id = ? ORDER BY ts, id",
-            [.text(id)]).map { StoredTrackingEvent(ts: $0[0].int64 ?? 0, receivedAt: connection.dialect.date($0[1]), message: $0[2].bytes ?? []) }
+            [.text(id)]).map {
+                StoredTrackingEvent(ts: $0[0].int64 ?? 0, receivedAt: connection.dialect.date($0[1]), message: $0[2].bytes ?? [])
+            }
     }
 
     /// Rows whose last event is at or after `since`, of `utmCampaign` when
@@ -285,7 +292,8 @@ extension TrackingStore {
     public func abandon(lastEventBefore cutoff: Date, at now: Date = Date()) throws -> Int {
         let d = connection.dialect
         return try connection.execute(
-            "UPDATE contribution_tracking SET status = ?, abandoned_at = ? WHERE status = ? AND contribution_id IS NULL AND last_event_at < ?",
+            "UPDATE contribution_tracking SET status = ?, abandoned_at = ? "
+                + "WHERE status = ? AND contribution_id IS NULL AND last_event_at < ?",
             [.text(TrackingStatus.abandoned.rawValue), d.value(now), .text(TrackingStatus.started.rawValue), d.value(cutoff)])
     }
 

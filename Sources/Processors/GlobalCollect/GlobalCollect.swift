@@ -57,7 +57,8 @@ public final class GlobalCollect: PaymentProcessor {
         XMLElement(name: "XML", children: [XMLElement(name: "REQUEST", children: [
             .leaf("ACTION", action),
             XMLElement(name: "META", children: [
-                .leaf("MERCHANTID", credentials["merchant_id"].isEmpty ? (configuration.settings["merchant_id"] ?? "") : credentials["merchant_id"]),
+                .leaf("MERCHANTID", credentials["merchant_id"].isEmpty
+                    ? (configuration.settings["merchant_id"] ?? "") : credentials["merchant_id"]),
                 .leaf("IPADDRESS", configuration.settings["ip_address"] ?? "127.0.0.1"), .leaf("VERSION", version),
             ]),
             XMLElement(name: "PARAMS", children: [params]),
@@ -70,7 +71,8 @@ public final class GlobalCollect: PaymentProcessor {
         -> (response: XMLElement, nok: (code: String, message: String)?, raw: String) {
         let xml = request(action, version: version, params: params)
         let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>" + xml.serialized()
-        let text = try http.post(body, contentType: "text/xml; charset=utf-8", action: what, shown: xml.redacted().serialized(), idempotent: idempotent)
+        let text = try http.post(body, contentType: "text/xml; charset=utf-8", action: what, shown: xml.redacted().serialized(),
+                                 idempotent: idempotent)
         let root: XMLElement
         do {
             root = try XMLReader.parse(text)
@@ -101,7 +103,8 @@ public final class GlobalCollect: PaymentProcessor {
 
     func orderID(_ row: PendingRecord, _ what: String) throws(ProcessorError) -> String {
         guard let order = row.orderID else {
-            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.gatewayTxnID ?? "?") has no order_id"), processor: Self.name, action: what)
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.gatewayTxnID ?? "?") has no order_id"),
+                                 processor: Self.name, action: what)
         }
         return order
     }
@@ -140,7 +143,8 @@ public final class GlobalCollect: PaymentProcessor {
                                transactionID: details["ORDERID"], details: details)
     }
 
-    func finishRequest(_ row: PendingRecord, current: ProcessorStatus) throws(ProcessorError) -> (action: String, version: String, params: XMLElement) {
+    func finishRequest(_ row: PendingRecord,
+                       current: ProcessorStatus) throws(ProcessorError) -> (action: String, version: String, params: XMLElement) {
         let order = try orderID(row, "finish")
         let effort = current.details["EFFORTID"] ?? effortID(row)
         switch current.details["STATUSID"].flatMap(Int.init) {
@@ -151,7 +155,8 @@ public final class GlobalCollect: PaymentProcessor {
             return ("SET_PAYMENT", "1.0", XMLElement(name: "PAYMENT", children: [
                 .leaf("ORDERID", order), .leaf("EFFORTID", effort), .leaf("PAYMENTPRODUCTID", current.details["PAYMENTPRODUCTID"] ?? "1")]))
         default:
-            throw ProcessorError(.configuration("order \(order) is at STATUSID \(current.details["STATUSID"] ?? "?"), which cannot be finished"),
+            throw ProcessorError(.configuration("order \(order) is at STATUSID \(current.details["STATUSID"] ?? "?"), "
+                                                    + "which cannot be finished"),
                                  processor: Self.name, action: "finish")
         }
     }
@@ -199,7 +204,9 @@ public final class GlobalCollect: PaymentProcessor {
         switch action {
         case .status: xml = request("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row))
         case .finish:
-            guard let current else { throw ProcessorError(.configuration("finishing needs the current status"), processor: Self.name, action: "preview") }
+            guard let current else {
+                throw ProcessorError(.configuration("finishing needs the current status"), processor: Self.name, action: "preview")
+            }
             let step = try finishRequest(row, current: current)
             xml = request(step.action, version: step.version, params: step.params)
         case .cancel:

@@ -44,7 +44,8 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     }
 
     /// Calls `method`; returns the decoded answer (Success or Failure alike).
-    func call(_ method: String, _ parameters: [(String, String)], action: String, idempotent: Bool) throws(ProcessorError) -> [String: String] {
+    func call(_ method: String, _ parameters: [(String, String)], action: String,
+              idempotent: Bool) throws(ProcessorError) -> [String: String] {
         let request = fields(method, parameters)
         let text = try http.post(NVP.encode(request), contentType: "application/x-www-form-urlencoded", action: action,
                                  shown: NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets),
@@ -83,7 +84,8 @@ public final class PayPalExpressCheckout: PaymentProcessor {
 
     func token(of row: PendingRecord, action: String) throws(ProcessorError) -> String {
         guard let token = row.gatewaySessionID ?? row.message["token"]?.scalarText, !token.isEmpty else {
-            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has no gateway_session_id (the EC token)"),
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") "
+                                                    + "has no gateway_session_id (the EC token)"),
                                  processor: Self.name, action: action)
         }
         return token
@@ -128,11 +130,13 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         // The amount comes from our own record of what the donor chose, never from the processor's answer.
         guard let grossText = row.message["gross"]?.scalarText, let gross = DonationAmount(grossText), gross.isPositive,
               let currency = row.message["currency"]?.scalarText else {
-            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has no valid gross and currency to capture"),
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") "
+                                                    + "has no valid gross and currency to capture"),
                                  processor: Self.name, action: "DoExpressCheckoutPayment")
         }
         guard let amount = PayPalExpressCheckout.amount(gross, currency: currency) else {
-            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has gross \(grossText) \(currency), which PayPal cannot take without rounding"),
+            throw ProcessorError(.configuration("pending row \(row.gateway)/\(row.orderID ?? "?") has gross \(grossText) \(currency), "
+                                                    + "which PayPal cannot take without rounding"),
                                  processor: Self.name, action: "DoExpressCheckoutPayment")
         }
         var fields = [("TOKEN", token), ("PAYERID", payer), ("PAYMENTREQUEST_0_AMT", amount),
@@ -169,13 +173,17 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let errors = Self.errors(reply)
         let transaction = reply["PAYMENTINFO_0_TRANSACTIONID"].flatMap { $0.isEmpty ? nil : $0 }
         if let code = errors.first(where: { $0.code == "11607" || $0.code == "10415" })?.code {
-            return ProcessorStatus(status: .complete, evidence: "L_ERRORCODE=\(code) (\(code == "11607" ? "duplicate request" : "already completed for this token"): already paid, not paid again)",
+            return ProcessorStatus(status: .complete,
+                                   evidence: "L_ERRORCODE=\(code) ("
+                                       + "\(code == "11607" ? "duplicate request" : "already completed for this token")"
+                                       + ": already paid, not paid again)",
                                    raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"],
                                    details: current.details.merging([ProcessorStatus.alreadyDone: code]) { $1 })
         }
         if reply["ACK"]!.hasPrefix("Failure") {
             if errors.contains(where: { $0.code == "10486" }) {
-                return ProcessorStatus(status: .failed, evidence: "L_ERRORCODE=10486 (the donor's funding failed; they would have to go back to PayPal)",
+                return ProcessorStatus(status: .failed,
+                                       evidence: "L_ERRORCODE=10486 (the donor's funding failed; they would have to go back to PayPal)",
                                        raw: raw(reply), details: current.details)
             }
             throw Self.error(errors, action: action)
@@ -184,10 +192,12 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         let status = Self.normalized(paymentStatus: paymentStatus)
         let asked = fields.first { $0.0 == "PAYMENTREQUEST_0_AMT" }?.1
         if let paid = reply["PAYMENTINFO_0_AMT"], let asked, DonationAmount(paid) != DonationAmount(asked) {
-            throw ProcessorError(.ambiguous("PayPal captured \(paid) where \(asked) was asked (transaction \(transaction ?? "?")); book it by hand"),
+            throw ProcessorError(.ambiguous("PayPal captured \(paid) where \(asked) was asked "
+                                                + "(transaction \(transaction ?? "?")); book it by hand"),
                                  processor: Self.name, action: action)
         }
-        return ProcessorStatus(status: status, evidence: "PAYMENTINFO_0_PAYMENTSTATUS=\(paymentStatus.isEmpty ? "(missing)" : paymentStatus)",
+        return ProcessorStatus(status: status,
+                               evidence: "PAYMENTINFO_0_PAYMENTSTATUS=\(paymentStatus.isEmpty ? "(missing)" : paymentStatus)",
                                raw: raw(reply), transactionID: transaction, fee: reply["PAYMENTINFO_0_FEEAMT"], details: current.details)
     }
 
@@ -226,10 +236,13 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         switch action {
         case .status: request = fields("GetExpressCheckoutDetails", [("TOKEN", try token(of: row, action: "preview"))])
         case .finish:
-            guard let current else { throw ProcessorError(.configuration("a capture needs the current status"), processor: Self.name, action: "preview") }
+            guard let current else {
+                throw ProcessorError(.configuration("a capture needs the current status"), processor: Self.name, action: "preview")
+            }
             request = fields("DoExpressCheckoutPayment", try captureFields(row, current: current))
         default: throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
-        return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
+        return "POST \(configuration.endpoint)\n"
+            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
     }
 }

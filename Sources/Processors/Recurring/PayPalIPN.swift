@@ -143,7 +143,8 @@ public enum PayPalIPN {
     /// could not be verified and 500 when it could not be stored (PayPal
     /// resends both) — and the outcome.
     public static func handle(_ body: [UInt8], verifyEndpoint: String, receiverEmail: String? = nil, client: HTTPClient,
-                              push: (String, [UInt8]) throws -> Void, keep: ([UInt8], String) throws -> Void) -> (HTTPServerReply, Outcome) {
+                              push: (String, [UInt8]) throws -> Void,
+                              keep: ([UInt8], String) throws -> Void) -> (HTTPServerReply, Outcome) {
         func reply(_ status: Int, _ text: String) -> HTTPServerReply {
             .response(status: status, contentType: "text/plain", body: Array((text + "\n").utf8), delay: .zero)
         }

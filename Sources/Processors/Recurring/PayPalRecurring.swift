@@ -54,7 +54,8 @@ public final class PayPalRecurring: PaymentProcessor {
             throw PayPalExpressCheckout.error(PayPalExpressCheckout.errors(reply), action: action, processor: Self.name)
         }
         let status = reply["STATUS"] ?? ""
-        return ProcessorStatus(status: Self.normalized(profileStatus: status), evidence: "profile \(profile) STATUS=\(status.isEmpty ? "(missing)" : status)",
+        return ProcessorStatus(status: Self.normalized(profileStatus: status),
+                               evidence: "profile \(profile) STATUS=\(status.isEmpty ? "(missing)" : status)",
                                raw: checkout.raw(reply), transactionID: profile, details: ["PROFILEID": profile])
     }
 
@@ -101,8 +102,10 @@ public final class PayPalRecurring: PaymentProcessor {
             throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
         }
         let profileState = reply["PROFILESTATUS"] ?? ""
-        return ProcessorStatus(status: Self.normalized(profileStatus: profileState), evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
-                               raw: checkout.raw(reply), transactionID: profile, details: current.details.merging(["PROFILEID": profile]) { $1 })
+        return ProcessorStatus(status: Self.normalized(profileStatus: profileState),
+                               evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
+                               raw: checkout.raw(reply), transactionID: profile,
+                               details: current.details.merging(["PROFILEID": profile]) { $1 })
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
@@ -115,7 +118,8 @@ public final class PayPalRecurring: PaymentProcessor {
                                  processor: Self.name, action: "ManageRecurringPaymentsProfileStatus")
         }
         let action = "ManageRecurringPaymentsProfileStatus Cancel for \(profile)"
-        let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")], action: action, idempotent: false)
+        let reply = try checkout.call("ManageRecurringPaymentsProfileStatus", [("PROFILEID", profile), ("ACTION", "Cancel")],
+                                      action: action, idempotent: false)
         if reply["ACK"]!.hasPrefix("Failure") {
             throw PayPalExpressCheckout.error(PayPalExpressCheckout.errors(reply), action: action, processor: Self.name)
         }
@@ -136,11 +140,15 @@ public final class PayPalRecurring: PaymentProcessor {
                 request = checkout.fields("GetExpressCheckoutDetails", [("TOKEN", try checkout.token(of: row, action: "preview"))])
             }
         case .createRecurringProfile, .finish:
-            guard let current else { throw ProcessorError(.configuration("creating a profile needs the current status"), processor: Self.name, action: "preview") }
+            guard let current else {
+                throw ProcessorError(.configuration("creating a profile needs the current status"), processor: Self.name, action: "preview")
+            }
             request = checkout.fields("CreateRecurringPaymentsProfile", try createFields(row, current: current))
         case .cancel:
-            request = checkout.fields("ManageRecurringPaymentsProfileStatus", [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
+            request = checkout.fields("ManageRecurringPaymentsProfileStatus",
+                                      [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
         }
-        return "POST \(configuration.endpoint)\n" + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
+        return "POST \(configuration.endpoint)\n"
+            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
     }
 }

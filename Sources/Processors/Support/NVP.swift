@@ -35,7 +35,9 @@ public enum NVP {
             switch utf8[i] {
             case UInt8(ascii: "+"): bytes.append(0x20); i += 1
             case UInt8(ascii: "%"):
-                guard i + 2 < utf8.count, let v = UInt8(String(decoding: utf8[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) else { return nil }
+                guard i + 2 < utf8.count, let v = UInt8(String(decoding: utf8[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) else {
+                    return nil
+                }
                 bytes.append(v)
                 i += 3
             default: bytes.append(utf8[i]); i += 1

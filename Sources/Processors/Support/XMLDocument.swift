@@ -52,7 +52,9 @@ public struct XMLElement: Equatable, Sendable {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;")
+            .replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     /// Builds `<name>` with children from `(name, value)` pairs.
@@ -91,7 +93,10 @@ public enum XMLReader {
         }
         func name() throws(XMLSyntaxError) -> String {
             let start = i
-            while i < bytes.count, !([0x20, 0x09, 0x0a, 0x0d, UInt8(ascii: ">"), UInt8(ascii: "/"), UInt8(ascii: "=")].contains(bytes[i])) { i += 1 }
+            while i < bytes.count,
+                  !([0x20, 0x09, 0x0a, 0x0d, UInt8(ascii: ">"), UInt8(ascii: "/"), UInt8(ascii: "=")].contains(bytes[i])) {
+                i += 1
+            }
             guard i > start else { throw fail("expected a tag name") }
             return String(decoding: bytes[start..<i], as: UTF8.self)
         }
@@ -110,7 +115,8 @@ public enum XMLReader {
                 case "quot": out += "\""
                 case "apos": out += "'"
                 default:
-                    let digits = entity.hasPrefix("#x") ? UInt32(entity.dropFirst(2), radix: 16) : entity.hasPrefix("#") ? UInt32(entity.dropFirst()) : nil
+                    let digits = entity.hasPrefix("#x") ? UInt32(entity.dropFirst(2), radix: 16)
+                        : entity.hasPrefix("#") ? UInt32(entity.dropFirst()) : nil
                     guard let code = digits, let scalar = Unicode.Scalar(code) else { throw fail("unknown entity &\(entity);") }
                     out.unicodeScalars.append(scalar)
                 }
@@ -139,7 +145,9 @@ public enum XMLReader {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "=") else { throw fail("expected '=' in an attribute") }
                 i += 1
                 skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") || bytes[i] == UInt8(ascii: "'") else { throw fail("expected a quoted attribute value") }
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") || bytes[i] == UInt8(ascii: "'") else {
+                    throw fail("expected a quoted attribute value")
+                }
                 let quote = bytes[i]
                 i += 1
                 while i < bytes.count, bytes[i] != quote { i += 1 }

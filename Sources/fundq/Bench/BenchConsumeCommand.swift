@@ -11,7 +11,8 @@ struct BenchConsumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume",
         abstract: "Measure the donations sink: queue → donations table, batched vs one row per transaction.",
-        discussion: "Writes rows with gateway fundq-bench-PID into the donations table and deletes them afterwards: point it at a scratch database.")
+        discussion: "Writes rows with gateway fundq-bench-PID into the donations table and deletes them afterwards: "
+            + "point it at a scratch database.")
 
     @OptionGroup var storage: StorageOptions
 
@@ -57,7 +58,10 @@ struct BenchConsumeCommand: ParsableCommand {
             try stores.queue.removeAll(queueName)
             let bodies = (0..<count).map { i -> [UInt8] in
                 let n = offset + i
-                return Array(#"{"gateway":"\#(gateway)","gateway_txn_id":"B\#(n)","order_id":"\#(n)","contribution_tracking_id":"\#(n)","currency":"EUR","gross":"\#(1 + n % 90).00","fee":"0.30","date":1764000000,"email":"donor\#(n)@example.org","first_name":"Ada","last_name":"Lovelace","country":"GB","utm_source":"bench"}"#.utf8)
+                let body = #"{"gateway":"\#(gateway)","gateway_txn_id":"B\#(n)","order_id":"\#(n)","contribution_tracking_id":"\#(n)","#
+                    + #""currency":"EUR","gross":"\#(1 + n % 90).00","fee":"0.30","date":1764000000,"email":"donor\#(n)@example.org","#
+                    + #""first_name":"Ada","last_name":"Lovelace","country":"GB","utm_source":"bench"}"#
+                return Array(body.utf8)
             }
             var start = 0
             while start < bodies.count {
@@ -94,7 +98,8 @@ struct BenchConsumeCommand: ParsableCommand {
                 "runs": .array(runs.map { r in
                     .object([
                         "name": .string(r.name), "messages": Output.number(r.messages), "messages_per_second": Output.number(r.throughput),
-                        "batch_p50_ms": Output.number(r.batches.percentile(50) * 1000), "batch_p99_ms": Output.number(r.batches.percentile(99) * 1000),
+                        "batch_p50_ms": Output.number(r.batches.percentile(50) * 1000),
+                        "batch_p99_ms": Output.number(r.batches.percentile(99) * 1000),
                         "ratio_to_baseline": Output.number(r.throughput / baseline.throughput),
                     ])
                 }),

@@ -72,7 +72,9 @@ struct BenchQueueCommand: ParsableCommand {
             let key = "fundq-bench-baseline-\(ProcessInfo.processInfo.processIdentifier)"
             try phase(baselineName) { samples in
                 for body in bodies {
-                    try samples.measure { try redis.connection.command([Array("RPUSH".utf8), Array(key.utf8), body], context: "benchmarking") }
+                    try samples.measure {
+                        try redis.connection.command([Array("RPUSH".utf8), Array(key.utf8), body], context: "benchmarking")
+                    }
                 }
             }
             try redis.connection.command("DEL", key, context: "benchmarking")
@@ -142,7 +144,8 @@ struct BenchQueueCommand: ParsableCommand {
             ["PHASE", "MSG/S", "P50 MS", "P99 MS", "VS BASELINE"],
             phases.map { p in
                 return [p.name, String(format: "%.0f", p.samples.throughput), String(format: "%.3f", p.samples.percentile(50) * 1000),
-                        String(format: "%.3f", p.samples.percentile(99) * 1000), baseline > 0 ? String(format: "%.2f×", p.samples.throughput / baseline) : "-"]
+                        String(format: "%.3f", p.samples.percentile(99) * 1000),
+                        baseline > 0 ? String(format: "%.2f×", p.samples.throughput / baseline) : "-"]
             }))
     }
 }

@@ -41,7 +41,8 @@ struct BenchRectifyCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fundq-bench-rectify-\(UUID().uuidString.prefix(8))").path
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("fundq-bench-rectify-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let config = StorageConfiguration(queueURL: queueURL, databaseURL: databaseURL, dataDirectory: scratch, environment: [:])
         let stores = (databaseURL == nil ? "sqlite" : "mariadb") + (queueURL == nil ? "" : " + redis queues") + " (scratch)"
@@ -54,7 +55,9 @@ struct BenchRectifyCommand: ParsableCommand {
             environment["FUNDQ_" + type.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_RATE_LIMIT_PER_SECOND"] = "10000"
         }
         let names = Processors.all.map { $0.name }
-        let concurrency = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency }.reduce(0, +)
+        let concurrency = try names.map {
+            try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment).concurrency
+        }.reduce(0, +)
         let outcomes: [SandboxOutcome] = [.pendingPoke, .complete, .abandoned, .failed]
         let tag = "bench\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -74,7 +77,9 @@ struct BenchRectifyCommand: ParsableCommand {
             }
         }
 
-        let configurations = try names.map { try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment) }
+        let configurations = try names.map {
+            try ProcessorConfiguration.load(name: $0, directory: processors.directory, environment: environment)
+        }
         let directory = processors.directory
         let adapterEnvironment = environment
         func measure(_ label: String, workers: Int, count: Int) throws -> (label: String, orphans: Int, seconds: Double, workers: Int) {
@@ -112,7 +117,8 @@ struct BenchRectifyCommand: ParsableCommand {
         try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(stores)")
         try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE", "VS STATUS CALLS"], runs.map { r in
             [r.label, String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", Double(r.orphans) / r.seconds),
-             String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate), String(format: "%.2f×", Double(r.orphans) / r.seconds / reference.rate)]
+             String(format: "%.2f×", Double(r.orphans) / r.seconds / baseRate),
+             String(format: "%.2f×", Double(r.orphans) / r.seconds / reference.rate)]
         }))
         try Output.line(String(format: "reference: %.0f status calls/s, 16 at once, every processor in turn, same sandbox", reference.rate))
     }

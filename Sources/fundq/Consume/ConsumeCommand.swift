@@ -7,7 +7,8 @@ import Logging
 struct ConsumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume",
-        abstract: "Run a consumer: pending (queue → pending database), donations (queue → donations table) or tracking (queue → contribution_tracking).",
+        abstract: "Run a consumer: pending (queue → pending database), donations (queue → donations table) "
+            + "or tracking (queue → contribution_tracking).",
         discussion: """
             Batches are claimed, written in one transaction and then acknowledged. If Redis or the \
             database goes away, the batch in hand is released, the outage is logged, and the consumer \

@@ -24,7 +24,8 @@ struct DatabaseMigrateCommand: ParsableCommand {
         if applied.isEmpty {
             Output.note("\(database.location) is at schema version \(SchemaMigrator.currentVersion); nothing to do")
         } else {
-            Output.note("\(database.location): applied migration\(applied.count == 1 ? "" : "s") \(applied.map(String.init).joined(separator: ", ")); now at version \(SchemaMigrator.currentVersion)")
+            Output.note("\(database.location): applied migration\(applied.count == 1 ? "" : "s") "
+                + "\(applied.map(String.init).joined(separator: ", ")); now at version \(SchemaMigrator.currentVersion)")
         }
     }
 }

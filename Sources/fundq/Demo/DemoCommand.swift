@@ -62,7 +62,8 @@ struct DemoCommand: ParsableCommand {
         let producer = QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-demo-frontend", sourceType: "demo"))
         var tracking = try DemoTracking(stores: stores, configuration: storage.configuration)
 
-        let where_ = stores.queue.location == stores.database.location ? stores.queue.location : "\(stores.queue.location) and \(stores.database.location)"
+        let where_ = stores.queue.location == stores.database.location
+            ? stores.queue.location : "\(stores.queue.location) and \(stores.database.location)"
         Output.note("fundq demo: sandbox processors on \(sandbox.baseURL), stores on \(where_)")
         // 1. The frontend: every donor starts a payment (a pending message); some come back and pay.
         var tally: [Story: Int] = [:]
@@ -77,31 +78,42 @@ struct DemoCommand: ParsableCommand {
             try sandbox.script(processor.name, id: order, outcome: outcome, amount: "\(5 + i % 20).00", currency: "EUR")
             let trackingID = try tracking.donorArrives(i, at: started, gateway: processor.gateway, stillRetrying: story == .processorDown)
             if story == .brokenForm {
-                try stores.queue.append([Array(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","gross":"#.utf8)], to: PendingConsumer.queueName)
+                try stores.queue.append([Array(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","gross":"#.utf8)],
+                                        to: PendingConsumer.queueName)
                 continue
             }
             // The payment is named in the field its processor names payments by (order id, token, payment id).
             let named = processor.paymentIdentity.jsonMembers(order)
-            try producer.push(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","date":\#(started),"gross":"\#(5 + i % 20).00","currency":"EUR","contribution_tracking_id":"\#(trackingID)","email":"donor\#(i)@example.org"\#(named)}"#,
+            try producer.push(#"{"gateway":"\#(processor.gateway)","order_id":"\#(order)","date":\#(started),"#
+                                + #""gross":"\#(5 + i % 20).00","currency":"EUR","contribution_tracking_id":"\#(trackingID)","#
+                                + #""email":"donor\#(i)@example.org"\#(named)}"#,
                               to: PendingConsumer.queueName)
             if story == .returned {
                 let transaction = processor.paymentIdentity == .transactionID ? order : "FRONT-\(order)"
-                try producer.push(#"{"gateway":"\#(processor.gateway)","gateway_txn_id":"\#(transaction)","order_id":"\#(order)","currency":"EUR","gross":"\#(5 + i % 20).00","completion_message_id":"\#(processor.gateway)-\#(order)"}"#,
+                try producer.push(#"{"gateway":"\#(processor.gateway)","gateway_txn_id":"\#(transaction)","order_id":"\#(order)","#
+                                    + #""currency":"EUR","gross":"\#(5 + i % 20).00","#
+                                    + #""completion_message_id":"\#(processor.gateway)-\#(order)"}"#,
                                   to: DonationsSink.queueName)
             }
         }
-        Output.note("frontend: \(donations) donors: \(tally[.returned, default: 0]) paid and came back, \(tally[.approvedLeft, default: 0]) approved but never came back, \(tally[.abandoned, default: 0]) abandoned, \(tally[.failing, default: 0]) refused, \(tally[.processorDown, default: 0]) hit a processor outage, \(tally[.brokenForm, default: 0]) sent a broken form")
+        Output.note("frontend: \(donations) donors: \(tally[.returned, default: 0]) paid and came back, "
+            + "\(tally[.approvedLeft, default: 0]) approved but never came back, \(tally[.abandoned, default: 0]) abandoned, "
+            + "\(tally[.failing, default: 0]) refused, \(tally[.processorDown, default: 0]) hit a processor outage, "
+            + "\(tally[.brokenForm, default: 0]) sent a broken form")
 
         // 2. The pending consumer fills the pending database.
-        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: quiet)
-        let pendingRun = try ConsumerRunner(consumer: consumer, queueName: PendingConsumer.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+        let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim),
+                                     logger: quiet)
+        let pendingRun = try ConsumerRunner(consumer: consumer, queueName: PendingConsumer.queueName, limits: RunLimits(batchSize: 100),
+                                            logger: quiet)
             .run(handler: PendingConsumer(connection: stores.database).handle)
         Output.note(pendingRun.line(for: "pending consumer"))
 
         // 3. The donations sink books the donors who came back (their pending rows resolve).
         var sink = DonationsSink(connection: stores.database)
         sink.tracking = TrackingLink(queue: stores.queue)
-        var sinkRun = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+        var sinkRun = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100),
+                                         logger: quiet)
             .run(handler: sink.handle)
         Output.note(sinkRun.line(for: "donations sink"))
 
@@ -112,17 +124,22 @@ struct DemoCommand: ParsableCommand {
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + "; \(sandbox.captures.count) captures so far")
         let report = try Rectifier(storage: stores, processors: adapters, logger: quiet).run(RectifierOptions())
         let t = report.total
-        Output.note("rectifier: \(t.examined) orphans: \(t.completed) completed (\(t.captured) collected by the rectifier), \(t.failed) failed or abandoned, \(t.left) left for a later attempt, \(t.needsReview) for review")
+        Output.note("rectifier: \(t.examined) orphans: \(t.completed) completed (\(t.captured) collected by the rectifier), "
+            + "\(t.failed) failed or abandoned, \(t.left) left for a later attempt, \(t.needsReview) for review")
 
         // 5. The sink books what the rectifier completed.
-        let secondSink = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100), logger: quiet)
+        let secondSink = try ConsumerRunner(consumer: consumer, queueName: DonationsSink.queueName, limits: RunLimits(batchSize: 100),
+                                            logger: quiet)
             .run(handler: sink.handle)
         sinkRun.pops.add(secondSink.pops)
-        _ = try ConsumerRunner(consumer: consumer, queueName: "recurring", limits: RunLimits(batchSize: 100), logger: quiet).run { $0.map { _ in .handled("signup") } }
+        _ = try ConsumerRunner(consumer: consumer, queueName: "recurring", limits: RunLimits(batchSize: 100), logger: quiet)
+            .run { $0.map { _ in .handled("signup") } }
 
         // 6. Accounting.
-        let booked = try stores.database.query("SELECT COUNT(*) FROM donations WHERE order_id LIKE ?", [.text("demo-\(run)-%")]).first?.first?.int64 ?? 0
-        let rows = try PendingStore(connection: stores.database).list(includeResolved: true, limit: 100_000).filter { $0.orderID?.hasPrefix("demo-\(run)-") == true }
+        let booked = try stores.database.query("SELECT COUNT(*) FROM donations WHERE order_id LIKE ?", [.text("demo-\(run)-%")])
+            .first?.first?.int64 ?? 0
+        let rows = try PendingStore(connection: stores.database).list(includeResolved: true, limit: 100_000)
+            .filter { $0.orderID?.hasPrefix("demo-\(run)-") == true }
         let resolvedBad = rows.filter { [.failed, .timeout, .cancelled].contains($0.resolution) }.count
         let ours = Set(rows.map(\.id))
         let review = try PendingStore(connection: stores.database).needingReview(limit: 100_000)
@@ -133,7 +150,8 @@ struct DemoCommand: ParsableCommand {
         let sum = Int(booked) + signups + resolvedBad + open + review + damaged
         Output.note(DemoCommand.accounting(booked: Int(booked), signups: signups, resolvedBad: resolvedBad, open: open, review: review,
                                            damaged: damaged, donors: donations))
-        Output.note("captures at the processors: \(sandbox.captures.count), each payment at most once: \(Set(sandbox.captures.map(\.id)).count == sandbox.captures.count)")
+        Output.note("captures at the processors: \(sandbox.captures.count), "
+            + "each payment at most once: \(Set(sandbox.captures.map(\.id)).count == sandbox.captures.count)")
         let tracked = try tracking.settle(stores: stores, booked: Int(booked), logger: quiet)
         Output.note("look closer: fundq rectify log, fundq pending list --all, fundq damaged list, fundq tracking list")
         if sum != donations || review > 0 || !tracked { throw ExitCode(1) }

@@ -40,7 +40,8 @@ struct DemoTracking {
     /// donated rows = booked donations).
     func settle(stores: Storage, booked: Int, logger: Logger) throws -> Bool {
         let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged, policy: TrackingConsumer.policy(), logger: logger)
-        let run = try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: 500), logger: logger)
+        let run = try ConsumerRunner(consumer: consumer, queueName: TrackingConsumer.queueName, limits: RunLimits(batchSize: 500),
+                                     logger: logger)
             .run(handler: TrackingConsumer(connection: stores.database).handle)
         Output.note(run.line(for: "tracking consumer"))
         let store = TrackingStore(connection: stores.database)

@@ -134,7 +134,8 @@ struct PendingResolveCommand: ParsableCommand {
 
     func validate() throws {
         guard PendingResolution(rawValue: resolutionName) != nil else {
-            throw ValidationError("--as must be one of \(PendingResolution.allCases.map(\.rawValue).joined(separator: ", ")), not '\(resolutionName)'")
+            throw ValidationError("--as must be one of \(PendingResolution.allCases.map(\.rawValue).joined(separator: ", ")), "
+                + "not '\(resolutionName)'")
         }
     }
 

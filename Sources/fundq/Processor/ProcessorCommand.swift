@@ -55,7 +55,8 @@ struct ProcessorCommand: ParsableCommand {
         }
         switch action {
         case "check": guard id == nil else { throw ValidationError("'processor \(name) check' takes no id") }
-        case "status", "finish", "cancel": guard id != nil else { throw ValidationError("'processor \(name) \(action!)' needs an order id or token") }
+        case "status", "finish", "cancel":
+            guard id != nil else { throw ValidationError("'processor \(name) \(action!)' needs an order id or token") }
         case nil: throw ValidationError("say what to do: fundq processor \(name) status|check|finish|cancel")
         default: throw ValidationError("unknown action '\(action!)': use status, check, finish or cancel")
         }
@@ -67,8 +68,10 @@ struct ProcessorCommand: ParsableCommand {
         case nil: try ProcessorListCommand(processors: processors, json: money.json).run()
         case "status": try ProcessorStatusCommand(processors: processors, storage: storage, name: name, id: id!, json: money.json).run()
         case "check": try ProcessorCheckCommand(processors: processors, name: name, json: money.json).run()
-        case "finish": try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .finish).run()
-        default: try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .cancel).run()
+        case "finish":
+            try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .finish).run()
+        default:
+            try ProcessorMoneyCommand(processors: processors, storage: storage, money: money, name: name, id: id!, action: .cancel).run()
         }
     }
 
@@ -110,7 +113,8 @@ struct ProcessorCommand: ParsableCommand {
 
 /// Where the processors' configuration files are.
 struct ProcessorOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Folder of the processors' NAME.yaml files (env FUNDQ_PROCESSORS_DIR, default ./processors).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder of the processors' NAME.yaml files (env FUNDQ_PROCESSORS_DIR, default ./processors).",
+                               valueName: "dir"))
     var processorsDir: String?
 
     var directory: String {
@@ -160,7 +164,11 @@ struct ProcessorStatusCommand {
     func run() throws {
         let processor = try processors.make(name)
         let status = try processor.status(of: try ProcessorCommand.row(for: processor, id: id, storage: storage))
-        if json { try Output.json(ProcessorCommand.json(status, processor: name, id: id)) } else { try Output.line(ProcessorCommand.text(status)) }
+        if json {
+            try Output.json(ProcessorCommand.json(status, processor: name, id: id))
+        } else {
+            try Output.line(ProcessorCommand.text(status))
+        }
     }
 }
 
@@ -286,7 +294,8 @@ struct ProcessorMoneyCommand {
         if action == .finish {
             let status = try processor.status(of: row)
             guard status.status == .pendingPoke else {
-                throw ConfigurationError("\(name) \(id) is \(status.status.rawValue) (\(status.evidence)); only pending-poke payments are finished")
+                throw ConfigurationError("\(name) \(id) is \(status.status.rawValue) (\(status.evidence)); "
+                    + "only pending-poke payments are finished")
             }
             current = status
         }
@@ -295,6 +304,10 @@ struct ProcessorMoneyCommand {
             return
         }
         let done = action == .finish ? try processor.finish(row, current: current!) : try processor.cancel(row)
-        if money.json { try Output.json(ProcessorCommand.json(done, processor: name, id: id)) } else { try Output.line(ProcessorCommand.text(done)) }
+        if money.json {
+            try Output.json(ProcessorCommand.json(done, processor: name, id: id))
+        } else {
+            try Output.line(ProcessorCommand.text(done))
+        }
     }
 }

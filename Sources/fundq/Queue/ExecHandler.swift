@@ -58,7 +58,8 @@ struct ExecHandler {
         case .exited(let status) where status == 126 || status == 127:
             // The command is missing or not executable: an operator's mistake,
             // not the message's; stop before the whole queue is damaged.
-            throw ConsumerStop("command '\(command)' cannot run (exit \(status)): \(stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw ConsumerStop("command '\(command)' cannot run (exit \(status)): "
+                + "\(stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         case .exited(75):
             throw CommandTemporaryFailure(failure: CommandFailed(command: command, how: "exited with status 75", stderr: stderr),
                                           retryAfter: retryAfter)
@@ -69,7 +70,8 @@ struct ExecHandler {
                                           retryAfter: retryAfter)
         case .timedOut:
             throw CommandTemporaryFailure(
-                failure: CommandFailed(command: command, how: "did not finish within \(Int(timeout.seconds)) s and was killed", stderr: stderr),
+                failure: CommandFailed(command: command, how: "did not finish within \(Int(timeout.seconds)) s and was killed",
+                                       stderr: stderr),
                 retryAfter: retryAfter)
         }
     }

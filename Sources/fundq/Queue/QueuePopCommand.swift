@@ -58,7 +58,9 @@ struct QueuePopCommand: ParsableCommand {
         do { try QueueName.validate(queue) } catch { throw ValidationError(error.description) }
         guard batch >= 1, batch <= 1_000 else { throw ValidationError("--batch must be between 1 and 1000") }
         guard lease > 0, lease <= 86_400 else { throw ValidationError("--lease must be between 0 and 86400 seconds") }
-        guard retryAfter >= 0, retryAfter <= 30 * 86_400 else { throw ValidationError("--retry-after must be between 0 and 2592000 seconds") }
+        guard retryAfter >= 0, retryAfter <= 30 * 86_400 else {
+            throw ValidationError("--retry-after must be between 0 and 2592000 seconds")
+        }
         if let execTimeout, !(execTimeout > 0 && execTimeout < lease) {
             throw ValidationError("--exec-timeout must be positive and shorter than --lease, so that no message is handled past its lease")
         }
@@ -118,7 +120,8 @@ struct QueuePopCommand: ParsableCommand {
     }
 
     func report(_ total: PopSummary) {
-        var line = "popped \(total.claimed) message\(total.claimed == 1 ? "" : "s") from \(queue): \(total.acknowledged) acknowledged, \(total.damaged) damaged"
+        var line = "popped \(total.claimed) message\(total.claimed == 1 ? "" : "s") from \(queue): "
+            + "\(total.acknowledged) acknowledged, \(total.damaged) damaged"
         if total.leaseLost > 0 { line += ", \(total.leaseLost) lost their lease" }
         Output.note(line)
     }

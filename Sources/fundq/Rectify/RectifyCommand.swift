@@ -49,7 +49,10 @@ struct RectifyRunCommand: ParsableCommand {
             transform: DurationArgument.seconds)
     var interval: Double = 60
 
-    @Option(help: "Rectifiers working at once (default: the sum of the processors' concurrency; a processor is asked by at most its concurrency).")
+    @Option(help: """
+        Rectifiers working at once (default: the sum of the processors' concurrency; \
+        a processor is asked by at most its concurrency).
+        """)
     var workers: Int?
 
     @Option(help: "Seconds a claimed row stays this rectifier's (90s, 5m, 2h; a bare number is seconds).",
@@ -66,7 +69,8 @@ struct RectifyRunCommand: ParsableCommand {
 
     func validate() throws {
         if let processor, Processors.named(processor) == nil {
-            throw ValidationError("no processor called '\(processor)'; registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
+            throw ValidationError("no processor called '\(processor)'; "
+                + "registered: \(Processors.all.map { $0.name }.joined(separator: ", "))")
         }
         if dryRun && daemon { throw ValidationError("--dry-run and --daemon do not go together") }
         if json && jsonLines { throw ValidationError("--json prints one document at the end, --json-lines streams: choose one") }
@@ -88,7 +92,8 @@ struct RectifyRunCommand: ParsableCommand {
             return Double(c.retryAttempts) * (c.totalTimeout.seconds + c.retryBackoff.seconds) * 3 + 1 / c.rateLimitPerSecond * 3
         }.max() ?? 0
         guard lease >= worst + 5 else {
-            throw ValidationError("--lease \(Int(lease)) s is shorter than one row can take with these processors' timeouts and retries (\(Int(worst)) s, plus 5 s): another rectifier could take a row mid-capture")
+            throw ValidationError("--lease \(Int(lease)) s is shorter than one row can take with these processors' timeouts and retries "
+                + "(\(Int(worst)) s, plus 5 s): another rectifier could take a row mid-capture")
         }
         let directory = processorOptions.directory
         let pool = try RectifierPool(storage: storage.configuration, processors: adapters.map(\.configuration), workers: workers,
@@ -155,13 +160,15 @@ struct RectifyRunCommand: ParsableCommand {
         if dryRun {
             let now = Date()
             let rows = report.decisions.map { d in
-                [d.processor, d.orderID ?? "-", Output.age(d.startedAt.map { now.timeIntervalSince($0) }), d.status, String(d.evidence.prefix(70)),
-                 d.action.rawValue, String(d.result.prefix(90))]
+                [d.processor, d.orderID ?? "-", Output.age(d.startedAt.map { now.timeIntervalSince($0) }), d.status,
+                 String(d.evidence.prefix(70)), d.action.rawValue, String(d.result.prefix(90))]
             }
             try Output.line(Output.table(["PROCESSOR", "ORDER", "AGE", "STATUS", "EVIDENCE", "ACTION", "WOULD"], rows))
         }
         for (name, c) in report.counts.sorted(by: { $0.key < $1.key }) {
-            Output.note("rectify \(name)\(dryRun ? " (dry run)" : ""): \(c.examined) examined, \(c.completed) completed (\(c.captured) captured), \(c.failed) failed/cancelled/timeout, \(c.duplicates) duplicate, \(c.left) left, \(c.needsReview) needs review, \(c.errors) errors")
+            Output.note("rectify \(name)\(dryRun ? " (dry run)" : ""): \(c.examined) examined, "
+                + "\(c.completed) completed (\(c.captured) captured), \(c.failed) failed/cancelled/timeout, "
+                + "\(c.duplicates) duplicate, \(c.left) left, \(c.needsReview) needs review, \(c.errors) errors")
         }
         if report.counts.isEmpty { Output.note("rectify: nothing due") }
         Output.note("rectify: run \(runID)\(dryRun ? " (dry run, nothing logged)" : "; `fundq rectify log` shows its decisions")")
@@ -169,7 +176,8 @@ struct RectifyRunCommand: ParsableCommand {
 }
 
 struct RectifyLogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "The rectifier's decisions, newest first, with their evidence.")
+    static let configuration = CommandConfiguration(commandName: "log",
+                                                    abstract: "The rectifier's decisions, newest first, with their evidence.")
 
     @OptionGroup var storage: StorageOptions
 
@@ -191,7 +199,8 @@ struct RectifyLogCommand: ParsableCommand {
 
     static func json(_ d: RectifierDecision) -> JSONValue {
         .object([
-            "id": d.id.map { .number(String($0)) } ?? .null, "time": Output.date(d.time), "run_id": .string(d.runID), "processor": .string(d.processor),
+            "id": d.id.map { .number(String($0)) } ?? .null, "time": Output.date(d.time), "run_id": .string(d.runID),
+            "processor": .string(d.processor),
             "gateway": .string(d.gateway), "order_id": d.orderID.map(JSONValue.string) ?? .null, "pending_id": .number(String(d.pendingID)),
             "status": .string(d.status), "evidence": .string(d.evidence), "raw": d.raw.map(JSONValue.string) ?? .null,
             "action": .string(d.action.rawValue), "result": .string(d.result),
@@ -209,7 +218,8 @@ struct RectifyLogCommand: ParsableCommand {
             return
         }
         try Output.line(Output.table(["TIME", "RUN", "PROCESSOR", "ORDER", "STATUS", "ACTION", "EVIDENCE", "RESULT"], decisions.map { d in
-            [Output.iso(d.time), d.runID, d.processor, d.orderID ?? "-", d.status, d.action.rawValue, String(d.evidence.prefix(60)), String(d.result.prefix(60))]
+            [Output.iso(d.time), d.runID, d.processor, d.orderID ?? "-", d.status, d.action.rawValue,
+             String(d.evidence.prefix(60)), String(d.result.prefix(60))]
         }))
     }
 }

@@ -15,7 +15,8 @@ struct StorageOptions: ParsableArguments {
             + "FUNDQ_DB_PASSWORD[_FILE] or FUNDQ_SECRETS_FILE). Default: the embedded SQLite file.", valueName: "url"))
     var databaseURL: String?
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder of the embedded SQLite file (env FUNDQ_DATA_DIR, default ./var).", valueName: "dir"))
+    @Option(name: .customLong("data-dir"),
+            help: ArgumentHelp("Folder of the embedded SQLite file (env FUNDQ_DATA_DIR, default ./var).", valueName: "dir"))
     var dataDirectory: String?
 
     /// A malformed URL given as a flag is a usage error (exit 2); the

@@ -72,7 +72,9 @@ struct TrackingPushCommand: ParsableCommand {
             let parsed: JSONValue
             do { parsed = try JSONParser().parse(Array(input.utf8)) } catch { throw ConfigurationError("\(place)not JSON: \(error)") }
             guard case .object(var members) = parsed else { throw ConfigurationError("\(place)an event must be a JSON object") }
-            guard let id = members.removeValue(forKey: "id")?.scalarText, !id.isEmpty else { throw ConfigurationError("\(place)the event has no id") }
+            guard let id = members.removeValue(forKey: "id")?.scalarText, !id.isEmpty else {
+                throw ConfigurationError("\(place)the event has no id")
+            }
             let ts = members.removeValue(forKey: "ts")
             do {
                 if let ts {
@@ -119,7 +121,9 @@ struct TrackingShowCommand: ParsableCommand {
         guard let row = try store.fetch(id: id) else { throw ConfigurationError("no contribution tracking row \(id)") }
         let events: [JSONValue] = try store.events(id: id).map { e in
             var value = Output.messageValue(e.message)
-            if !showPersonalData, case .object(let members) = value { value = .object(PersonalData.masked(members, showPersonalData: false)) }
+            if !showPersonalData, case .object(let members) = value {
+                value = .object(PersonalData.masked(members, showPersonalData: false))
+            }
             return .object(["ts": .number(String(e.ts)), "received_at": Output.date(e.receivedAt), "event": value])
         }
         if json {
