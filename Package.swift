@@ -76,7 +76,8 @@ let package = Package(
         ),
         .target(
             name: "Sandbox",
-            dependencies: ["Core", "Processors", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Core", "Processors", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Sources",
             exclude: notSandbox,
             sources: ["Sandbox"] + simulatorFolders.map { "Processors/\($0)" },
@@ -177,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FundqCLITests",
-            dependencies: ["Core", "FundqTestSupport", "fundq"],
+            dependencies: ["Core", "FundqTestSupport", "Sandbox", "fundq"],
             swiftSettings: strictSettings
         ),
     ]

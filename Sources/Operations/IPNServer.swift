@@ -56,7 +56,7 @@ public final class IPNServer: Sendable {
     public init(host: String, port: Int, limits: IPNServerLimits, logger: Logger,
                 handle: @escaping @Sendable ([UInt8]) -> IPNAnswer) throws {
         let router = Router()
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: AccessLogMiddleware(logger: logger))
         let bodyLimit = limits.maximumBodyBytes
         let requestTimeout = limits.requestTimeout
         router.post("**") { request, _ in
@@ -101,5 +101,32 @@ public final class IPNServer: Sendable {
             }
             return buffer
         }
+    }
+}
+
+/// One access-log line per request, once answered: method, path (no query
+/// string), status and time taken. Bodies are never logged.
+struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            log(request, status: response.status.code, since: started)
+            return response
+        } catch let error as any HTTPResponseError {
+            log(request, status: error.status.code, since: started)
+            throw error
+        } catch {
+            log(request, status: 500, since: started)
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, status: Int, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        logger.info("\(request.method.rawValue) \(request.uri.path) \(status) \(milliseconds)ms")
     }
 }

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import FundqTestSupport
 import Processors
+import Sandbox
 import Testing
 
 /// A processor that echoes what it was sent — credentials included — in its

@@ -95,7 +95,7 @@ public struct QueueStats: Sendable, Codable, Equatable {
 
 extension Duration {
     /// This duration in whole milliseconds (at least 1).
-    var wholeMilliseconds: Int64 {
+    public var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }

@@ -137,6 +137,14 @@ public enum PayPalIPN {
         }
     }
 
+    /// The HTTP answer to PayPal: a status and a plain-text body.
+    public struct Reply: Sendable, Equatable {
+        /// HTTP status.
+        public let status: Int
+        /// Plain-text body.
+        public let text: String
+    }
+
     /// Handles one notification end to end: verify, map, then `push(queue,
     /// message)` or `keep(body, reason)` for unknown types. Returns the HTTP
     /// answer for PayPal — 200 once the notification is safe, 403 when it
@@ -144,10 +152,8 @@ public enum PayPalIPN {
     /// resends both) — and the outcome.
     public static func handle(_ body: [UInt8], verifyEndpoint: String, receiverEmail: String? = nil, client: HTTPClient,
                               push: (String, [UInt8]) throws -> Void,
-                              keep: ([UInt8], String) throws -> Void) -> (HTTPServerReply, Outcome) {
-        func reply(_ status: Int, _ text: String) -> HTTPServerReply {
-            .response(status: status, contentType: "text/plain", body: Array((text + "\n").utf8), delay: .zero)
-        }
+                              keep: ([UInt8], String) throws -> Void) -> (Reply, Outcome) {
+        func reply(_ status: Int, _ text: String) -> Reply { Reply(status: status, text: text + "\n") }
         switch verify(body, endpoint: verifyEndpoint, client: client) {
         case .failure(let error): return (reply(403, "could not verify"), .unverified(error.description))
         case .success(false): return (reply(403, "INVALID"), .invalid)

@@ -96,8 +96,7 @@ struct IPNCommand: ParsableCommand {
             case .malformed: logger.warning("IPN body is not a form; answered 400")
             case .storeFailed(let why): logger.error("IPN verified but not stored, answered 500 so PayPal resends: \(why)")
             }
-            guard case .response(let status, _, let text, _) = reply else { return IPNAnswer(status: 500, body: "no answer\n") }
-            return IPNAnswer(status: status, body: String(decoding: text, as: UTF8.self))
+            return IPNAnswer(status: reply.status, body: reply.text)
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
         let presence = try process.start(role: "ipn", storage: storageConfiguration)
