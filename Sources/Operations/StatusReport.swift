@@ -79,6 +79,15 @@ public struct StatusReport: Sendable {
             storage: try DatabaseStats.summary(storage.database))
     }
 
+    /// `processor`'s circuit as the live rectifiers last reported it: "open"
+    /// when one of them has it open, "closed" when one reported it closed,
+    /// nil when no live rectifier has reported it.
+    public func circuit(of processor: String) -> String? {
+        let reported = live(role: "rectify").compactMap { $0.counters["circuit_open.\(processor)"] }
+        if reported.isEmpty { return nil }
+        return reported.contains(1) ? "open" : "closed"
+    }
+
     /// Live processes whose role is `role`.
     public func live(role: String) -> [ProcessRecord] {
         processes.filter { $0.role == role && !$0.isDead(at: time) }

@@ -85,6 +85,9 @@ public struct RectifierReport: Sendable {
     public var counts: [String: RectifierCounts] = [:]
     /// Every decision (what was done, or in a dry run what would be).
     public var decisions: [RectifierDecision] = []
+    /// Processors whose circuit was open when the run ended (transport
+    /// failures in a row: not asked until the cooldown has passed).
+    public var openCircuits: Set<String> = []
 
     /// An empty report.
     public init() {}
@@ -97,6 +100,7 @@ public struct RectifierReport: Sendable {
     /// Adds another run's decisions and counts to this report.
     public mutating func add(_ other: RectifierReport) {
         decisions += other.decisions
+        openCircuits.formUnion(other.openCircuits)
         for (name, c) in other.counts { counts[name, default: RectifierCounts()].add(c) }
     }
 }
@@ -207,6 +211,7 @@ public final class Rectifier {
             }
             try flush()
             for name in claimed.keys { try releaseClaimed(name) }
+            report.openCircuits = Set(breakers.compactMap { $0.value.openUntil == nil ? nil : $0.key })
         } catch {
             // The stores went away (or a write failed twice): what was decided is written if it still can be,
             // and the claims of the rest expire after the lease (a later run asks the processor again).

@@ -139,7 +139,7 @@ struct MetricsEndpointTests {
         env["FUNDQ_DATA_DIR"] = db.directory.path
         env["FUNDQ_LOG_LEVEL"] = "warning"
         let port = try FreePort.find()
-        let daemon = try FundqProcess.spawn(["rectify", "--daemon", "--interval", "3600", "--workers", "1",
+        let daemon = try FundqProcess.spawn(["rectify", "--daemon", "--interval", "3600", "--workers", "1", "--heartbeat-interval", "0.5",
                                              "--metrics-listen", "127.0.0.1:\(port)"], environment: env, outputIn: db.directory)
         defer { daemon.send(SIGKILL); _ = daemon.wait() }
         let decided = #"fundq_rectifier_decisions_total"#
@@ -151,5 +151,19 @@ struct MetricsEndpointTests {
         #expect((Self.value(m, calls, [#"processor="globalcollect""#, #"action="status""#, #"outcome="error""#]) ?? 0) >= 5)
         #expect(Self.value(m, "fundq_rectifier_circuit_open", [#"processor="paypal""#]) == nil, "paypal's circuit never opened")
         #expect(Self.value(m, "fundq_pending_open", [#"gateway="globalcollect""#]) == 8)
+
+        // The status screen shows each processor's circuit as the live rectifier reported it after its pass.
+        func circuits() throws -> [String: JSONValue] {
+            let status = try FundqProcess.run(["status", "--json"], environment: env)
+            let object = try JSONParser().parse(Array(status.stdout.utf8)).objectValue ?? [:]
+            guard case .array(let rows)? = object["rectifier"] else { return [:] }
+            return Dictionary(rows.compactMap { row in
+                row.objectValue.flatMap { o in o["processor"]?.scalarText.map { ($0, o["circuit"] ?? .null) } }
+            }, uniquingKeysWith: { a, _ in a })
+        }
+        #expect(try eventually { try circuits()["globalcollect"] == .string("open") })
+        #expect(try circuits()["paypal"] == .string("closed"))
+        let text = try FundqProcess.run(["status"], environment: env).stdout
+        #expect(text.contains("CIRCUIT"), "\(text)")
     }
 }

@@ -126,6 +126,10 @@ struct RectifyRunCommand: ParsableCommand {
                     heartbeat?.count("needs_review", by: c.needsReview)
                     heartbeat?.count("errors", by: c.errors)
                 }
+                // What `fundq status` shows as each processor's circuit (1: open at the end of the pass).
+                for name in Set(report.counts.keys).union(report.openCircuits) {
+                    heartbeat?.set("circuit_open.\(name)", to: report.openCircuits.contains(name) ? 1 : 0)
+                }
                 try print(report, runID: pool.runID)
             } catch where daemon {
                 // The daemon outlives outages: claims of the rows in hand expire, the next pass retries.

@@ -43,9 +43,10 @@ enum StatusView {
         guard !r.rectifier.isEmpty else { return "  (no decisions in the last 7 days)" }
         let actions = RectifierAction.allCases.map(\.rawValue)
         return Output.table(
-            ["PROCESSOR", "LAST-DECISION"] + actions.map { $0.uppercased() },
+            ["PROCESSOR", "CIRCUIT", "LAST-DECISION"] + actions.map { $0.uppercased() },
             r.rectifier.map { a in
-                [a.processor, a.lastDecision.map { Output.age(r.time.timeIntervalSince($0)) + " ago" } ?? "-"]
+                [a.processor, r.circuit(of: a.processor) ?? "-",
+                 a.lastDecision.map { Output.age(r.time.timeIntervalSince($0)) + " ago" } ?? "-"]
                     + actions.map { String(a.actions[$0] ?? 0) }
             })
     }
@@ -63,7 +64,8 @@ enum StatusView {
                          "oldest_open_age_seconds": Output.number(p.oldestOpen.map { r.time.timeIntervalSince($0) })])
             }),
             "rectifier": .array(r.rectifier.map { a in
-                .object(["processor": .string(a.processor), "last_decision": Output.date(a.lastDecision),
+                .object(["processor": .string(a.processor), "circuit": r.circuit(of: a.processor).map(JSONValue.string) ?? .null,
+                         "last_decision": Output.date(a.lastDecision),
                          "last_hour": .object(a.actions.mapValues(Output.number))])
             }),
             "processes": .array(r.processes.map(process(at: r.time))),
