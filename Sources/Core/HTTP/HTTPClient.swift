@@ -182,13 +182,16 @@ public final class HTTPClient {
                         sink.overflowed = true
                         return 0  // makes libcurl stop with CURLE_WRITE_ERROR
                     }
-                    data.withMemoryRebound(to: UInt8.self, capacity: n) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+                    data.withMemoryRebound(to: UInt8.self, capacity: n) {
+                        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+                    }
                     return n
                 }
                 if request.method == "POST" {
                     _ = fundq_curl_setopt_long(handle, CURLOPT_POST, 1)
                     _ = fundq_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
-                    _ = fundq_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                    let fields = UnsafeMutableRawPointer(mutating: body.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)
+                    _ = fundq_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, fields)
                 } else {
                     _ = fundq_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
                 }

@@ -62,7 +62,8 @@ public final class RedisQueue: MessageQueue {
             return
         }
         let firstError = replies.first { if case .error = $0 { true } else { false } }
-        throw RedisError(kind: .reply(firstError.flatMap { if case .error(let m) = $0 { m } else { nil } } ?? "transaction aborted: \(replies.last!)"),
+        let message = firstError.flatMap { if case .error(let m) = $0 { m } else { nil } } ?? "transaction aborted: \(replies.last!)"
+        throw RedisError(kind: .reply(message),
                          endpoint: connection.url.endpoint, context: "pushing \(bodies.count) messages to \(queue)")
     }
 
@@ -91,7 +92,8 @@ public final class RedisQueue: MessageQueue {
                 RedisQueueScripts.acknowledgeAndClaim, keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
                 arguments: leaseArguments + receiptArguments(receipts), context: context)
             guard case .array(let array) = reply, array.count % 3 == 1, let removed = array[0].integer else {
-                throw RedisError(kind: .unexpectedReply("ack-and-claim returned \(reply)"), endpoint: connection.url.endpoint, context: context)
+                throw RedisError(kind: .unexpectedReply("ack-and-claim returned \(reply)"), endpoint: connection.url.endpoint,
+                                 context: context)
             }
             acknowledged = Int(removed)
             items = Array(array.dropFirst())
@@ -101,7 +103,8 @@ public final class RedisQueue: MessageQueue {
         var i = 0
         while i < items.count {
             guard let id = items[i].text, let delivery = items[i + 1].integer, case .bulk(let body) = items[i + 2] else {
-                throw RedisError(kind: .unexpectedReply("malformed claim entry"), endpoint: connection.url.endpoint, context: "claiming from \(queue)")
+                throw RedisError(kind: .unexpectedReply("malformed claim entry"), endpoint: connection.url.endpoint,
+                                 context: "claiming from \(queue)")
             }
             out.append(DeliveredMessage(queue: queue, body: body, receipt: DeliveryReceipt(id: id, delivery: Int(delivery))))
             i += 3
@@ -143,7 +146,8 @@ public final class RedisQueue: MessageQueue {
             RedisQueueScripts.inspect, keys: [keys.list, keys.inflight, keys.leases], arguments: [],
             context: "inspecting \(queue)")
         guard case .array(let items) = reply, items.count == 6 else {
-            throw RedisError(kind: .unexpectedReply("inspect returned \(reply)"), endpoint: connection.url.endpoint, context: "inspecting \(queue)")
+            throw RedisError(kind: .unexpectedReply("inspect returned \(reply)"), endpoint: connection.url.endpoint,
+                             context: "inspecting \(queue)")
         }
         return items
     }

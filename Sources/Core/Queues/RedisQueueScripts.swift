@@ -102,7 +102,8 @@ enum RedisQueueScripts {
     /// acknowledgement and the next claim in one round trip.
     static let acknowledgeAndClaim = RedisScript(
         name: "fundq-ack-claim",
-        source: acknowledgeLua(inflight: 2, leases: 3, redeliveries: 4, first: "3") + "\nlocal out = {removed}\n" + claimLua + "\nreturn out\n")
+        source: acknowledgeLua(inflight: 2, leases: 3, redeliveries: 4, first: "3")
+            + "\nlocal out = {removed}\n" + claimLua + "\nreturn out\n")
 
     /// KEYS: inflight, leases, redeliveries. ARGV: id1, delivery1, id2, ….
     /// Returns how many were removed.

@@ -9,7 +9,8 @@ import Processors
 struct IPNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipn",
-        abstract: "Receive PayPal IPNs on 127.0.0.1 (behind the TLS proxy), verify each with PayPal and push it to recurring, donations or refund.",
+        abstract: "Receive PayPal IPNs on 127.0.0.1 (behind the TLS proxy), verify each with PayPal and push it to recurring, "
+            + "donations or refund.",
         discussion: """
             Answers 200 once a notification is safe (pushed, or kept in the damaged store when its txn_type is unknown), \
             403 when it cannot be verified (PayPal resends) and 500 when it cannot be stored (PayPal resends). \
@@ -81,12 +82,15 @@ struct IPNCommand: ParsableCommand {
             let (reply, outcome) = PayPalIPN.handle(body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail, client: client,
                                                     push: { queue, message in
                 let stores = try Storage(storageConfiguration)
-                try QueueProducer(queue: stores.queue, envelope: MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")).push(message, to: queue)
+                let envelope = MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")
+                try QueueProducer(queue: stores.queue, envelope: envelope).push(message, to: queue)
             }, keep: { body, reason in
                 let stores = try Storage(storageConfiguration)
-                _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil, originalQueue: "ipn",
-                                                             gateway: "paypal", orderID: nil, gatewayTxnID: nil, error: reason,
-                                                             trace: "fundq ipn pid \(ProcessInfo.processInfo.processIdentifier)", message: body))
+                let pid = ProcessInfo.processInfo.processIdentifier
+                _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil,
+                                                             originalQueue: "ipn", gateway: "paypal", orderID: nil,
+                                                             gatewayTxnID: nil, error: reason, trace: "fundq ipn pid \(pid)",
+                                                             message: body))
             })
             switch outcome {
             case .pushed(let queue): logger.info("IPN pushed", metadata: ["queue": "\(queue)"])
