@@ -34,6 +34,9 @@ def main():
     args = parser.parse_args()
     seen = {}
     driver = browser()
+    # A click that submits a form returns before the next page has loaded on a loaded machine: every lookup
+    # waits (up to a minute) for its element, and a page's title is read after an element of that page is found.
+    driver.implicitly_wait(60)
 
     def shot(name):
         if args.screenshots:
@@ -45,8 +48,8 @@ def main():
         driver.find_element(By.NAME, "actor").send_keys("browser-test")
         driver.find_element(By.NAME, "token").send_keys(args.token)
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        seen["after_sign_in"] = driver.title
         seen["queues_table"] = driver.find_element(By.ID, "queues").text
+        seen["after_sign_in"] = driver.title
         shot("status")
         query = urllib.parse.urlencode({"queue": args.queue, "error": args.error})
         driver.get(args.url + "/damaged?" + query)
@@ -55,8 +58,8 @@ def main():
         shot("damaged")
         first = driver.find_element(By.CSS_SELECTOR, "#damaged tr td a")
         first.click()
-        seen["message_page"] = driver.title
         seen["message_text"] = driver.find_element(By.TAG_NAME, "pre").text
+        seen["message_page"] = driver.title
         shot("damaged-message")
         driver.back()
         bulk = driver.find_element(By.ID, "bulk")
