@@ -108,7 +108,6 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "Core", "Rectifier",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import Yams
 
 /// The limits `fundq status --check` holds the status to; each one crossed
 /// is named. Unset limits are not checked.
@@ -70,10 +69,7 @@ public struct StatusThresholds: Sendable, Equatable {
     /// `max_oldest_age` and `max_oldest_open` as seconds or "10m", "2h";
     /// `max_damaged`, `max_needs_review`, `max_dead_processes` as counts; `require_rectifier` true or false.
     public static func load(yaml text: String, source: String) throws -> StatusThresholds {
-        let tree: Any?
-        do { tree = try Yams.load(yaml: text) } catch { throw ConfigurationError("\(source): not valid YAML: \(error)") }
-        guard let root = tree as? [String: Any], let section = root["status"] else { return StatusThresholds() }
-        guard let fields = section as? [String: Any] else { throw ConfigurationError("\(source): status: must be a mapping") }
+        guard let fields = try SettingsFile.section("status", in: text, source: source) else { return StatusThresholds() }
         var t = StatusThresholds()
         for (key, value) in fields {
             func count() throws -> Int {

@@ -1,5 +1,4 @@
 public import Foundation
-import Yams
 
 /// The ages ``RetentionRule``s keep rows for, from the `retention:` section
 /// of `fundq.yaml` (defaults in the README). A value of `keep` (or `null`)
@@ -51,18 +50,7 @@ public struct RetentionSettings: Sendable, Equatable {
 
     /// Parses YAML `text` (a mapping, with an optional `retention:` mapping).
     public static func parse(_ text: String, source: String) throws -> RetentionSettings {
-        let tree: Any?
-        do {
-            tree = try Yams.load(yaml: text)
-        } catch {
-            throw ConfigurationError("\(source) is not valid YAML: \(error)")
-        }
-        guard let root = tree as? [String: Any] else {
-            if tree == nil { return RetentionSettings() }
-            throw ConfigurationError("\(source) must be a YAML mapping")
-        }
-        guard let section = root["retention"] else { return RetentionSettings() }
-        guard let retention = section as? [String: Any] else { throw ConfigurationError("\(source): retention must be a mapping") }
+        guard let retention = try SettingsFile.section("retention", in: text, source: source) else { return RetentionSettings() }
         var settings = RetentionSettings()
         for (key, value) in retention {
             guard knownSettings.contains(key) else {
