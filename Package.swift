@@ -31,6 +31,7 @@ let package = Package(
     products: [
         .executable(name: "fundq", targets: ["fundq"]),
         .library(name: "Core", targets: ["Core"]),
+        .library(name: "Backends", targets: ["Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "CurlHTTP"]),
         .library(name: "Consumers", targets: ["Consumers"]),
         .library(name: "Processors", targets: ["Processors"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
@@ -57,10 +58,10 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // The model and its protocols (messages, JSON, queue and store protocols, processor contracts): no C library.
         .target(
             name: "Core",
             dependencies: [
-                "CHiredis", "CMariaDB", "CCurl", "CSQLite", "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -68,9 +69,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // One target per driver, each on its one C library.
+        .target(name: "RedisDriver", dependencies: ["Core", "CHiredis"], swiftSettings: strictSettings),
+        .target(name: "SQLiteDriver", dependencies: ["Core", "CSQLite"], swiftSettings: strictSettings),
+        .target(name: "MariaDBDriver", dependencies: ["Core", "CMariaDB"], swiftSettings: strictSettings),
+        .target(name: "CurlHTTP", dependencies: ["Core", "CCurl"], swiftSettings: strictSettings),
+        // Opens the configured backends (queues, databases) from settings and URLs.
+        .target(
+            name: "Backends",
+            dependencies: ["Core", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "CurlHTTP"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Processors",
-            dependencies: ["Core", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Core", "CurlHTTP", .product(name: "Crypto", package: "swift-crypto")],
             exclude: simulatorFolders,
             swiftSettings: strictSettings
         ),
@@ -85,7 +97,8 @@ let package = Package(
         ),
         .target(
             name: "Rectifier",
-            dependencies: ["Core", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -95,19 +108,19 @@ let package = Package(
         ),
         .target(
             name: "Tracking",
-            dependencies: ["Core"],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Impressions",
-            dependencies: ["Core", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Core", "MariaDBDriver", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // Operating fundq: status, metrics and health endpoints (the one network server library lives here).
         .target(
             name: "Operations",
             dependencies: [
-                "Core", "Rectifier",
+                "Core", "Backends", "Rectifier",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,12 +132,17 @@ let package = Package(
             name: "fundq",
             dependencies: [
                 "Core",
+                "Backends",
                 "Consumers",
+                "CurlHTTP",
                 "Impressions",
+                "MariaDBDriver",
                 "Operations",
                 "Processors",
                 "Rectifier",
+                "RedisDriver",
                 "Sandbox",
+                "SQLiteDriver",
                 "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,38 +154,38 @@ let package = Package(
         // folders, running the fundq binary as a real child process.
         .target(
             name: "FundqTestSupport",
-            dependencies: ["Core", "Processors", "Sandbox"],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "Processors", "Sandbox"],
             path: "Tests/FundqTestSupport",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CoreTests",
-            dependencies: ["Core", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "CurlHTTP", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ProcessorsTests",
-            dependencies: ["Core", "Processors", "Sandbox", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "CurlHTTP", "Processors", "Sandbox", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "RectifierTests",
-            dependencies: ["Core", "Consumers", "Processors", "Rectifier", "Sandbox", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "SQLiteDriver", "Consumers", "Processors", "Rectifier", "Sandbox", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ConsumersTests",
-            dependencies: ["Core", "Consumers", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "Consumers", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "TrackingTests",
-            dependencies: ["Core", "Consumers", "Tracking", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "RedisDriver", "MariaDBDriver", "Consumers", "Tracking", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ImpressionsTests",
-            dependencies: ["Core", "Impressions", "FundqTestSupport"],
+            dependencies: ["Core", "Backends", "Impressions", "FundqTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -177,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FundqCLITests",
-            dependencies: ["Core", "FundqTestSupport", "Sandbox", "fundq"],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "FundqTestSupport", "Sandbox", "fundq"],
             swiftSettings: strictSettings
         ),
     ]

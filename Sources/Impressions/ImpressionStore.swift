@@ -1,5 +1,6 @@
 public import Core
 import Foundation
+import MariaDBDriver
 
 /// Where one partition of a batch starts and ends: the batch may be written
 /// only while the stored offset is still `from` (nil: no stored offset yet).

@@ -1,4 +1,5 @@
-public import Core
+public import Backends
+import Core
 import Foundation
 public import Logging
 import Metrics

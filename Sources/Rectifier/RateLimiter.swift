@@ -1,5 +1,6 @@
 public import Core
 import Foundation
+public import RedisDriver
 import Synchronization
 
 /// Keeps each processor's schedule of call slots. A slot is a time (unix

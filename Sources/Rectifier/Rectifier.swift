@@ -1,6 +1,10 @@
+public import Backends
 public import Core
 import Foundation
 public import Logging
+import MariaDBDriver
+import RedisDriver
+import SQLiteDriver
 import Synchronization
 
 /// How one rectifier run behaves.

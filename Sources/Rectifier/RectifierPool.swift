@@ -1,6 +1,8 @@
+public import Backends
 public import Core
 import Foundation
 public import Logging
+import RedisDriver
 import Synchronization
 
 /// The rectifier's worker pool: one run id for everything it does, each

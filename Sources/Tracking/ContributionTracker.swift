@@ -1,5 +1,8 @@
+public import Backends
 public import Core
 public import Foundation
+public import RedisDriver
+public import SQLiteDriver
 
 /// Hands out contribution tracking ids without touching the database.
 public protocol TrackingIDSource: AnyObject {

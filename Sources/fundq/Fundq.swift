@@ -1,6 +1,8 @@
 import ArgumentParser
+import Backends
 import Core
 import Foundation
+import Impressions
 import Logging
 
 /// The fundq command line.
@@ -103,7 +105,7 @@ struct VersionCommand: ParsableCommand {
 
     func run() throws {
         print("fundq \(FundqVersion.current)")
-        for (library, version) in LinkedLibraries.versions() {
+        for (library, version) in LinkedLibraries.versions() + [("librdkafka", KafkaLibrary.version)] {
             print("  \(library) \(version)")
         }
     }

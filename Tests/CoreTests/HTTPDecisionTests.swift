@@ -1,4 +1,5 @@
 @testable import Core
+@testable import CurlHTTP
 import Foundation
 import Testing
 

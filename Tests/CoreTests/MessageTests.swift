@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import RedisDriver
 import Testing
 
 @Suite("Message validation and envelope")

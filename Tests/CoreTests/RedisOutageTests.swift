@@ -1,6 +1,8 @@
 import Core
 import Foundation
 import FundqTestSupport
+import RedisDriver
+import SQLiteDriver
 import Testing
 
 /// A real redis-server (appendonly yes, appendfsync always) killed and

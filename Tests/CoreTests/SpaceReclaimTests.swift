@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import SQLiteDriver
 import Testing
 
 /// The embedded file gives space back (issue 13).

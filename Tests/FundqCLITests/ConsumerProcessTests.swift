@@ -1,6 +1,8 @@
 import Core
 import Foundation
 import FundqTestSupport
+import MariaDBDriver
+import RedisDriver
 import Testing
 
 func donationLines(_ range: Range<Int>) -> String {

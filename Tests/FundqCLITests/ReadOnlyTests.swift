@@ -1,6 +1,8 @@
 import Core
 import Foundation
 import FundqTestSupport
+import MariaDBDriver
+import SQLiteDriver
 import Testing
 
 /// Commands that only look never write: no store created where there is

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import MariaDBDriver
 import Processors
 import Testing
 

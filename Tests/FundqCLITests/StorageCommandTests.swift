@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import RedisDriver
 import Testing
 
 /// `fundq db stats` and `fundq jobs retention` (issue 13), run as a user would.

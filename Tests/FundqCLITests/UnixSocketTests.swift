@@ -1,6 +1,8 @@
 import Core
 import Foundation
 import FundqTestSupport
+import MariaDBDriver
+import RedisDriver
 import Testing
 
 /// Redis and MariaDB over Unix sockets: `redis+unix:///PATH`,

@@ -1,5 +1,7 @@
+public import Backends
 public import Core
 import Foundation
+import MariaDBDriver
 
 /// The database backends every store test runs against.
 public enum DatabaseKind: String, CaseIterable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Core
 public import Foundation
+import RedisDriver
 
 /// A real redis-server child process on a free loopback port, for tests that
 /// need their own server (to kill or restart it). Stopped on deinit.

@@ -1,4 +1,5 @@
-public import Core
+public import Backends
+import Core
 import Foundation
 
 /// Queues and database together, as a consumer sees them: a private

@@ -1,4 +1,6 @@
+import Backends
 import Core
+import CurlHTTP
 import Foundation
 import FundqTestSupport
 import Processors

@@ -1,8 +1,10 @@
+import Backends
 @testable import Core
 import Foundation
 import FundqTestSupport
 import Processors
 import Rectifier
+import SQLiteDriver
 import Sandbox
 import Testing
 

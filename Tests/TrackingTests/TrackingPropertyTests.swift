@@ -2,6 +2,8 @@ import Consumers
 import Core
 import Foundation
 import FundqTestSupport
+import MariaDBDriver
+import RedisDriver
 import Testing
 
 /// 50,000 events for 10,000 ids, shuffled and partly duplicated, must end

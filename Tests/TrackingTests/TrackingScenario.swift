@@ -1,3 +1,4 @@
+import Backends
 import Consumers
 import Core
 import Foundation

@@ -1,7 +1,9 @@
+import Backends
 import Consumers
 import Core
 import Foundation
 import FundqTestSupport
+import RedisDriver
 import Testing
 import Tracking
 

@@ -2,16 +2,16 @@
 /// used for Redis and MariaDB. Errors show the URL only as
 /// ``SecretMasking/url(_:)`` masks it, and never echo a part of it that
 /// could be a password.
-struct ServiceURL: Sendable, Equatable {
-    var user: String?
-    var password: String?
-    var host: String
-    var port: Int?
-    var path: String
+package struct ServiceURL: Sendable, Equatable {
+    package var user: String?
+    package var password: String?
+    package var host: String
+    package var port: Int?
+    package var path: String
 
     /// Parses `text`, which must start with `scheme://`; `what` names the
     /// setting in errors ("queue URL", "database URL").
-    init(parsing text: String, scheme: String, what: String) throws(ConfigurationError) {
+    package init(parsing text: String, scheme: String, what: String) throws(ConfigurationError) {
         let prefix = scheme + "://"
         guard text.hasPrefix(prefix) else {
             throw ConfigurationError("\(what) '\(ServiceURL.masked(text))' must start with \(prefix)")
@@ -52,7 +52,7 @@ struct ServiceURL: Sendable, Equatable {
 
     /// Parses `SCHEME://[[USER]:PASSWORD@]/ABSOLUTE/PATH` (a Unix socket):
     /// the credentials, percent-decoded, and the path.
-    static func unixSocket(parsing text: String, scheme: String, what: String) throws(ConfigurationError)
+    package static func unixSocket(parsing text: String, scheme: String, what: String) throws(ConfigurationError)
         -> (user: String?, password: String?, path: String) {
         let prefix = scheme + "://"
         guard text.hasPrefix(prefix) else { throw ConfigurationError("\(what) '\(masked(text))' must start with \(prefix)") }
@@ -76,9 +76,9 @@ struct ServiceURL: Sendable, Equatable {
     }
 
     /// `text` with its credentials masked, whatever its shape.
-    static func masked(_ text: String) -> String { SecretMasking.url(text) }
+    package static func masked(_ text: String) -> String { SecretMasking.url(text) }
 
-    static func percentDecoded(_ s: Substring) -> String {
+    package static func percentDecoded(_ s: Substring) -> String {
         var bytes: [UInt8] = []
         let utf8 = Array(s.utf8)
         var i = 0

@@ -27,9 +27,34 @@ public struct DatabaseStats: Sendable {
         /// Bytes of its write-ahead log.
         public var walBytes: Int
         /// Pages, free pages, bytes per page.
-        public var pages: SQLiteDatabase.PageCounts
+        public var pages: PageCounts
         /// The auto-vacuum mode (0 none, 1 full, 2 incremental).
         public var autoVacuum: Int
+
+        /// A file of `fileBytes` with a log of `walBytes`, its `pages`, in auto-vacuum mode `autoVacuum`.
+        public init(fileBytes: Int, walBytes: Int, pages: PageCounts, autoVacuum: Int) {
+            self.fileBytes = fileBytes
+            self.walBytes = walBytes
+            self.pages = pages
+            self.autoVacuum = autoVacuum
+        }
+    }
+
+    /// Page counts of a database file.
+    public struct PageCounts: Sendable, Equatable {
+        /// Pages in the file.
+        public var total: Int
+        /// Pages on the free list (space the file holds but does not use).
+        public var free: Int
+        /// Bytes per page.
+        public var pageSize: Int
+
+        /// Counts of `total` pages, `free` of them free, `pageSize` bytes each.
+        public init(total: Int, free: Int, pageSize: Int) {
+            self.total = total
+            self.free = free
+            self.pageSize = pageSize
+        }
     }
 
     /// Every table, largest first.
@@ -62,7 +87,7 @@ public struct DatabaseStats: Sendable {
             tables.append(table)
         }
         tables.sort { ($0.dataBytes ?? 0) + ($0.indexBytes ?? 0) > ($1.dataBytes ?? 0) + ($1.indexBytes ?? 0) }
-        return DatabaseStats(tables: tables, file: try (connection as? SQLiteDatabase).map(fileStats))
+        return DatabaseStats(tables: tables, file: try connection.fileSpace())
     }
 
     static func date(_ value: SQLValue, _ dialect: SQLDialect) -> Date? {
@@ -107,42 +132,6 @@ public struct DatabaseStats: Sendable {
         }
         return sizes
     }
-
-    static func fileStats(_ db: SQLiteDatabase) throws -> File {
-        func size(_ path: String) -> Int {
-            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
-        }
-        let mode = Int(try db.query("PRAGMA auto_vacuum", []).first?.first?.int64 ?? 0)
-        return File(fileBytes: size(db.path), walBytes: size(db.path + "-wal"), pages: try db.pageCounts(), autoVacuum: mode)
-    }
-}
-
-/// Memory fundq's keys use in Redis, per queue.
-public struct RedisQueueMemory: Sendable, Equatable {
-    /// The queue.
-    public var queue: String
-    /// Its keys that exist.
-    public var keys: Int
-    /// Bytes they use (`MEMORY USAGE`).
-    public var bytes: Int
-
-    /// Measures every queue of `queue`'s server that has a list or bookkeeping keys.
-    public static func measure(_ queue: RedisQueue) throws -> [RedisQueueMemory] {
-        let connection = queue.connection
-        let names = Set(try queue.queueNames()).union(try RedisRetention(queue: queue, idleSeconds: 0).bookkeepingQueues())
-        return try names.sorted().map { name in
-            let k = RedisQueue.Keys(name)
-            var memory = RedisQueueMemory(queue: name, keys: 0, bytes: 0)
-            for key in [k.list, k.inflight, k.leases, k.redeliveries, k.seq] {
-                let reply = try connection.command("MEMORY", "USAGE", key, "SAMPLES", "0", context: "measuring \(name)")
-                if let bytes = reply.integer {
-                    memory.keys += 1
-                    memory.bytes += Int(bytes)
-                }
-            }
-            return memory
-        }
-    }
 }
 
 /// What the status screen shows of the database's size: the total and the
@@ -171,6 +160,6 @@ extension DatabaseStats {
         let tables = sizes.map { StorageSummary.TableBytes(table: $0.key, bytes: $0.value.data + $0.value.index) }
             .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.table < $1.table }
         return StorageSummary(totalBytes: sizes.isEmpty ? nil : tables.reduce(0) { $0 + $1.bytes },
-                              largest: Array(tables.prefix(count)), file: try (connection as? SQLiteDatabase).map(fileStats))
+                              largest: Array(tables.prefix(count)), file: try connection.fileSpace())
     }
 }

@@ -134,4 +134,22 @@ public protocol SQLConnection: AnyObject {
     func transaction<T>(_ body: () throws -> T) throws -> T
     /// Runs several `;`-separated statements without parameters (migrations).
     func executeScript(_ sql: String) throws
+    /// Readies the database before migrations run (the embedded file turns
+    /// on incremental auto-vacuum); a database server needs nothing.
+    func prepareForMigrations() throws
+    /// The file's size and pages when the database is a file (the embedded
+    /// SQLite file); nil for a database server.
+    func fileSpace() throws -> DatabaseStats.File?
+    /// Gives the pages of removed rows back to the file system (the embedded
+    /// file, in short steps); a database server needs nothing.
+    func reclaimFreeSpace() throws
+}
+
+extension SQLConnection {
+    /// Nothing to ready (a database server).
+    public func prepareForMigrations() throws {}
+    /// No file (a database server).
+    public func fileSpace() throws -> DatabaseStats.File? { nil }
+    /// Nothing to give back (a database server).
+    public func reclaimFreeSpace() throws {}
 }

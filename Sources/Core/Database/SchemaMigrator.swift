@@ -432,7 +432,7 @@ public enum SchemaMigrator {
     public static func migrate(_ connection: any SQLConnection, upTo version: Int) throws -> [Int] {
         // Before any table exists on a new file (and once, by VACUUM, on an
         // older one): free pages can then be given back while in use.
-        try (connection as? SQLiteDatabase)?.useIncrementalVacuum()
+        try connection.prepareForMigrations()
         try ensureVersionTable(connection)
         if connection.dialect == .mariadb {
             let got = try connection.query("SELECT GET_LOCK('fundq-schema-migration', 60)", []).first?.first?.int64

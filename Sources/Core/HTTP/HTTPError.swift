@@ -26,6 +26,14 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     /// Why, when the kind alone does not say (e.g. what a refused host resolved to).
     public var detail: String? = nil
 
+    /// A failure of `kind` with `url` (shown without its query string), and
+    /// `detail` when the kind alone does not say why.
+    package init(kind: Kind, url: String, detail: String? = nil) {
+        self.kind = kind
+        self.url = url
+        self.detail = detail
+    }
+
     /// One line for an operator.
     public var description: String {
         switch kind {

@@ -7,14 +7,14 @@ public import Foundation
 /// neither).
 public struct ManualActions {
     /// The stores changed.
-    public let storage: Storage
+    public let storage: any OpenedStores
     /// Who acts.
     public let actor: String
     /// Why.
     public let reason: String
 
     /// Actions by `actor` for `reason` (which must say something).
-    public init(storage: Storage, actor: String, reason: String) throws {
+    public init(storage: any OpenedStores, actor: String, reason: String) throws {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         let actor = actor.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ConfigurationError("a reason is required (--reason)") }

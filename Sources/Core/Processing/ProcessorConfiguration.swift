@@ -236,7 +236,7 @@ public struct ProcessorConfiguration: Sendable {
 
         func proxy() throws -> String? {
             guard let text = flat["proxy"], !text.isEmpty else { record("proxy", "(none)"); return nil }
-            do { try HTTPClient.checkProxy(text) } catch { throw ConfigurationError("\(origin("proxy")): \(error)") }
+            do { try HTTPClientConfiguration.checkProxy(text) } catch { throw ConfigurationError("\(origin("proxy")): \(error)") }
             return text
         }
 

@@ -106,3 +106,14 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
+
+/// The queue backend, damaged store and database one process has opened
+/// (`Storage` in Backends opens them from the configuration).
+public protocol OpenedStores: AnyObject {
+    /// The queue backend.
+    var queue: any MessageQueue { get }
+    /// The damaged store.
+    var damaged: any DamagedStore { get }
+    /// The database holding the stores.
+    var database: any SQLConnection { get }
+}

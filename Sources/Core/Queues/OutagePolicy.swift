@@ -24,26 +24,11 @@ public enum HandlingFailure: Sendable, Equatable {
     /// batch is released and the error rethrown.
     case unknown
 
-    /// MariaDB errors that a value in a statement causes: column cannot be
-    /// null (1048), duplicate key (1062), out of range (1264, 1690), data
-    /// truncated (1265), incorrect datetime or value (1292, 1366, 1367,
-    /// 1411), data too long (1406), packet too large (1153), invalid JSON
-    /// text (4038), CHECK constraint failed (4025).
-    static let mariadbContentCodes: Set<UInt32> = [1048, 1062, 1153, 1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 4025, 4038]
-
     /// Classifies `error`.
     public init(classifying error: any Error) {
         switch error {
-        case let e as RedisError:
-            self = e.isConnectionFailure ? .outage : .unknown
-        case let e as MariaDBError:
-            if e.isConnectionFailure || e.isTransient {
-                self = .outage
-            } else {
-                self = HandlingFailure.mariadbContentCodes.contains(e.code) ? .content : .unknown
-            }
-        case let e as SQLiteError:
-            self = e.isTransient ? .outage : (e.isCausedByValue ? .content : .unknown)
+        case let e as any ClassifiedFailure:
+            self = e.handlingFailure
         case is ConsumerStop:
             self = .outage
         case is DonationFieldError, is MessageError, is JSONParseError:
@@ -52,4 +37,12 @@ public enum HandlingFailure: Sendable, Equatable {
             self = .unknown
         }
     }
+}
+
+/// An error that says itself which ``HandlingFailure`` it is: each storage
+/// driver's error (Redis, MariaDB, SQLite) conforms, so that Core classifies
+/// errors without knowing the drivers.
+public protocol ClassifiedFailure: Error {
+    /// What this error says about its cause.
+    var handlingFailure: HandlingFailure { get }
 }

@@ -43,9 +43,9 @@ public struct RetentionJob {
             outcome.days = days
             outcomes.append(outcome)
         }
-        if !dryRun, let sqlite = connection as? SQLiteDatabase {
+        if !dryRun {
             // Removed rows' pages go back to the file system, a step at a time.
-            try sqlite.reclaimFreePages(keeping: 0, maximumSteps: .max)
+            try connection.reclaimFreeSpace()
         }
         return outcomes
     }

@@ -1,4 +1,5 @@
-public import Core
+public import Backends
+import Core
 import Foundation
 import Hummingbird
 public import Logging

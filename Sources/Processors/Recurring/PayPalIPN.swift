@@ -1,4 +1,5 @@
 public import Core
+public import CurlHTTP
 public import Foundation
 
 /// PayPal Instant Payment Notifications: verification with PayPal

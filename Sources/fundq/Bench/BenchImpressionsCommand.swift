@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Impressions
+import SQLiteDriver
 
 /// `fundq bench impressions`: events per second parsed and aggregated from a
 /// file (beside Foundation's JSONDecoder on the same events), and from Kafka

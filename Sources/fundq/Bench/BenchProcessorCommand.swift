@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import CurlHTTP
 import Foundation
 import Processors
 import Sandbox

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import RedisDriver
 
 /// `fundq bench queue`: push and popAtomic throughput and latency, single
 /// and batched, beside a raw baseline measured in the same run (a bare

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Backends
 import Core
 import Foundation
+import SQLiteDriver
 
 /// `fundq bench reclaim`: push latency on the embedded file while a drained
 /// queue's space is given back, beside the push latency with no reclaim

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Consumers
 import Core
 import Foundation

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import RedisDriver
 
 /// `fundq db stats [--json]`.
 struct DatabaseStatsCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import RedisDriver
 
 /// `fundq jobs retention [--dry-run] [--daemon --interval …]`.
 struct RetentionCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Backends
 import Core
+import CurlHTTP
 import Foundation
 import Logging
 import Operations

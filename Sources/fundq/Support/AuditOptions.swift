@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Core
 
 /// Who takes an action by hand and why: recorded in the audit log (`fundq audit`).

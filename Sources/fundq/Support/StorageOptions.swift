@@ -1,5 +1,8 @@
 import ArgumentParser
+import Backends
 import Core
+import MariaDBDriver
+import RedisDriver
 
 /// Where the stores are: shared by every command that opens them.
 struct StorageOptions: ParsableArguments {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backends
 import Core
 import Foundation
 import Logging

@@ -1,3 +1,5 @@
+public import Core
+
 /// An error talking to Redis: unreachable, an I/O failure, or an error reply.
 public struct RedisError: Error, Sendable, CustomStringConvertible {
     enum Kind: Sendable {
@@ -41,4 +43,9 @@ public struct RedisError: Error, Sendable, CustomStringConvertible {
         if case .reply(let message) = kind { return message.hasPrefix("NOSCRIPT") }
         return false
     }
+}
+
+extension RedisError: ClassifiedFailure {
+    /// A lost or refused connection is an outage; anything else is unknown.
+    public var handlingFailure: HandlingFailure { isConnectionFailure ? .outage : .unknown }
 }

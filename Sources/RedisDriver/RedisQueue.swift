@@ -1,3 +1,4 @@
+public import Core
 import Foundation
 
 /// Queues in Redis, in the layout the PHP producers already use: queue NAME

@@ -1,3 +1,5 @@
+public import Core
+
 /// Where a MariaDB database is: `mysql://USER[:PASSWORD]@HOST[:PORT]/DB`
 /// (`mariadb://` is accepted too), or on a Unix socket:
 /// `mysql+unix://USER[:PASSWORD]@/PATH/TO/SOCKET/DB` (the last part is the database).

@@ -1,3 +1,5 @@
+public import Core
+
 /// An error from MariaDB: unreachable, connection lost, or a refused
 /// statement, with what fundq was doing and where.
 public struct MariaDBError: Error, Sendable, CustomStringConvertible {
@@ -34,4 +36,20 @@ public struct MariaDBError: Error, Sendable, CustomStringConvertible {
 
     /// Whether a unique key refused the row.
     public var isDuplicateKey: Bool { code == 1062 }
+}
+
+extension MariaDBError: ClassifiedFailure {
+    /// MariaDB errors that a value in a statement causes: column cannot be
+    /// null (1048), duplicate key (1062), out of range (1264, 1690), data
+    /// truncated (1265), incorrect datetime or value (1292, 1366, 1367,
+    /// 1411), data too long (1406), packet too large (1153), invalid JSON
+    /// text (4038), CHECK constraint failed (4025).
+    static let contentCodes: Set<UInt32> = [1048, 1062, 1153, 1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 4025, 4038]
+
+    /// A lost connection, a deadlock or a lock wait timeout is an outage; an
+    /// error a value causes (``contentCodes``) is the content's.
+    public var handlingFailure: HandlingFailure {
+        if isConnectionFailure || isTransient { return .outage }
+        return Self.contentCodes.contains(code) ? .content : .unknown
+    }
 }

@@ -1,3 +1,4 @@
+public import Core
 import Foundation
 
 /// Queues in the embedded SQLite file: table `queue_message`, one row per

@@ -1,3 +1,5 @@
+public import Core
+
 /// Where a Redis server is: `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`,
 /// or on a Unix socket: `redis+unix://[[USER]:PASSWORD@]/PATH/TO/SOCKET[?db=N]`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+public import Core
 import Foundation
 
 /// Giving space back: the embedded file uses incremental auto-vacuum, and
@@ -11,21 +12,7 @@ extension SQLiteDatabase {
     public static let reclaimStepPages = 128
 
     /// Page counts of the file.
-    public struct PageCounts: Sendable, Equatable {
-        /// Pages in the file.
-        public var total: Int
-        /// Pages on the free list (space the file holds but does not use).
-        public var free: Int
-        /// Bytes per page.
-        public var pageSize: Int
-
-        /// Counts of `total` pages, `free` of them free, `pageSize` bytes each.
-        public init(total: Int, free: Int, pageSize: Int) {
-            self.total = total
-            self.free = free
-            self.pageSize = pageSize
-        }
-    }
+    public typealias PageCounts = DatabaseStats.PageCounts
 
     /// The file's page counts.
     public func pageCounts() throws -> PageCounts {
@@ -33,6 +20,25 @@ extension SQLiteDatabase {
             Int(try query("PRAGMA \(name)", []).first?.first?.int64 ?? 0)
         }
         return PageCounts(total: try pragma("page_count"), free: try pragma("freelist_count"), pageSize: try pragma("page_size"))
+    }
+
+    /// Turns on incremental auto-vacuum (``useIncrementalVacuum()``).
+    public func prepareForMigrations() throws {
+        try useIncrementalVacuum()
+    }
+
+    /// The file's size, its write-ahead log's, its pages and auto-vacuum mode.
+    public func fileSpace() throws -> DatabaseStats.File? {
+        func size(_ path: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        let mode = Int(try query("PRAGMA auto_vacuum", []).first?.first?.int64 ?? 0)
+        return DatabaseStats.File(fileBytes: size(path), walBytes: size(path + "-wal"), pages: try pageCounts(), autoVacuum: mode)
+    }
+
+    /// Gives back every free page, a step at a time (``reclaimFreePages(keeping:maximumSteps:stepPages:)``).
+    public func reclaimFreeSpace() throws {
+        try reclaimFreePages(keeping: 0, maximumSteps: .max)
     }
 
     /// Makes the file use incremental auto-vacuum: set before the first

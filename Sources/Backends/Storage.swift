@@ -1,4 +1,8 @@
+public import Core
 public import Foundation
+public import MariaDBDriver
+public import RedisDriver
+public import SQLiteDriver
 
 /// Where fundq keeps its queues and databases: the embedded SQLite file by
 /// default, Redis for queues with `--queue-url` / `FUNDQ_QUEUE_URL`, MariaDB
@@ -77,7 +81,7 @@ public struct StorageConfiguration: Sendable, Equatable {
 
 /// The opened queue backend and damaged store for one process. Not
 /// `Sendable`: it owns connections; open one per task.
-public final class Storage {
+public final class Storage: OpenedStores {
     /// The queue backend.
     public let queue: any MessageQueue
     /// The damaged store.

@@ -1,10 +1,13 @@
 internal import CSQLite
+public import Core
 import Foundation
 
 /// One connection to a SQLite file. Owns the `sqlite3*` handle and its
 /// prepared statements; use it from one task at a time (it is deliberately
 /// not `Sendable`).
 public final class SQLiteDatabase: SQLConnection {
+    /// The version of the SQLite library linked.
+    public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
     /// The file this connection is open on.
     public let path: String
     private var handle: OpaquePointer?

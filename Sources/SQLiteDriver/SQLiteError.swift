@@ -1,4 +1,5 @@
 internal import CSQLite
+public import Core
 import Foundation
 
 /// An error reported by SQLite, with what fundq was doing and where.
@@ -44,4 +45,10 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var isCausedByValue: Bool {
         code == SQLITE_CONSTRAINT || code == SQLITE_TOOBIG || code == SQLITE_MISMATCH
     }
+}
+
+extension SQLiteError: ClassifiedFailure {
+    /// A busy or locked file is an outage; a constraint, an oversize or
+    /// mismatched value is the content's.
+    public var handlingFailure: HandlingFailure { isTransient ? .outage : (isCausedByValue ? .content : .unknown) }
 }

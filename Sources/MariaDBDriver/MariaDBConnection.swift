@@ -1,4 +1,5 @@
 internal import CMariaDB
+public import Core
 import Foundation
 
 /// One connection to MariaDB through MariaDB Connector/C, with prepared
@@ -7,6 +8,8 @@ import Foundation
 /// the handle is dropped and the next statement reconnects; the failed
 /// statement itself is reported, never silently retried.
 public final class MariaDBConnection: SQLConnection {
+    /// The version of MariaDB Connector/C linked.
+    public static var libraryVersion: String { String(cString: mysql_get_client_info()) }
     /// Where the server is.
     public let url: DatabaseURL
     private var handle: UnsafeMutablePointer<MYSQL>?

@@ -1,3 +1,5 @@
+import Core
+
 /// The Lua scripts behind ``RedisQueue``.
 ///
 /// Why Lua rather than Streams: the queue itself must stay a plain Redis

@@ -1,4 +1,5 @@
 internal import CCurl
+import Core
 import Foundation
 
 /// Where a request may go, decided before anything is sent: the URL as

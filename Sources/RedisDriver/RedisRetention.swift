@@ -1,3 +1,5 @@
+import Core
+
 /// The retention rule for fundq's bookkeeping keys in Redis: a queue whose
 /// list is empty and that has nothing in flight keeps its id counter
 /// (`fundq:{NAME}:seq`) and any leftover lease entries until it has been

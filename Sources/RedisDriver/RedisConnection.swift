@@ -1,4 +1,5 @@
 internal import CHiredis
+import Core
 import Foundation
 
 /// A reply from Redis, copied out of hiredis into Swift values.
@@ -43,6 +44,8 @@ public enum RedisReply: Sendable, Equatable {
 /// command reconnects, so a restarted server is picked up without restarting
 /// the process; the failed command itself is reported, never silently retried.
 public final class RedisConnection {
+    /// The version of hiredis this build was compiled against.
+    public static var libraryVersion: String { "\(HIREDIS_MAJOR).\(HIREDIS_MINOR).\(HIREDIS_PATCH)" }
     /// Where the server is.
     public let url: RedisURL
     private let connectTimeoutMilliseconds: Int

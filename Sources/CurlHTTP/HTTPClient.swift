@@ -1,4 +1,5 @@
 internal import CCurl
+public import Core
 import Foundation
 
 /// An HTTP request.
@@ -37,30 +38,6 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Limits of an ``HTTPClient``.
-public struct HTTPClientConfiguration: Sendable {
-    /// Longest wait for a connection.
-    public var connectTimeout: Duration
-    /// Longest wait for a whole exchange.
-    public var totalTimeout: Duration
-    /// Largest accepted answer.
-    public var maximumResponseBytes: Int
-    /// The proxy for `https://` requests (`http://host:port`, `socks5h://…`),
-    /// or nil for none. `http_proxy`, `https_proxy`, `ALL_PROXY` and
-    /// `no_proxy` in the environment are always ignored, and plain `http://`
-    /// (loopback only) never goes through a proxy.
-    public var proxy: String?
-
-    /// Limits; the defaults suit processor APIs.
-    public init(connectTimeout: Duration = .seconds(5), totalTimeout: Duration = .seconds(30), maximumResponseBytes: Int = 1 << 20,
-                proxy: String? = nil) {
-        self.connectTimeout = connectTimeout
-        self.totalTimeout = totalTimeout
-        self.maximumResponseBytes = maximumResponseBytes
-        self.proxy = proxy
-    }
-}
-
 /// HTTP over libcurl. One client owns one `CURL*` easy handle, so
 /// connections are kept alive and reused between requests; use it from one
 /// task or thread at a time (it is not `Sendable`), one client per worker
@@ -69,6 +46,8 @@ public struct HTTPClientConfiguration: Sendable {
 /// connection is pinned to the addresses checked). No proxy is used unless
 /// the configuration names one; the environment's proxy variables never apply.
 public final class HTTPClient {
+    /// The version of libcurl linked (with its TLS library and features).
+    public static var libraryVersion: String { String(cString: fundq_curl_version()) }
     /// The limits.
     public let configuration: HTTPClientConfiguration
     private let handle: UnsafeMutableRawPointer
@@ -103,16 +82,6 @@ public final class HTTPClient {
     /// resolve to loopback addresses alone (it resolves the host to decide).
     public static func check(_ url: String) throws(HTTPError) {
         _ = try HTTPRoute.check(url)
-    }
-
-    /// Refuses a proxy URL that libcurl would not read as a proxy.
-    public static func checkProxy(_ proxy: String) throws(HTTPError) {
-        let scheme = proxy.prefix { $0 != ":" }.lowercased()
-        guard ["http", "https", "socks5", "socks5h"].contains(scheme), proxy.contains("://"),
-              !(URLComponents(string: proxy)?.host ?? "").isEmpty else {
-            throw HTTPError(kind: .invalidURL("a proxy must be http://, https://, socks5:// or socks5h://HOST:PORT"),
-                            url: "(proxy, not shown)")
-        }
     }
 
     /// Collects the answer, refusing more than `limit` bytes.

@@ -1,4 +1,5 @@
-public import Foundation
+public import Core
+import Foundation
 import Synchronization
 
 /// Measures what giving space back costs a producer (`fundq bench
