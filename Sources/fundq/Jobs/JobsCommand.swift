@@ -109,7 +109,11 @@ struct RequeueDamagedCommand: ParsableCommand {
         let stores = try storage.open()
         let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
         try schedule.run(job: "requeue-damaged", storage: storage.configuration, defaultInterval: 60) {
-            let count = try requeuer.requeueDue(limit: limit)
+            let now = Date()
+            let due = try stores.damaged.countDue(at: now)
+            let progress = ProgressReporter("requeue-damaged", total: min(due, limit ?? due))
+            let count = try requeuer.requeueDue(at: now, limit: limit, progress: progress.update)
+            progress.finish()
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
         }
     }
