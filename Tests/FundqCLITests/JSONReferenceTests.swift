@@ -83,6 +83,24 @@ struct JSONReferenceTests {
         return value
     }
 
+    /// Checks a listing's `--json-lines` output: each row line is an element of the
+    /// array its `--json` prints (documented under `heading`), in the same order, then a summary line.
+    static func checkLines(_ heading: String, _ lines: FundqProcess.Result, array: JSONValue,
+                           shapes: [String: [String: Set<String>]]) throws {
+        #expect(lines.status == 0, "\(heading): \(lines.stderr)")
+        let parsed = try lines.lines.map { try JSONParser().parse($0) }
+        let rows = parsed.dropLast().map { line -> JSONValue in
+            var members = line.objectValue ?? [:]
+            #expect(members.removeValue(forKey: "type") == .string("row"), "\(heading): \(line.serialized())")
+            return .object(members)
+        }
+        #expect(JSONValue.array(rows) == array, "\(heading): the rows differ from --json's")
+        try check(heading, .array(rows), shapes: shapes)
+        let summary = try #require(parsed.last, "\(heading): no summary line")
+        try check("fundq LISTING --json-lines (summary line)", summary, shapes: shapes)
+        #expect(summary.objectValue?["rows"] == .number(String(rows.count)), "\(heading): \(summary.serialized())")
+    }
+
     @Test func everyJSONOutputHasItsDocumentedShape() throws {
         let shapes = try Self.reference()
         let db = try DatabaseFixture(.sqlite)
@@ -95,7 +113,12 @@ struct JSONReferenceTests {
         }
         @discardableResult
         func check(_ heading: String, _ arguments: [String], stdin: String? = nil) throws -> JSONValue {
-            try Self.check(heading, try run(arguments, stdin: stdin), shapes: shapes)
+            let value = try Self.check(heading, try run(arguments, stdin: stdin), shapes: shapes)
+            if Self.listings.contains(heading) {
+                let streamed = try run(arguments.map { $0 == "--json" ? "--json-lines" : $0 })
+                try Self.checkLines(heading, streamed, array: value, shapes: shapes)
+            }
+            return value
         }
         let started = Int(Date().timeIntervalSince1970) - 3600
         try f.sandbox.script("paypal", id: "J-1", outcome: .abandoned)
@@ -136,6 +159,10 @@ struct JSONReferenceTests {
         let ages = logged.compactMap { $0.objectValue?["age_seconds"]?.scalarText.flatMap(Double.init) }
         #expect(!logged.isEmpty && ages.count == logged.count && ages.allSatisfy { $0 >= 3500 }, "\(logged)")
         try check("fundq pending list --json", ["pending", "list", "--all", "--json"])
+        let cut = try run(["pending", "list", "--all", "--limit", "1", "--json-lines"])
+        #expect(cut.lines.count == 2 && cut.lines.last == #"{"cut":true,"rows":1,"type":"summary"}"#, "\(cut.stdout)")
+        #expect(cut.stderr.contains("showing the first 1 pending rows"), "\(cut.stderr)")
+        #expect(try run(["pending", "list", "--json", "--json-lines"]).status == 2)
         try check("fundq pending show GATEWAY ORDER_ID", ["pending", "show", "paypal", "J-3"])
         let storage = try Storage(db.configuration)
         try storage.database.execute("UPDATE pending SET needs_review = 1, review_reason = 'a person must look' WHERE order_id = 'J-3'", [])
@@ -155,6 +182,10 @@ struct JSONReferenceTests {
         try check("fundq impressions report --json", ["impressions", "report", "--json"])
         try check("fundq impressions rejects --json", ["impressions", "rejects", "--json"])
     }
+
+    /// The listings that also take `--json-lines`.
+    static let listings: Set = ["fundq pending list --json", "fundq pending list --needs-review --json", "fundq damaged list --json",
+                                "fundq tracking list --json", "fundq impressions rejects --json"]
 
     /// One counted impression, one from a bot (skipped), one malformed (rejected).
     static func impressionLines(minute: Int) -> String {

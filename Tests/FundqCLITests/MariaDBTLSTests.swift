@@ -10,7 +10,8 @@ struct MariaDBTLSTests {
     /// The TLS version of the session `url` opens ("" when it is plain).
     static func sessionTLSVersion(_ url: String) throws -> String {
         let connection = MariaDBConnection(url: try DatabaseURL(parsing: url))
-        let rows = try connection.query("SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_VERSION'", [])
+        let rows = try connection.query("SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                                            + "WHERE VARIABLE_NAME = 'SSL_VERSION'", [])
         return rows.first?.first?.string ?? ""
     }
 
@@ -53,8 +54,8 @@ struct MariaDBTLSTests {
             let url = Self.url(server, host: "localhost", "ssl-mode=\(mode)&ssl-ca=\(certificates.unrelatedAuthority)")
             let r = try FundqProcess.run(["db", "status", "--db-url", url, "--data-dir", dir.path])
             #expect(r.status == 1, "\(mode): \(r.stdout) \(r.stderr)")
-            #expect(r.stderr.contains("cannot connect to MariaDB at localhost:\(server.port) (while connecting over TLS (ssl-mode=\(mode))"),
-                    "\(r.stderr)")
+            let expected = "cannot connect to MariaDB at localhost:\(server.port) (while connecting over TLS (ssl-mode=\(mode))"
+            #expect(r.stderr.contains(expected), "\(r.stderr)")
             #expect(r.stderr.contains("TLS handshake or certificate check failed"), "\(r.stderr)")
             #expect(!r.stderr.contains(MariaDBServer.password) && !r.stdout.contains(MariaDBServer.password))
         }

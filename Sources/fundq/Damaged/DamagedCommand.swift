@@ -39,8 +39,7 @@ struct DamagedListCommand: ParsableCommand {
     @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var format: ListingFormat
 
     @Flag(help: "Show the donor's personal data in errors instead of masking it (never a whole card number).")
     var showPersonalData = false
@@ -51,9 +50,10 @@ struct DamagedListCommand: ParsableCommand {
 
     func run() throws {
         let stores = try storage.openReadOnly()
-        let records = Output.cut(try stores.damaged.list(queue: queue, limit: limit + 1), limit: limit, what: "damaged messages")
-        if json {
-            try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }))
+        let (records, cut) = Output.cutSaying(try stores.damaged.list(queue: queue, limit: limit + 1), limit: limit,
+                                              what: "damaged messages")
+        if format.isJSON {
+            try format.write(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }, cut: cut)
             return
         }
         try Output.line(Output.table(
