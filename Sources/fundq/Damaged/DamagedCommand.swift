@@ -137,12 +137,13 @@ struct DamagedRequeueCommand: ParsableCommand {
         var result: [String: JSONValue] = [:]
         if let id = target.id {
             guard try actions.requeueDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-            result["requeued"] = Output.number(1)
+            result = ["matched": Output.number(1), "requeued": Output.number(1)]
         } else if let selection = target.selection {
             let (matched, done) = try target.bulk(selection, in: stores, verb: "requeue", act: actions.requeueDamaged(id:))
             result = ["matched": Output.number(matched), "requeued": Output.number(done)]
         } else {
-            result["requeued"] = Output.number(try actions.requeueDueDamaged())
+            let requeued = Output.number(try actions.requeueDueDamaged())
+            result = ["matched": requeued, "requeued": requeued]
         }
         if json {
             try Output.json(.object(result))
@@ -176,7 +177,11 @@ struct DamagedDeleteCommand: ParsableCommand {
         let actions = try audit.actions(stores)
         if let id = target.id {
             guard try actions.deleteDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-            if json { try Output.json(.object(["deleted": Output.number(1)])) } else { Output.note("deleted damaged message \(id)") }
+            if json {
+                try Output.json(.object(["matched": Output.number(1), "deleted": Output.number(1)]))
+            } else {
+                Output.note("deleted damaged message \(id)")
+            }
             return
         }
         guard let selection = target.selection else { return }
