@@ -60,13 +60,15 @@ struct ExpirePendingCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Option(help: "Age in days after which an unresolved row expires.")
+    @Option(help: ArgumentHelp("Age after which an unresolved row expires: 30d, 12w, 36h; a bare number is days.", valueName: "age"),
+            transform: DurationArgument.days)
     var days: Double
 
     @Option(help: "Only this gateway.")
     var gateway: String?
 
-    @Option(help: "Also delete resolved rows older than this many days (retention); omit to keep them.")
+    @Option(help: ArgumentHelp("Also delete resolved rows older than this (retention): 90d, 12w; a bare number is days. "
+                               + "Omit to keep them.", valueName: "age"), transform: DurationArgument.days)
     var purgeResolvedDays: Double?
 
     @OptionGroup var schedule: JobSchedule
@@ -82,7 +84,8 @@ struct ExpirePendingCommand: ParsableCommand {
         try schedule.run(job: "expire-pending", storage: storage.configuration, defaultInterval: 3600) {
             let now = Date()
             let expired = try store.expire(startedBefore: now.addingTimeInterval(-days * 86400), gateway: gateway, at: now)
-            var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(days) days resolved as expired"
+            var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(DurationArgument.daysText(days)) "
+                + "resolved as expired"
             if let purgeResolvedDays {
                 let purged = try store.purgeResolved(before: now.addingTimeInterval(-purgeResolvedDays * 86400))
                 line += ", \(purged) resolved row\(purged == 1 ? "" : "s") purged"
@@ -151,7 +154,8 @@ struct PurgeImpressionsCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Option(help: "Age in days after which per-minute counts are deleted.")
+    @Option(help: ArgumentHelp("Age after which per-minute counts are deleted: 30d, 12w; a bare number is days.", valueName: "age"),
+            transform: DurationArgument.days)
     var days: Double
 
     @OptionGroup var schedule: JobSchedule
@@ -164,7 +168,7 @@ struct PurgeImpressionsCommand: ParsableCommand {
         let store = ImpressionStore(connection: try storage.open().database)
         try schedule.run(job: "purge-impressions", storage: storage.configuration, defaultInterval: 3600) {
             let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
-            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(days) days deleted")
+            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(DurationArgument.daysText(days)) deleted")
         }
     }
 }
