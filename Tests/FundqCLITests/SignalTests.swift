@@ -56,8 +56,8 @@ struct ProgressTests {
     @Test func queuePushLinesReportsTheMessagesChecked() throws {
         let dir = try TemporaryDirectory()
         let lines = (1...250).map { #"{"gateway":"paypal","gateway_txn_id":"p-\#($0)","currency":"EUR","gross":"1.00"}"# }
-        let r = try FundqProcess.run(["queue", "push", "donations", "--lines", "--data-dir", dir.path], stdin: lines.joined(separator: "\n"),
-                                     environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
+        let r = try FundqProcess.run(["queue", "push", "donations", "--lines", "--data-dir", dir.path],
+                                     stdin: lines.joined(separator: "\n"), environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(Self.counts(r.stderr, "queue push donations, checking", total: 250) == (1...250).map { "\($0)/250" }, "\(r.stderr)")
         #expect(r.stderr.contains("queue push donations, checking: 100/250 (40%), "), "\(r.stderr)")
@@ -67,14 +67,13 @@ struct ProgressTests {
         let f = try DatabaseFixture(.sqlite)
         let storage = try Storage(f.configuration)
         let now = Date()
-        for i in 0..<130 {
-            _ = try storage.damaged.insert(DamagedMessage(originalDate: now, damagedDate: now, retryDate: now.addingTimeInterval(-60),
-                                                          originalQueue: "donations", gateway: "paypal", orderID: "d-\(i)",
-                                                          gatewayTxnID: nil, error: "refused", trace: nil, message: Array(#"{"n":1}"#.utf8)))
+        func damaged(_ order: String, retry: TimeInterval) -> DamagedMessage {
+            DamagedMessage(originalDate: now, damagedDate: now, retryDate: now.addingTimeInterval(retry), originalQueue: "donations",
+                           gateway: "paypal", orderID: order, gatewayTxnID: nil, error: "refused", trace: nil,
+                           message: Array(#"{"n":1}"#.utf8))
         }
-        _ = try storage.damaged.insert(DamagedMessage(originalDate: now, damagedDate: now, retryDate: now.addingTimeInterval(3600),
-                                                      originalQueue: "donations", gateway: "paypal", orderID: "later", gatewayTxnID: nil,
-                                                      error: "refused", trace: nil, message: Array(#"{"n":2}"#.utf8)))
+        for i in 0..<130 { _ = try storage.damaged.insert(damaged("d-\(i)", retry: -60)) }
+        _ = try storage.damaged.insert(damaged("later", retry: 3600))
         let r = try FundqProcess.run(["jobs", "requeue-damaged", "--limit", "100"] + f.flags, environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
         #expect(r.status == 0 && r.stderr.contains("requeue-damaged: 100 messages requeued"), "\(r.stderr)")
         #expect(Self.counts(r.stderr, "requeue-damaged", total: 100) == (1...100).map { "\($0)/100" }, "\(r.stderr)")

@@ -168,7 +168,8 @@ struct PurgeImpressionsCommand: ParsableCommand {
         let store = ImpressionStore(connection: try storage.open().database)
         try schedule.run(job: "purge-impressions", storage: storage.configuration, defaultInterval: 3600) {
             let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
-            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(DurationArgument.daysText(days)) deleted")
+            let rows = "\(purged) per-minute row\(purged == 1 ? "" : "s")"
+            Output.note("purge-impressions: \(rows) older than \(DurationArgument.daysText(days)) deleted")
         }
     }
 }
