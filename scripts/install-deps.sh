@@ -7,7 +7,7 @@ packages=(
   pkg-config zlib1g-dev python3 python3-venv
   libhiredis-dev libmariadb-dev libcurl4-openssl-dev libsqlite3-dev librdkafka-dev
   redis-server redis-tools
-  mariadb-server mariadb-client
+  mariadb-server mariadb-client openssl
   systemd
   chromium chromium-driver python3-selenium
 )

@@ -1,8 +1,9 @@
 public import Core
 
 /// Where a MariaDB database is: `mysql://USER[:PASSWORD]@HOST[:PORT]/DB`
-/// (`mariadb://` is accepted too), or on a Unix socket:
-/// `mysql+unix://USER[:PASSWORD]@/PATH/TO/SOCKET/DB` (the last part is the database).
+/// (`mariadb://` is accepted too), with TLS by its query
+/// (`?ssl-mode=verify-identity&ssl-ca=PATH`, see ``DatabaseTLS``), or on a
+/// Unix socket: `mysql+unix://USER[:PASSWORD]@/PATH/TO/SOCKET/DB` (the last part is the database).
 public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// Host name or address.
     public var host: String
@@ -16,11 +17,23 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     /// The Unix socket, when the URL names one (then host and port are unused).
     public var socketPath: String?
+    /// TLS settings from the query; nil for a plain connection.
+    public var tls: DatabaseTLS?
 
     /// Parses a `mysql://` URL, saying exactly what is wrong when it cannot.
     /// `password` (from a file or the environment) is used when the URL has none.
-    public init(parsing text: String, password external: String? = nil) throws(ConfigurationError) {
+    public init(parsing whole: String, password external: String? = nil) throws(ConfigurationError) {
+        // The query starts at the first '?' after the credentials (a password may hold one).
+        let afterCredentials = whole.lastIndex(of: "@") ?? whole.startIndex
+        let queryStart = whole[afterCredentials...].firstIndex(of: "?") ?? whole.endIndex
+        let text = String(whole[..<queryStart])
+        if queryStart < whole.endIndex {
+            tls = try DatabaseTLS.parse(query: whole[whole.index(after: queryStart)...], shown: ServiceURL.masked(whole))
+        }
         if text.hasPrefix("mysql+unix:") || text.hasPrefix("mariadb+unix:") {
+            guard tls == nil else {
+                throw ConfigurationError("database URL '\(ServiceURL.masked(whole))': TLS is for TCP connections, not a Unix socket")
+            }
             let parts = try ServiceURL.unixSocket(parsing: text, scheme: text.hasPrefix("mysql") ? "mysql+unix" : "mariadb+unix",
                                                   what: "database URL")
             guard let user = parts.user else {
@@ -56,6 +69,6 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL with the password masked.
     public var description: String {
         if let socketPath { return "mysql+unix://\(user):***@\(socketPath)/\(database)" }
-        return "mysql://\(user):***@\(host):\(port)/\(database)"
+        return "mysql://\(user):***@\(host):\(port)/\(database)" + (tls?.query ?? "")
     }
 }

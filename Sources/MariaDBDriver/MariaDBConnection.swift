@@ -64,12 +64,26 @@ public final class MariaDBConnection: SQLConnection {
         _ = mysql_options(h, MYSQL_OPT_READ_TIMEOUT, &ioTimeout)
         _ = mysql_options(h, MYSQL_OPT_WRITE_TIMEOUT, &ioTimeout)
         _ = "utf8mb4".withCString { mysql_options(h, MYSQL_SET_CHARSET_NAME, $0) }
+        if url.socketPath == nil {
+            // The URL names a host and port: TCP even for "localhost" (which Connector/C would take as its default socket).
+            var tcp = MYSQL_PROTOCOL_TCP.rawValue
+            _ = mysql_options(h, MYSQL_OPT_PROTOCOL, &tcp)
+        }
+        if let tls = url.tls { MariaDBConnection.configure(tls, on: h) }
         guard mysql_real_connect(h, url.socketPath == nil ? url.host : nil, url.user, url.password, url.database, UInt32(url.port),
                                  url.socketPath, 0) != nil else {
             // Whatever statement was about to run, the failure is the connection's (unreachable, password, database).
-            let err = error(h, "connecting as \(url.user) to database \(url.database)")
+            let over = url.tls.map { " over TLS (ssl-mode=\($0.mode.rawValue))" } ?? ""
+            let err = error(h, "connecting\(over) as \(url.user) to database \(url.database)")
             mysql_close(h)
             throw MariaDBError(code: err.code == 0 ? 2003 : err.code, message: err.message, endpoint: url.endpoint, context: err.context,
+                               whileConnecting: true)
+        }
+        if let tls = url.tls, mysql_get_ssl_cipher(h) == nil {
+            // Connector/C falls back to a plain connection when the server offers no TLS and the host name is not checked.
+            mysql_close(h)
+            throw MariaDBError(code: 2026, message: "TLS is required but the server offers none", endpoint: url.endpoint,
+                               context: "connecting over TLS (ssl-mode=\(tls.mode.rawValue)) as \(url.user) to database \(url.database)",
                                whileConnecting: true)
         }
         handle = h
@@ -85,6 +99,20 @@ public final class MariaDBConnection: SQLConnection {
             }
         }
         return h
+    }
+
+    /// Sets Connector/C's TLS options: TLS enforced; the chain checked
+    /// against the CA from verify-ca; the host name too for verify-identity.
+    private static func configure(_ tls: DatabaseTLS, on h: UnsafeMutablePointer<MYSQL>) {
+        var yes: my_bool = 1
+        var verifyName: my_bool = tls.mode == .verifyIdentity ? 1 : 0
+        _ = mysql_options(h, MYSQL_OPT_SSL_ENFORCE, &yes)
+        _ = mysql_options(h, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verifyName)
+        let files = [(MYSQL_OPT_SSL_CA, tls.certificateAuthority), (MYSQL_OPT_SSL_CERT, tls.clientCertificate),
+                     (MYSQL_OPT_SSL_KEY, tls.clientKey)]
+        for case let (option, path?) in files {
+            _ = path.withCString { mysql_options(h, option, $0) }
+        }
     }
 
     private func fail(_ err: MariaDBError) -> MariaDBError {

@@ -17,6 +17,10 @@ public struct MariaDBError: Error, Sendable, CustomStringConvertible {
 
     /// One line for an operator.
     public var description: String {
+        if whileConnecting && code == 2026 {
+            return "cannot connect to MariaDB at \(endpoint) (while \(context)): TLS handshake or certificate check failed: "
+                + "error \(code): \(message)"
+        }
         if whileConnecting {
             return "cannot connect to MariaDB at \(endpoint) (while \(context)): error \(code): \(message)"
         }

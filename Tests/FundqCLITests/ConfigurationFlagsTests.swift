@@ -22,6 +22,32 @@ struct ConfigurationFlagsTests {
         #expect(waited.status == 0, "\(waited.stderr)")
     }
 
+    @Test func daysOptionsTakeUnitsAndABareNumberIsDays() throws {
+        let dir = try TemporaryDirectory()
+        let flags = ["--data-dir", dir.path]
+        let now = Int(Date().timeIntervalSince1970)
+        let ages = [("d10", 10), ("d20", 20), ("d100", 100)]
+        let lines = ages.map { #"{"gateway":"paypal","order_id":"\#($0.0)","date":\#(now - $0.1 * 86_400)}"# }
+        #expect(try FundqProcess.run(["queue", "push", "pending", "--lines"] + flags, stdin: lines.joined(separator: "\n")).status == 0)
+        #expect(try FundqProcess.run(["consume", "pending"] + flags).status == 0)
+        // 12w is 84 days: only the 100-day-old row; a bare 15 is 15 days (not seconds): the 20-day-old one.
+        let weeks = try FundqProcess.run(["jobs", "expire-pending", "--days", "12w"] + flags)
+        #expect(weeks.status == 0 && weeks.stderr.contains("expire-pending: 1 row older than 84 days resolved as expired"),
+                "\(weeks.stderr)")
+        let bare = try FundqProcess.run(["jobs", "expire-pending", "--days", "15"] + flags)
+        #expect(bare.stderr.contains("expire-pending: 1 row older than 15 days resolved as expired"), "\(bare.stderr)")
+        let hours = try FundqProcess.run(["jobs", "expire-pending", "--days", "216h", "--purge-resolved-days", "90d"] + flags)
+        #expect(hours.stderr.contains("1 row older than 9 days resolved as expired, 0 resolved rows purged"), "\(hours.stderr)")
+        let open = try FundqProcess.run(["pending", "list", "--json"] + flags)
+        #expect(open.stdout == "[]\n", "every row expired: \(open.stdout)")
+        let purge = try FundqProcess.run(["jobs", "purge-impressions", "--days", "30d"] + flags)
+        #expect(purge.status == 0 && purge.stderr.contains("older than 30 days deleted"), "\(purge.stderr)")
+        let bad = try FundqProcess.run(["jobs", "purge-impressions", "--days", "3x"] + flags)
+        #expect(bad.status == 2 && bad.stderr.contains("'3x' is not an age: give days (90) or a number with a unit"), "\(bad.stderr)")
+        #expect(DurationText.days("2w") == 14 && DurationText.days("36h") == 1.5 && DurationText.days("7") == 7)
+        #expect(DurationText.days("-1") == nil && DurationText.days("nan") == nil && DurationText.seconds("1w") == 604_800)
+    }
+
     @Test func aMistypedSubcommandGetsASuggestion() throws {
         let r = try FundqProcess.run(["queue", "stat", "--json"])
         #expect(r.status == 2)

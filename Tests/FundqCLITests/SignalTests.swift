@@ -1,3 +1,4 @@
+import Backends
 import Core
 import Foundation
 import FundqTestSupport
@@ -45,5 +46,39 @@ struct ProgressTests {
         #expect(progress.map { $0.components(separatedBy: " (")[0] }
             == ["consume donations: 100/250", "consume donations: 200/250", "consume donations: 250/250"], "\(r.stderr)")
         #expect(progress.first?.contains("(40%), ") == true && progress.first?.contains("/s, ETA ") == true, "\(r.stderr)")
+    }
+
+    /// The progress lines of `stderr` that start with `what: ` and count to `total`, cut at " (".
+    static func counts(_ stderr: String, _ what: String, total: Int) -> [String] {
+        stderr.split(separator: "\n").filter { $0.hasPrefix(what + ": ") && $0.contains("/\(total) (") }
+            .map { String($0.dropFirst(what.count + 2).prefix { $0 != " " }) }
+    }
+
+    @Test func queuePushLinesReportsTheMessagesChecked() throws {
+        let dir = try TemporaryDirectory()
+        let lines = (1...250).map { #"{"gateway":"paypal","gateway_txn_id":"p-\#($0)","currency":"EUR","gross":"1.00"}"# }
+        let r = try FundqProcess.run(["queue", "push", "donations", "--lines", "--data-dir", dir.path],
+                                     stdin: lines.joined(separator: "\n"), environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Self.counts(r.stderr, "queue push donations, checking", total: 250) == (1...250).map { "\($0)/250" }, "\(r.stderr)")
+        #expect(r.stderr.contains("queue push donations, checking: 100/250 (40%), "), "\(r.stderr)")
+    }
+
+    @Test func requeueDamagedReportsTheDueMessagesRequeued() throws {
+        let f = try DatabaseFixture(.sqlite)
+        let storage = try Storage(f.configuration)
+        let now = Date()
+        func damaged(_ order: String, retry: TimeInterval) -> DamagedMessage {
+            DamagedMessage(originalDate: now, damagedDate: now, retryDate: now.addingTimeInterval(retry), originalQueue: "donations",
+                           gateway: "paypal", orderID: order, gatewayTxnID: nil, error: "refused", trace: nil,
+                           message: Array(#"{"n":1}"#.utf8))
+        }
+        for i in 0..<130 { _ = try storage.damaged.insert(damaged("d-\(i)", retry: -60)) }
+        _ = try storage.damaged.insert(damaged("later", retry: 3600))
+        let r = try FundqProcess.run(["jobs", "requeue-damaged", "--limit", "100"] + f.flags, environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
+        #expect(r.status == 0 && r.stderr.contains("requeue-damaged: 100 messages requeued"), "\(r.stderr)")
+        #expect(Self.counts(r.stderr, "requeue-damaged", total: 100) == (1...100).map { "\($0)/100" }, "\(r.stderr)")
+        let rest = try FundqProcess.run(["jobs", "requeue-damaged"] + f.flags, environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
+        #expect(Self.counts(rest.stderr, "requeue-damaged", total: 30) == (1...30).map { "\($0)/30" }, "the one not due is not counted")
     }
 }

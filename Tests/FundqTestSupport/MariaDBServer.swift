@@ -9,13 +9,16 @@ public final class MariaDBServer {
     /// Its folder (data directory, socket, error log).
     public let directory: TemporaryDirectory
     private var process: Process?
+    /// The certificates it serves TLS with, if any.
+    public let certificates: TestCertificates?
 
     /// Password of the `fundq` user the server is set up with.
     public static let password = "fundq-private-test"
 
     /// Initialises a data directory, starts the server and creates database
-    /// `fundq` and user `fundq` for TCP.
-    public init() throws {
+    /// `fundq` and user `fundq` for TCP; with `certificates`, it also offers TLS.
+    public init(certificates: TestCertificates? = nil) throws {
+        self.certificates = certificates
         port = try FreePort.find()
         directory = try TemporaryDirectory(prefix: "fundq-mariadb")
         let install = Process()
@@ -28,14 +31,18 @@ public final class MariaDBServer {
         install.waitUntilExit()
         guard install.terminationStatus == 0 else { throw TestSetupError("mariadb-install-db failed") }
         try start()
+        try administer("CREATE DATABASE fundq; CREATE USER 'fundq'@'127.0.0.1' IDENTIFIED BY '\(MariaDBServer.password)'; "
+                           + "GRANT ALL ON fundq.* TO 'fundq'@'127.0.0.1';")
+    }
+
+    /// Runs `sql` as root over the server's socket.
+    public func administer(_ sql: String) throws {
         let client = Process()
         client.executableURL = try Executables.find("mariadb")
-        client.arguments = ["--no-defaults", "--socket=\(directory.file("mysql.sock"))", "-uroot", "-e",
-                            "CREATE DATABASE fundq; CREATE USER 'fundq'@'127.0.0.1' IDENTIFIED BY '\(MariaDBServer.password)'; "
-                                + "GRANT ALL ON fundq.* TO 'fundq'@'127.0.0.1';"]
+        client.arguments = ["--no-defaults", "--socket=\(directory.file("mysql.sock"))", "-uroot", "-e", sql]
         try client.run()
         client.waitUntilExit()
-        guard client.terminationStatus == 0 else { throw TestSetupError("could not create the test database") }
+        guard client.terminationStatus == 0 else { throw TestSetupError("root could not run \(sql.prefix(60))") }
     }
 
     deinit { stop(signal: SIGKILL) }
@@ -52,6 +59,7 @@ public final class MariaDBServer {
                        "--port=\(port)", "--bind-address=127.0.0.1", "--skip-name-resolve", "--character-set-server=utf8mb4",
                        "--collation-server=utf8mb4_unicode_ci", "--innodb-buffer-pool-size=64M",
                        "--log-error=\(directory.file("error.log"))"]
+            + (certificates.map { ["--ssl-ca=\($0.authority)", "--ssl-cert=\($0.serverCertificate)", "--ssl-key=\($0.serverKey)"] } ?? [])
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()

@@ -98,6 +98,22 @@ struct ImpressionLoaderProcessTests {
         #expect(try GroundTruth.rejectCounts(store) == truth.rejects)
     }
 
+    @Test func aFileLoadReportsBytesReadOfTheFile() throws {
+        let f = try DatabaseFixture(.sqlite)
+        var generator = SyntheticImpressions(seed: 9, minutes: 5, poisonShare: 0)
+        let path = f.directory.file("impressions-progress.json")
+        let bytes: [UInt8] = (0..<30_000).map { _ in generator.event() }.flatMap { $0.bytes + [0x0A] }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let r = try FundqProcess.run(["impressions", "load", "--file", path, "--flush-events", "10000"] + f.flags,
+                                     environment: ["FUNDQ_PROGRESS_INTERVAL": "0"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let what = "impressions load \(path): "
+        let done = r.stderr.split(separator: "\n").filter { $0.hasPrefix(what) && $0.contains("/\(bytes.count) bytes (") }
+            .compactMap { Int($0.dropFirst(what.count).prefix { $0 != "/" }) }
+        #expect(done.count >= 3 && done == done.sorted() && done.last == bytes.count, "\(r.stderr)")
+        #expect(r.stderr.contains("\(bytes.count)/\(bytes.count) bytes (100%), "), "\(r.stderr)")
+    }
+
     @Test func gzipFilesLoadAndReportsAndRejectsShowThem() throws {
         let f = try DatabaseFixture(.sqlite)
         var generator = SyntheticImpressions(seed: 8, minutes: 3, poisonShare: 0.3)

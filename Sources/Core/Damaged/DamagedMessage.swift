@@ -107,6 +107,8 @@ public protocol DamagedStore: AnyObject {
     func due(at now: Date, limit: Int) throws -> [DamagedMessage]
     /// How many records there are, optionally only from `queue`.
     func count(queue: String?) throws -> Int
+    /// How many records are due (retry date at or before `now`).
+    func countDue(at now: Date) throws -> Int
     /// The queues that damaged messages came from, sorted.
     func queueNames() throws -> [String]
 }

@@ -25,13 +25,17 @@ public struct DamagedRequeuer {
     }
 
     /// Requeues every record whose retry date has passed (at most `limit`);
-    /// returns how many.
-    public func requeueDue(at now: Date = Date(), limit: Int? = nil, batchSize: Int = 500) throws -> Int {
+    /// returns how many. `progress` is told the running count after each message.
+    public func requeueDue(at now: Date = Date(), limit: Int? = nil, batchSize: Int = 500,
+                           progress: ((Int) -> Void)? = nil) throws -> Int {
         var total = 0
         while limit.map({ total < $0 }) ?? true {
             let want = min(batchSize, limit.map { $0 - total } ?? batchSize)
             let due = try damaged.due(at: now, limit: want)
-            for record in due { try requeue(record) }
+            for (index, record) in due.enumerated() {
+                try requeue(record)
+                progress?(total + index + 1)
+            }
             total += due.count
             if due.count < want { break }
         }

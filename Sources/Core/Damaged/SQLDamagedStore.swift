@@ -65,6 +65,12 @@ public final class SQLDamagedStore: DamagedStore {
         return Int(rows.first?.first?.int64 ?? 0)
     }
 
+    public func countDue(at now: Date) throws -> Int {
+        let rows = try connection.query("SELECT COUNT(*) FROM damaged WHERE retry_date IS NOT NULL AND retry_date <= ?",
+                                        [connection.dialect.value(now)])
+        return Int(rows.first?.first?.int64 ?? 0)
+    }
+
     public func queueNames() throws -> [String] {
         try connection.query("SELECT DISTINCT original_queue FROM damaged ORDER BY original_queue", []).compactMap { $0.first?.string }
     }

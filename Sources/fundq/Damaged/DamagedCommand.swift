@@ -39,8 +39,7 @@ struct DamagedListCommand: ParsableCommand {
     @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var format: ListingFormat
 
     @Flag(help: "Show the donor's personal data in errors instead of masking it (never a whole card number).")
     var showPersonalData = false
@@ -51,9 +50,10 @@ struct DamagedListCommand: ParsableCommand {
 
     func run() throws {
         let stores = try storage.openReadOnly()
-        let records = Output.cut(try stores.damaged.list(queue: queue, limit: limit + 1), limit: limit, what: "damaged messages")
-        if json {
-            try Output.json(.array(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }))
+        let (records, cut) = Output.cutSaying(try stores.damaged.list(queue: queue, limit: limit + 1), limit: limit,
+                                              what: "damaged messages")
+        if format.isJSON {
+            try format.write(records.map { DamagedCommand.json($0, withMessage: false, personal: showPersonalData) }, cut: cut)
             return
         }
         try Output.line(Output.table(
@@ -137,12 +137,13 @@ struct DamagedRequeueCommand: ParsableCommand {
         var result: [String: JSONValue] = [:]
         if let id = target.id {
             guard try actions.requeueDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-            result["requeued"] = Output.number(1)
+            result = ["matched": Output.number(1), "requeued": Output.number(1)]
         } else if let selection = target.selection {
             let (matched, done) = try target.bulk(selection, in: stores, verb: "requeue", act: actions.requeueDamaged(id:))
             result = ["matched": Output.number(matched), "requeued": Output.number(done)]
         } else {
-            result["requeued"] = Output.number(try actions.requeueDueDamaged())
+            let requeued = Output.number(try actions.requeueDueDamaged())
+            result = ["matched": requeued, "requeued": requeued]
         }
         if json {
             try Output.json(.object(result))
@@ -176,7 +177,11 @@ struct DamagedDeleteCommand: ParsableCommand {
         let actions = try audit.actions(stores)
         if let id = target.id {
             guard try actions.deleteDamaged(id: id) else { throw ConfigurationError("no damaged message with id \(id)") }
-            if json { try Output.json(.object(["deleted": Output.number(1)])) } else { Output.note("deleted damaged message \(id)") }
+            if json {
+                try Output.json(.object(["matched": Output.number(1), "deleted": Output.number(1)]))
+            } else {
+                Output.note("deleted damaged message \(id)")
+            }
             return
         }
         guard let selection = target.selection else { return }

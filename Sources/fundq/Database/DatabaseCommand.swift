@@ -39,10 +39,19 @@ struct DatabaseStatusCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Flag(help: "Print the result as JSON (still exit 1 when the versions differ).")
+    var json = false
+
     func run() throws {
         let database = try Storage.openDatabase(storage.configuration, readOnly: true)
         let installed = try SchemaMigrator.installedVersion(database)
-        try Output.line("\(database.location): schema version \(installed), this fundq needs \(SchemaMigrator.currentVersion)")
+        if json {
+            try Output.json(.object(["database": .string(database.location), "schema_version": Output.number(installed),
+                                     "expected_schema_version": Output.number(SchemaMigrator.currentVersion),
+                                     "up_to_date": .bool(installed == SchemaMigrator.currentVersion)]))
+        } else {
+            try Output.line("\(database.location): schema version \(installed), this fundq needs \(SchemaMigrator.currentVersion)")
+        }
         try SchemaMigrator.check(database)
     }
 }

@@ -29,7 +29,7 @@ struct DatabaseStatsCommand: ParsableCommand {
     static func json(_ stats: DatabaseStats, redis: [RedisQueueMemory]?, location: String) -> JSONValue {
         func bytes(_ n: Int?) -> JSONValue { n.map(Output.number) ?? .null }
         var root: [String: JSONValue] = [
-            "database": .string(location),
+            "database": .string(location), "sqlite": .null, "redis": .null,
             "tables": .array(stats.tables.map { t in
                 .object(["table": .string(t.name), "rows": Output.number(t.rows), "data_bytes": bytes(t.dataBytes),
                          "index_bytes": bytes(t.indexBytes), "oldest": Output.date(t.oldest), "newest": Output.date(t.newest)])

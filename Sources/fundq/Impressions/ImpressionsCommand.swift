@@ -106,7 +106,8 @@ struct ImpressionsLoadCommand: ParsableCommand {
         abstract: "Load JSON-lines files (plain or gzip) from the old pipeline, each exactly once.",
         discussion: """
             A file is known by its size and CRC-32: one loaded before is skipped; one left half-loaded by a loader \
-            that died is rolled back and loaded again. Progress is shown on a terminal.
+            that died is rolled back and loaded again. Progress (bytes read of each file, rate, ETA) goes to stderr: \
+            one line rewritten on a terminal, a plain line every 10 s elsewhere.
             """)
 
     @OptionGroup var storage: StorageOptions
@@ -125,13 +126,11 @@ struct ImpressionsLoadCommand: ParsableCommand {
     func run() throws {
         let stores = try storage.open()
         let loader = ImpressionFileLoader(store: ImpressionStore(connection: stores.database), flushEvents: flushEvents)
-        let tty = isatty(STDERR_FILENO) != 0
         for file in files {
-            let result = try loader.load(path: file, progress: tty ? { done, size, events in
-                let percent = size > 0 ? Double(done) * 100 / Double(size) : 100
-                FileHandle.standardError.write(Data(String(format: "\r%@: %5.1f%%  %d events", file, percent, events).utf8))
-            } : nil)
-            if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+            let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
+            let progress = ProgressReporter("impressions load \(file)", total: size, unit: "bytes")
+            let result = try loader.load(path: file) { done, _, _ in progress.update(Int(done)) }
+            progress.finish()
             switch result {
             case .loaded(let events, let restarted):
                 let note = restarted ? " (a half-loaded earlier attempt was rolled back first)" : ""

@@ -58,16 +58,15 @@ struct ImpressionsRejectsCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Flag(help: "Print as JSON.")
-    var json = false
+    @OptionGroup var format: ListingFormat
 
     func run() throws {
         let rejects = try ImpressionStore(connection: try storage.openReadOnly().database).rejects()
-        if json {
-            try Output.json(.array(rejects.map { r in
+        if format.isJSON {
+            try format.write(rejects.map { r in
                 .object(["reason": .string(r.reason), "kind": .string(r.kind), "count": .number(String(r.count)),
                          "sample": r.sample.map { .string($0) } ?? .null, "sample_date": Output.date(r.sampleDate)])
-            }))
+            }, cut: false)
             return
         }
         try Output.line(Output.table(["KIND", "REASON", "EVENTS", "LATEST SAMPLE"], rejects.map { r in

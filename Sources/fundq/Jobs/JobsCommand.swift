@@ -61,13 +61,15 @@ struct ExpirePendingCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Option(help: "Age in days after which an unresolved row expires.")
+    @Option(help: ArgumentHelp("Age after which an unresolved row expires: 30d, 12w, 36h; a bare number is days.", valueName: "age"),
+            transform: DurationArgument.days)
     var days: Double
 
     @Option(help: "Only this gateway.")
     var gateway: String?
 
-    @Option(help: "Also delete resolved rows older than this many days (retention); omit to keep them.")
+    @Option(help: ArgumentHelp("Also delete resolved rows older than this (retention): 90d, 12w; a bare number is days. "
+                               + "Omit to keep them.", valueName: "age"), transform: DurationArgument.days)
     var purgeResolvedDays: Double?
 
     @OptionGroup var schedule: JobSchedule
@@ -83,7 +85,8 @@ struct ExpirePendingCommand: ParsableCommand {
         try schedule.run(job: "expire-pending", storage: storage.configuration, defaultInterval: 3600) {
             let now = Date()
             let expired = try store.expire(startedBefore: now.addingTimeInterval(-days * 86400), gateway: gateway, at: now)
-            var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(days) days resolved as expired"
+            var line = "expire-pending: \(expired) row\(expired == 1 ? "" : "s") older than \(DurationArgument.daysText(days)) "
+                + "resolved as expired"
             if let purgeResolvedDays {
                 let purged = try store.purgeResolved(before: now.addingTimeInterval(-purgeResolvedDays * 86400))
                 line += ", \(purged) resolved row\(purged == 1 ? "" : "s") purged"
@@ -110,7 +113,11 @@ struct RequeueDamagedCommand: ParsableCommand {
         let stores = try storage.open()
         let requeuer = DamagedRequeuer(queue: stores.queue, damaged: stores.damaged)
         try schedule.run(job: "requeue-damaged", storage: storage.configuration, defaultInterval: 60) {
-            let count = try requeuer.requeueDue(limit: limit)
+            let now = Date()
+            let due = try stores.damaged.countDue(at: now)
+            let progress = ProgressReporter("requeue-damaged", total: min(due, limit ?? due))
+            let count = try requeuer.requeueDue(at: now, limit: limit, progress: progress.update)
+            progress.finish()
             Output.note("requeue-damaged: \(count) message\(count == 1 ? "" : "s") requeued")
         }
     }
@@ -148,7 +155,8 @@ struct PurgeImpressionsCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
-    @Option(help: "Age in days after which per-minute counts are deleted.")
+    @Option(help: ArgumentHelp("Age after which per-minute counts are deleted: 30d, 12w; a bare number is days.", valueName: "age"),
+            transform: DurationArgument.days)
     var days: Double
 
     @OptionGroup var schedule: JobSchedule
@@ -161,7 +169,8 @@ struct PurgeImpressionsCommand: ParsableCommand {
         let store = ImpressionStore(connection: try storage.open().database)
         try schedule.run(job: "purge-impressions", storage: storage.configuration, defaultInterval: 3600) {
             let purged = try store.purge(before: Date().addingTimeInterval(-days * 86400))
-            Output.note("purge-impressions: \(purged) per-minute row\(purged == 1 ? "" : "s") older than \(days) days deleted")
+            let rows = "\(purged) per-minute row\(purged == 1 ? "" : "s")"
+            Output.note("purge-impressions: \(rows) older than \(DurationArgument.daysText(days)) deleted")
         }
     }
 }

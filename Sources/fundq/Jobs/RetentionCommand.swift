@@ -49,7 +49,8 @@ struct RetentionCommand: ParsableCommand {
             }
             if let redisKeys {
                 rows.append(.object(["table": .string("redis bookkeeping keys"), "days": Output.number(settings.redisIdleQueueDays),
-                                     "removed": Output.number(redisKeys), "rule": .string(RedisRetention.summary)]))
+                                     "removed": Output.number(redisKeys), "kept_as_needed": Output.number(0), "absent": .bool(false),
+                                     "rule": .string(RedisRetention.summary), "rolled_up_into": .null]))
             }
             try Output.json(.object(["dry_run": .bool(dryRun), "rules": .array(rows)]))
             return

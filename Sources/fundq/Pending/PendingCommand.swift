@@ -48,8 +48,7 @@ struct PendingListCommand: ParsableCommand {
     @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var format: ListingFormat
 
     func validate() throws {
         guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
@@ -59,14 +58,15 @@ struct PendingListCommand: ParsableCommand {
         let stores = try storage.openReadOnly()
         let now = Date()
         if needsReview {
-            let rows = Output.cut(try PendingStore(connection: stores.database).needingReview(gateway: gateway, limit: limit + 1),
-                                  limit: limit, what: "rows needing review")
-            if json {
-                try Output.json(.array(rows.map { r in
+            let store = PendingStore(connection: stores.database)
+            let (rows, cut) = Output.cutSaying(try store.needingReview(gateway: gateway, limit: limit + 1), limit: limit,
+                                               what: "rows needing review")
+            if format.isJSON {
+                try format.write(rows.map { r in
                     var o = PendingCommand.json(r.record, withMessage: false, personal: false).objectValue ?? [:]
                     o["review_reason"] = .string(r.reason)
                     return .object(o)
-                }))
+                }, cut: cut)
             } else {
                 try Output.line(Output.table(["ID", "GATEWAY", "ORDER", "AGE", "ATTEMPTS", "REASON"], rows.map { r in
                     [String(r.record.id), r.record.gateway, r.record.orderID ?? "-", Output.age(now.timeIntervalSince(r.record.date)),
@@ -75,11 +75,11 @@ struct PendingListCommand: ParsableCommand {
             }
             return
         }
-        let rows = Output.cut(try PendingStore(connection: stores.database).list(
+        let (rows, cut) = Output.cutSaying(try PendingStore(connection: stores.database).list(
             gateway: gateway, olderThan: olderThan.map { now.addingTimeInterval(-$0.seconds) }, includeResolved: all, limit: limit + 1),
             limit: limit, what: "pending rows")
-        if json {
-            try Output.json(.array(rows.map { PendingCommand.json($0, withMessage: false, personal: false) }))
+        if format.isJSON {
+            try format.write(rows.map { PendingCommand.json($0, withMessage: false, personal: false) }, cut: cut)
             return
         }
         try Output.line(Output.table(

@@ -82,13 +82,17 @@ struct QueuePushCommand: ParsableCommand {
         var prepared: [[UInt8]] = []
         prepared.reserveCapacity(bodies.count)
         let now = Date()
+        let progress = ProgressReporter("queue push \(queue), checking", total: bodies.count)
         for (body, location) in zip(bodies, locations) {
             do {
                 prepared.append(try producer.prepare(body, now: now))
             } catch {
+                progress.finish()
                 throw error.at(location)
             }
+            progress.update(prepared.count)
         }
+        progress.finish()
         try stores.queue.append(prepared, to: queue)
         if json {
             try Output.json(.object(["queue": .string(queue), "pushed": Output.number(prepared.count)]))

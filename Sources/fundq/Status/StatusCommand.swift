@@ -94,7 +94,7 @@ struct StatusCommand: ParsableCommand {
     func show(_ report: StatusReport, crossed: [String]?) throws {
         if json {
             var object = StatusView.json(report)
-            if let crossed { object["crossed"] = .array(crossed.map(JSONValue.string)) }
+            object["crossed"] = crossed.map { .array($0.map(JSONValue.string)) } ?? .null
             try Output.json(.object(object))
             return
         }

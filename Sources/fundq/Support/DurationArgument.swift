@@ -20,6 +20,18 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         return duration.seconds
     }
 
+    /// Days from a `--days` option's text: "90d", "12w", "36h", or a bare
+    /// number, which stays days there (for compatibility).
+    static func days(_ text: String) throws -> Double {
+        guard let days = DurationText.days(text) else {
+            throw ValidationError("'\(text)' is not an age: give days (90) or a number with a unit (90d, 12w, 36h)")
+        }
+        return days
+    }
+
+    /// Days as "90 days" or "1.5 days".
+    static func daysText(_ days: Double) -> String { String(format: "%g day%@", days, days == 1 ? "" : "s") }
+
     /// As a `Duration`.
     var duration: Duration { .milliseconds(Int64(seconds * 1000)) }
 }

@@ -38,6 +38,11 @@ enum Output {
         return Array(rows.prefix(limit))
     }
 
+    /// ``cut(_:limit:what:)``, also saying whether it cut.
+    static func cutSaying<T>(_ rows: [T], limit: Int, what: String) -> (rows: [T], cut: Bool) {
+        (cut(rows, limit: limit, what: what), rows.count > limit)
+    }
+
     /// A table with left-aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         let widths = header.indices.map { column in

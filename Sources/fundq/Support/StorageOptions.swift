@@ -13,7 +13,8 @@ struct StorageOptions: ParsableArguments {
     var queueURL: String?
 
     @Option(name: .customLong("db-url"), help: ArgumentHelp(
-        "Database for the stores: mysql://USER[:PASS]@HOST:PORT/DB or mysql+unix://USER[:PASS]@/SOCKET/DB "
+        "Database for the stores: mysql://USER[:PASS]@HOST:PORT/DB[?ssl-mode=verify-identity&ssl-ca=PATH] or "
+            + "mysql+unix://USER[:PASS]@/SOCKET/DB "
             + "(env FUNDQ_DB_URL or FUNDQ_DB_URL_FILE; password also from "
             + "FUNDQ_DB_PASSWORD[_FILE] or FUNDQ_SECRETS_FILE). Default: the embedded SQLite file.", valueName: "url"))
     var databaseURL: String?

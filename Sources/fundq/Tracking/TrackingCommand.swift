@@ -152,8 +152,7 @@ struct TrackingListCommand: ParsableCommand {
     @Option(help: "At most this many rows (a note on stderr says when there are more).")
     var limit = 100
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var format: ListingFormat
 
     func validate() throws {
         guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
@@ -167,10 +166,10 @@ struct TrackingListCommand: ParsableCommand {
     }
 
     func run() throws {
-        let rows = Output.cut(try TrackingStore(connection: try storage.openReadOnly().database)
+        let (rows, cut) = Output.cutSaying(try TrackingStore(connection: try storage.openReadOnly().database)
             .list(since: try sinceDate(), utmCampaign: utmCampaign, limit: limit + 1), limit: limit, what: "tracking rows")
-        if json {
-            try Output.json(.array(rows.map(TrackingCommand.json)))
+        if format.isJSON {
+            try format.write(rows.map(TrackingCommand.json), cut: cut)
             return
         }
         try Output.line(Output.table(
