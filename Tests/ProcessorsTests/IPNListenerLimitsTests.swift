@@ -215,6 +215,14 @@ struct IPNListenerLimitsTests {
         #expect(timeout.stderr.contains("--request-timeout and --idle-timeout must be at least 0.1s"))
     }
 
+    @Test func aProcessorThatDeclaresNoNotificationsOrAnUnknownOneIsAUsageError() throws {
+        let none = try FundqProcess.run(["ipn", "--port", "0", "--processor", "globalcollect"])
+        #expect(none.status == 2, "\(none.stderr)")
+        #expect(none.stderr.contains("processor 'globalcollect' declares no notifications (those that do: paypal-recurring)"))
+        let unknown = try FundqProcess.run(["ipn", "--port", "0", "--processor", "nope"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("no processor called 'nope'"), "\(unknown.stderr)")
+    }
+
     @Test func outOfFileDescriptorsTheListenerStaysUpAndAcceptsAgainOnceSomeAreFree() throws {
         let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
                                   fileDescriptorLimit: 64)
