@@ -40,8 +40,8 @@ struct NotificationRegistryTests {
         }
     }
 
-    @Test func theOnlyProcessorThatDeclaresNotificationsIsTheDefaultAndCanBeNamed() throws {
-        #expect(try Processors.notifying(named: nil).name == PayPalRecurring.name)
+    @Test func theOnlyProcessorThatDeclaresNotificationsIsTheDefaultAndAnyThatDoesCanBeNamed() throws {
+        #expect(refusal(nil, among: [GlobalCollect.self, PayPalRecurring.self, IngenicoConnect.self]) == "chose paypal-recurring")
         #expect(try Processors.notifying(named: "paypal-recurring").name == PayPalRecurring.name)
         let handler = try PayPalRecurring.notificationHandler(configuration: ProcessorConfiguration.load(
             name: PayPalRecurring.name, directory: RepositoryPaths.processors, environment: [:]))
@@ -49,8 +49,10 @@ struct NotificationRegistryTests {
     }
 
     @Test func aProcessorWithoutNotificationsAnUnknownNameNoneOrSeveralAreRefusedNamingTheChoices() {
-        #expect(refusal("globalcollect") == "processor 'globalcollect' declares no notifications (those that do: paypal-recurring)")
-        #expect(refusal("nope").hasPrefix("no processor called 'nope'; registered: globalcollect, paypal"))
+        let registered: [any PaymentProcessor.Type] = [GlobalCollect.self, PayPalRecurring.self]
+        #expect(refusal("globalcollect", among: registered)
+                == "processor 'globalcollect' declares no notifications (those that do: paypal-recurring)")
+        #expect(refusal("nope", among: registered) == "no processor called 'nope'; registered: globalcollect, paypal-recurring")
         #expect(refusal(nil, among: [GlobalCollect.self, IngenicoConnect.self])
                 == "name the processor whose notifications to receive (--processor NAME): "
                 + "no registered processor declares notifications")

@@ -56,11 +56,6 @@ struct IPNCommand: ParsableCommand {
     @OptionGroup var process: ProcessOptions
 
     func validate() throws {
-        do {
-            _ = try Processors.notifying(named: processor)
-        } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
-        }
         guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
         guard (1_024...1_048_576).contains(maxHeaderBytes) else {
             throw ValidationError("--max-header-bytes must be between 1024 and 1048576")
@@ -70,6 +65,11 @@ struct IPNCommand: ParsableCommand {
         }
         guard (requestTimeout?.seconds ?? 10) >= 0.1, (idleTimeout?.seconds ?? 15) >= 0.1 else {
             throw ValidationError("--request-timeout and --idle-timeout must be at least 0.1s")
+        }
+        do {  // last: the limits are checked whatever the registry holds
+            _ = try Processors.notifying(named: processor)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
         }
     }
 
