@@ -201,13 +201,13 @@ public struct RowPlanner: Sendable {
         case (.calling(let call), .status(let answer)?):
             evidence += "; then " + answer.evidence
             raw = answer.raw
-            if call == .createRecurringProfile, let profile = answer.details["PROFILEID"], Self.profileID(row) == nil {
+            if call == .createRecurringProfile, let profile = answer.recurringProfileID, Self.profileID(row) == nil {
                 phase = .recordingProfile(answer)
                 return .recordProfile(profile)
             }
             return moneyCallAnswered(call, answer, profile: nil)
         case (.recordingProfile(let answer), .written?):
-            return moneyCallAnswered(.createRecurringProfile, answer, profile: answer.details["PROFILEID"])
+            return moneyCallAnswered(.createRecurringProfile, answer, profile: answer.recurringProfileID)
         case (.claimingForCancel, .claim(let held)?):
             guard held else {
                 return done(.nothing, action: .resolveDuplicate, "claim lost before cancelling; nothing sent")

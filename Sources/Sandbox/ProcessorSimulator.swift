@@ -39,6 +39,15 @@ public protocol ProcessorSimulator: Sendable {
     static func answer(_ request: HTTPServerRequest, sandbox: Sandbox) -> HTTPServerReply
 }
 
+/// What a simulator keeps besides its scripted payments (PayPal's recurring
+/// profiles, the notifications it issued): declared in the simulator's own
+/// folder, one value per type in each ``Sandbox``, created empty on first use
+/// and read or changed under the sandbox's lock (`withSimulatorState`).
+public protocol SimulatorState: Sendable {
+    /// The state of a sandbox that has served nothing yet.
+    init()
+}
+
 /// An adapter with a simulator: the registration, declared in the
 /// processor's own folder (`extension NAME: SimulatedProcessor`).
 public protocol SimulatedProcessor: PaymentProcessor {

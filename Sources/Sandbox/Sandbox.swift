@@ -95,17 +95,12 @@ public final class Sandbox: Sendable {
         var state: String
     }
 
-    struct Profile: Sendable {
-        var token: String
-        var status: String
-    }
-
     struct State: Sendable {
-        var profiles: [String: Profile] = [:]
         /// Ledger → payment id → order.
         var orders: [String: [String: Order]] = [:]
         var captures: [SandboxCapture] = []
-        var issuedIPNs: Set<[UInt8]> = []
+        /// Each simulator's own state (``SimulatorState``), by its type.
+        var simulatorStates: [ObjectIdentifier: any SimulatorState] = [:]
         var requests = 0
     }
 
@@ -179,9 +174,17 @@ public final class Sandbox: Sendable {
         }
     }
 
-    func stateLock<T>(_ body: (State) -> T) -> T { state.withLock { body($0) } }
-
-    func stateLockMutating(_ body: (inout State) -> Void) { state.withLock { body(&$0) } }
+    /// Reads or changes a simulator's own state of type `S` (created empty
+    /// on first use), under the sandbox's lock.
+    func withSimulatorState<S: SimulatorState, T>(_ type: S.Type, _ body: (inout S) -> T) -> T {
+        state.withLock { state in
+            let key = ObjectIdentifier(type)
+            var value = state.simulatorStates[key] as? S ?? S()
+            let result = body(&value)
+            state.simulatorStates[key] = value
+            return result
+        }
+    }
 
     /// Every capture performed so far.
     public var captures: [SandboxCapture] { state.withLock { $0.captures } }

@@ -42,7 +42,7 @@ struct IPNListenerLimitsTests {
         var env = f.environment()
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = dir.path
-        let args = ["ipn", "--port", String(port)] + flags
+        let args = ["ipn", "--processor", "paypal-recurring", "--port", String(port)] + flags
         let process = try fileDescriptorLimit.map { try FundqProcess.spawn(args, fileDescriptorLimit: $0, environment: env, outputIn: dir) }
             ?? FundqProcess.spawn(args, environment: env, outputIn: dir)
         return Listener(fixture: f, directory: dir, process: process, port: port)
@@ -214,6 +214,14 @@ struct IPNListenerLimitsTests {
         let timeout = try FundqProcess.run(["ipn", "--port", "0", "--request-timeout", "0s"])
         #expect(timeout.status != 0, "\(timeout.stderr)")
         #expect(timeout.stderr.contains("--request-timeout and --idle-timeout must be at least 0.1s"))
+    }
+
+    @Test func aProcessorThatDeclaresNoNotificationsOrAnUnknownOneIsAUsageError() throws {
+        let none = try FundqProcess.run(["ipn", "--port", "0", "--processor", "globalcollect"])
+        #expect(none.status == 2, "\(none.stderr)")
+        #expect(none.stderr.contains("processor 'globalcollect' declares no notifications (those that do: "), "\(none.stderr)")
+        let unknown = try FundqProcess.run(["ipn", "--port", "0", "--processor", "nope"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("no processor called 'nope'"), "\(unknown.stderr)")
     }
 
     @Test func outOfFileDescriptorsTheListenerStaysUpAndAcceptsAgainOnceSomeAreFree() throws {

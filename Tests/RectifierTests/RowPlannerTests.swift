@@ -89,8 +89,8 @@ struct RowPlannerTests {
         #expect(reason.contains("outcome is unknown") && reason.contains("the profile referencing order o-1 at paypal-recurring"))
         #expect(steps == [.checkDonation, .askStatus], "no preview, no intent, no call: \(steps)")
         // With no earlier attempt: preview, intent, then the call, then the profile id written before the signup is pushed.
-        let fresh = Self.drive(Self.row("paypal-recurring"), Self.recurring,
-                               Self.world(Self.status(.pendingPoke), then: .status(Self.status(.complete, details: ["PROFILEID": "I-1"]))))
+        let created = Self.status(.complete, details: [ProcessorStatus.recurringProfile: "I-1"])
+        let fresh = Self.drive(Self.row("paypal-recurring"), Self.recurring, Self.world(Self.status(.pendingPoke), then: .status(created)))
         #expect(fresh.steps == [.checkDonation, .askStatus, .preview(.createRecurringProfile), .recordIntent(.createRecurringProfile),
                                 .call(.createRecurringProfile), .recordProfile("I-1")])
         guard case .complete(let queue, let message) = fresh.outcome.write else { Issue.record("\(fresh.outcome.write)"); return }

@@ -49,6 +49,14 @@ public struct ProcessorStatus: Sendable, Equatable {
     /// Whether a finish call found the payment already finished.
     public var wasAlreadyDone: Bool { details[Self.alreadyDone] != nil }
 
+    /// The `details` key an adapter sets to the recurring profile (or
+    /// subscription) a `createRecurringProfile` call created or found; the
+    /// rectifier records it in the row's `subscr_id` before anything else.
+    public static let recurringProfile = "recurring_profile_id"
+
+    /// The recurring profile a `createRecurringProfile` call created or found.
+    public var recurringProfileID: String? { details[Self.recurringProfile].flatMap { $0.isEmpty ? nil : $0 } }
+
     /// A status.
     public init(status: NormalizedStatus, evidence: String, raw: String, transactionID: String? = nil, fee: String? = nil,
                 details: [String: String] = [:]) {

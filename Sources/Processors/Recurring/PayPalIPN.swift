@@ -100,22 +100,6 @@ public enum PayPalIPN {
         return formatter.date(from: text)?.timeIntervalSince1970
     }
 
-    /// The outcome of handling one notification.
-    public enum Outcome: Sendable, Equatable {
-        /// Verified and pushed to this queue.
-        case pushed(String)
-        /// Verified, but of an unknown type: kept in the damaged store.
-        case keptAsDamaged
-        /// PayPal answered INVALID: not a genuine notification.
-        case invalid
-        /// Verification could not be done (answer 403 so PayPal resends).
-        case unverified(String)
-        /// The body is not a form.
-        case malformed
-        /// The message could not be stored (answer 500 so PayPal resends).
-        case storeFailed(String)
-    }
-
     /// Verifies `body` with PayPal: posts `cmd=_notify-validate&` + the
     /// exact body back to `endpoint`.
     public static func verify(_ body: [UInt8], endpoint: String, client: HTTPClient) -> Result<Bool, ProcessorError> {
@@ -138,58 +122,89 @@ public enum PayPalIPN {
         }
     }
 
-    /// The HTTP answer to PayPal: a status and a plain-text body.
-    public struct Reply: Sendable, Equatable {
-        /// HTTP status.
-        public let status: Int
-        /// Plain-text body.
-        public let text: String
-    }
-
-    /// Handles one notification end to end: verify, map, then `push(queue,
-    /// message)` or `keep(body, reason)` for unknown types. Returns the HTTP
-    /// answer for PayPal — 200 once the notification is safe, 403 when it
-    /// could not be verified and 500 when it could not be stored (PayPal
-    /// resends both) — and the outcome.
+    /// Handles one notification end to end: verify, map, then push it to its
+    /// queue, or keep it in the damaged store when it cannot be booked.
+    /// Answers PayPal 200 once the notification is safe, 403 when it could
+    /// not be verified and 500 when it could not be stored (PayPal resends
+    /// both).
     public static func handle(_ body: [UInt8], verifyEndpoint: String, receiverEmail: String? = nil, client: HTTPClient,
-                              push: (String, [UInt8]) throws -> Void,
-                              keep: ([UInt8], String) throws -> Void) -> (Reply, Outcome) {
-        func reply(_ status: Int, _ text: String) -> Reply { Reply(status: status, text: text + "\n") }
+                              store: NotificationStore) -> NotificationReply {
         switch verify(body, endpoint: verifyEndpoint, client: client) {
-        case .failure(let error): return (reply(403, "could not verify"), .unverified(error.description))
-        case .success(false): return (reply(403, "INVALID"), .invalid)
+        case .failure(let error):
+            return reply(403, "could not verify", .unverified(error.description),
+                         "IPN not verified, answered 403 so PayPal resends: \(error.description)")
+        case .success(false):
+            return reply(403, "INVALID", .invalid, "IPN answered INVALID by PayPal: not a genuine notification; answered 403")
         case .success(true): break
         }
         // Verified by PayPal: from here on it is kept whatever it looks like.
         guard let fields = NVP.decode(String(decoding: body, as: UTF8.self)) else {
-            do {
-                try keep(body, "verified IPN that is not a decodable form")
-                return (reply(200, "OK"), .keptAsDamaged)
-            } catch {
-                return (reply(500, "could not store"), .storeFailed("\(error)"))
-            }
+            return keep(body, "verified IPN that is not a decodable form", in: store)
         }
         if let receiver = receiverEmail, let to = fields["receiver_email"], to.lowercased() != receiver.lowercased() {
-            do {
-                try keep(body, "IPN for another receiver (\(to.prefix(80)))")
-                return (reply(200, "OK"), .keptAsDamaged)
-            } catch {
-                return (reply(500, "could not store"), .storeFailed("\(error)"))
-            }
+            return keep(body, "IPN for another receiver (\(to.prefix(80)))", in: store)
         }
         do {
             let normalized = try normalize(fields)
-            try push(normalized.queue, Array(JSONValue.object(normalized.message).serialized().utf8))
-            return (reply(200, "OK"), .pushed(normalized.queue))
+            try store.push(normalized.queue, Array(JSONValue.object(normalized.message).serialized().utf8))
+            return reply(200, "OK", .pushed(normalized.queue), "IPN pushed")
         } catch let unknown as UnknownType {
-            do {
-                try keep(body, unknown.description)
-                return (reply(200, "OK"), .keptAsDamaged)
-            } catch {
-                return (reply(500, "could not store"), .storeFailed("\(error)"))
-            }
+            return keep(body, unknown.description, in: store)
         } catch {
-            return (reply(500, "could not store"), .storeFailed("\(error)"))
+            return storeFailed(error)
         }
+    }
+
+    private static func keep(_ body: [UInt8], _ reason: String, in store: NotificationStore) -> NotificationReply {
+        do {
+            try store.keep(body, reason)
+            return reply(200, "OK", .keptAsDamaged, "IPN kept in the damaged store (queue ipn): \(reason)")
+        } catch {
+            return storeFailed(error)
+        }
+    }
+
+    private static func storeFailed(_ error: any Error) -> NotificationReply {
+        reply(500, "could not store", .storeFailed("\(error)"), "IPN verified but not stored, answered 500 so PayPal resends: \(error)")
+    }
+
+    private static func reply(_ status: Int, _ text: String, _ outcome: NotificationOutcome, _ log: String) -> NotificationReply {
+        NotificationReply(status: status, text: text + "\n", outcome: outcome, logLine: log)
+    }
+
+    /// `fundq ipn`'s handler for PayPal: verifies each notification with
+    /// `verifyEndpoint` over a fresh client, books it for `receiverEmail`
+    /// only (when set), files what it keeps under gateway `paypal`, queue `ipn`.
+    public struct Handler: NotificationHandler {
+        let verifyEndpoint: String
+        let receiverEmail: String?
+        let http: HTTPClientConfiguration
+
+        public var damagedGateway: String { "paypal" }
+        public var damagedQueue: String { "ipn" }
+
+        public func handle(_ notification: InboundNotification, store: NotificationStore) -> NotificationReply {
+            guard let client = try? HTTPClient(configuration: http) else {
+                return reply(500, "no HTTP client", .unverified("no HTTP client"),
+                             "IPN not verified (no HTTP client could be made), answered 500 so PayPal resends")
+            }
+            return PayPalIPN.handle(notification.body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail,
+                                    client: client, store: store)
+        }
+    }
+}
+
+/// PayPal sends its IPNs for Express Checkout and recurring payments alike;
+/// `fundq ipn` reads its settings from processors/paypal-recurring.yaml:
+/// `settings.ipn_verify_endpoint` (required) and `settings.receiver_email`
+/// (optional: notifications for any other PayPal account are kept aside, not booked).
+extension PayPalRecurring: NotifyingProcessor {
+    public static func notificationHandler(configuration: ProcessorConfiguration) throws -> any NotificationHandler {
+        guard let verifyEndpoint = configuration.settings["ipn_verify_endpoint"] else {
+            throw ConfigurationError("\(configuration.source): settings.ipn_verify_endpoint is required for fundq ipn")
+        }
+        try HTTPClient.check(verifyEndpoint)
+        return PayPalIPN.Handler(verifyEndpoint: verifyEndpoint, receiverEmail: configuration.settings["receiver_email"],
+                                 http: configuration.httpConfiguration)
     }
 }

@@ -56,7 +56,8 @@ public final class PayPalRecurring: PaymentProcessor {
         let status = reply["STATUS"] ?? ""
         return ProcessorStatus(status: Self.normalized(profileStatus: status),
                                evidence: "profile \(profile) STATUS=\(status.isEmpty ? "(missing)" : status)",
-                               raw: checkout.raw(reply), transactionID: profile, details: ["PROFILEID": profile])
+                               raw: checkout.raw(reply), transactionID: profile,
+                               details: ["PROFILEID": profile, ProcessorStatus.recurringProfile: profile])
     }
 
     public func status(of row: PendingRecord) throws -> ProcessorStatus {
@@ -102,10 +103,12 @@ public final class PayPalRecurring: PaymentProcessor {
             throw ProcessorError(.malformedResponse("no PROFILEID in a successful answer"), processor: Self.name, action: action)
         }
         let profileState = reply["PROFILESTATUS"] ?? ""
+        var details = current.details
+        details["PROFILEID"] = profile
+        details[ProcessorStatus.recurringProfile] = profile  // the rectifier records it in the row's subscr_id
         return ProcessorStatus(status: Self.normalized(profileStatus: profileState),
                                evidence: "created profile \(profile), PROFILESTATUS=\(profileState)",
-                               raw: checkout.raw(reply), transactionID: profile,
-                               details: current.details.merging(["PROFILEID": profile]) { $1 })
+                               raw: checkout.raw(reply), transactionID: profile, details: details)
     }
 
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {

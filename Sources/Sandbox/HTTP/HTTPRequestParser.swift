@@ -1,35 +1,5 @@
+import Core
 import Foundation
-
-/// Limits of a ``LoopbackHTTPServer``: how many connections, how large a
-/// request and how long it may take. Every refusal is answered with its
-/// status before the connection is closed.
-public struct HTTPServerLimits: Sendable {
-    /// Connections served at once. A connection accepted beyond it is
-    /// answered `503 Service Unavailable` (with `Retry-After`) and closed at
-    /// once, so a flood costs neither a thread nor a buffer.
-    public var maximumConnections: Int
-    /// Largest request line plus header fields; beyond it `431`.
-    public var maximumHeaderBytes: Int
-    /// Largest body; a `Content-Length` beyond it is answered `413` without
-    /// reading the body.
-    public var maximumBodyBytes: Int
-    /// Longest time from a request's first byte to its last; beyond it `408`.
-    /// Also bounds each write of an answer.
-    public var requestTimeout: Duration
-    /// Longest wait for the first byte of a request on an open connection;
-    /// beyond it the connection is closed without an answer.
-    public var idleTimeout: Duration
-
-    /// Limits; the defaults suit the sandbox and the IPN listener.
-    public init(maximumConnections: Int = 128, maximumHeaderBytes: Int = 16_384, maximumBodyBytes: Int = 1 << 20,
-                requestTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15)) {
-        self.maximumConnections = maximumConnections
-        self.maximumHeaderBytes = maximumHeaderBytes
-        self.maximumBodyBytes = maximumBodyBytes
-        self.requestTimeout = requestTimeout
-        self.idleTimeout = idleTimeout
-    }
-}
 
 /// A request the server will not serve: the status to answer, then close.
 public struct HTTPRefusal: Error, Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Core
+public import Core
 import Foundation
 public import Logging
 import Synchronization
@@ -37,8 +37,9 @@ public enum HTTPServerReply: Sendable {
 /// keep-alive, `Content-Length` bodies. Real sockets and real HTTP, so
 /// adapters talk to it exactly as to a processor. Bounded by
 /// ``HTTPServerLimits``: connections beyond the cap are answered 503 at
-/// once; oversized, unframed or slow requests are answered 431, 413, 411,
-/// 400, 501 or 408 and closed; accept failures (out of file descriptors,
+/// once (with `Retry-After`, costing neither a thread nor a buffer);
+/// oversized, unframed or slow requests are answered 431, 413, 411, 400, 501
+/// or 408 and closed (the request timeout also bounds each write); accept failures (out of file descriptors,
 /// memory) are logged and retried after a pause, never the end of accepting.
 public final class LoopbackHTTPServer: Sendable {
     /// The port it listens on.

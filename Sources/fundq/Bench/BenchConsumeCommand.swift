@@ -7,14 +7,16 @@ import Logging
 /// `fundq bench consume`: donations per second from the queue into the
 /// database through the donations sink, batched, beside a baseline of one
 /// message per claim and per transaction measured in the same run.
-struct BenchConsumeCommand: ParsableCommand {
+struct BenchConsumeCommand: ParsableCommand, BatchedBench {
+    static let defaultBatch = 500
+
     static let configuration = CommandConfiguration(
         commandName: "consume",
         abstract: "Measure the donations sink: queue → donations table, batched vs one row per transaction.",
         discussion: "Writes rows with gateway fundq-bench-PID into the donations table and deletes them afterwards: "
             + "point it at a scratch database.")
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var bench: BenchBatchOptions<Self>
 
     @Option(help: "Messages in the batched run.")
     var messages = 20_000
@@ -22,15 +24,8 @@ struct BenchConsumeCommand: ParsableCommand {
     @Option(help: "Messages in the one-per-transaction baseline (it is slow).")
     var baselineMessages = 2_000
 
-    @Option(help: "Messages per batch.")
-    var batch = 500
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
-
     func validate() throws {
         guard messages >= 1, baselineMessages >= 1 else { throw ValidationError("--messages and --baseline-messages must be at least 1") }
-        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 1000") }
     }
 
     struct Run {
@@ -42,7 +37,7 @@ struct BenchConsumeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try bench.storage.open()
         let pid = ProcessInfo.processInfo.processIdentifier
         let gateway = "fundq-bench-\(pid)"
         let queueName = "fundq-bench-consume-\(pid)"
@@ -90,9 +85,10 @@ struct BenchConsumeCommand: ParsableCommand {
         }
 
         let baseline = try measure("baseline: 1 message per claim and per transaction", count: baselineMessages, offset: 0, batchSize: 1)
-        let batched = try measure("donations sink, batches of \(batch)", count: messages, offset: baselineMessages, batchSize: batch)
+        let batched = try measure("donations sink, batches of \(bench.batch)", count: messages, offset: baselineMessages,
+                                  batchSize: bench.batch)
         let runs = [baseline, batched]
-        if json {
+        if bench.json {
             try Output.json(.object([
                 "queue": .string(stores.queue.location), "database": .string(stores.database.location),
                 "runs": .array(runs.map { r in

@@ -7,25 +7,20 @@ import RedisDriver
 /// and batched, beside a raw baseline measured in the same run (a bare
 /// RPUSH over the same hiredis connection, or a bare single-row INSERT on
 /// the embedded file).
-struct BenchQueueCommand: ParsableCommand {
+struct BenchQueueCommand: ParsableCommand, BatchedBench {
+    static let defaultBatch = 100
+
     static let configuration = CommandConfiguration(
         commandName: "queue",
         abstract: "Measure push and popAtomic throughput and latency on the configured backend.")
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var bench: BenchBatchOptions<Self>
 
     @Option(help: "Messages per phase.")
     var messages = 10_000
 
-    @Option(help: "Messages per batch in the batch phases.")
-    var batch = 100
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
-
     func validate() throws {
         guard messages >= 1 else { throw ValidationError("--messages must be at least 1") }
-        guard batch >= 1, batch <= 1_000 else { throw ValidationError("--batch must be between 1 and 1000") }
     }
 
     /// A realistic donation message (~600 bytes).
@@ -46,7 +41,7 @@ struct BenchQueueCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try bench.storage.open()
         let queueName = "fundq-bench-\(ProcessInfo.processInfo.processIdentifier)"
         let producer = QueueProducer(queue: stores.queue)
         let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged)
@@ -104,18 +99,18 @@ struct BenchQueueCommand: ParsableCommand {
             for _ in half..<messages { try samples.measure { _ = try loopConsumer.popAtomic(from: queueName) { _ in } } }
             try loopConsumer.flush()
         }
-        try phase("push (batch of \(batch))") { samples in
+        try phase("push (batch of \(bench.batch))") { samples in
             var start = 0
             while start < bodies.count {
-                let chunk = Array(bodies[start..<min(start + batch, bodies.count)])
+                let chunk = Array(bodies[start..<min(start + bench.batch, bodies.count)])
                 try samples.measure(operations: chunk.count) { try producer.push(contentsOf: chunk, to: queueName) }
                 start += chunk.count
             }
         }
-        try phase("popAtomic (batch of \(batch), ack with next claim)") { samples in
+        try phase("popAtomic (batch of \(bench.batch), ack with next claim)") { samples in
             while true {
                 let start = clock.now
-                let summary = try loopConsumer.popAtomic(from: queueName, maximum: batch) { _ in }
+                let summary = try loopConsumer.popAtomic(from: queueName, maximum: bench.batch) { _ in }
                 if summary.claimed == 0 { break }
                 samples.record(clock.now - start, operations: summary.claimed)
             }
@@ -126,9 +121,9 @@ struct BenchQueueCommand: ParsableCommand {
 
     func report(phases: [Phase], baselineName: String, location: String) throws {
         let baseline = phases.first { $0.name == baselineName }?.samples.throughput ?? 0
-        if json {
+        if bench.json {
             try Output.json(.object([
-                "backend": .string(location), "messages": Output.number(messages), "batch": Output.number(batch),
+                "backend": .string(location), "messages": Output.number(messages), "batch": Output.number(bench.batch),
                 "phases": .array(phases.map { p in
                     let s = p.samples
                     return .object([
@@ -140,7 +135,7 @@ struct BenchQueueCommand: ParsableCommand {
             ]))
             return
         }
-        try Output.line("fundq bench queue on \(location): \(messages) messages per phase, batch \(batch)")
+        try Output.line("fundq bench queue on \(location): \(messages) messages per phase, batch \(bench.batch)")
         try Output.line(Output.table(
             ["PHASE", "MSG/S", "P50 MS", "P99 MS", "VS BASELINE"],
             phases.map { p in

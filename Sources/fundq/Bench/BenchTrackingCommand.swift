@@ -10,13 +10,15 @@ import Tracking
 /// events per second from the queue into `contribution_tracking` through
 /// the tracking consumer, batched, beside a baseline of one event per claim
 /// and per transaction measured in the same run.
-struct BenchTrackingCommand: ParsableCommand {
+struct BenchTrackingCommand: ParsableCommand, BatchedBench {
+    static let defaultBatch = 1000
+
     static let configuration = CommandConfiguration(
         commandName: "tracking",
         abstract: "Measure contribution tracking: track() latency, and queue → contribution_tracking batched vs one event per transaction.",
         discussion: "Writes rows and events with ids bench-PID-… and deletes them afterwards: point it at a scratch database.")
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var bench: BenchBatchOptions<Self>
 
     @Option(help: "Events in the batched run (each pushed with track()).")
     var events = 50_000
@@ -27,17 +29,10 @@ struct BenchTrackingCommand: ParsableCommand {
     @Option(help: "Events in the one-per-transaction baseline (it is slow).")
     var baselineEvents = 2_000
 
-    @Option(help: "Events per batch.")
-    var batch = 1_000
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
-
     func validate() throws {
         guard events >= 1, baselineEvents >= 1, eventsPerID >= 1 else {
             throw ValidationError("--events, --baseline-events and --events-per-id must be at least 1")
         }
-        guard (1...1_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 1000") }
     }
 
     struct Run {
@@ -51,7 +46,7 @@ struct BenchTrackingCommand: ParsableCommand {
     }
 
     func run() throws {
-        let stores = try storage.open()
+        let stores = try bench.storage.open()
         let pid = ProcessInfo.processInfo.processIdentifier
         let prefix = "bench-\(pid)-"
         let tracker = ContributionTracker(queue: stores.queue, ids: TrackingPushCommand.NoIDs(),
@@ -70,7 +65,7 @@ struct BenchTrackingCommand: ParsableCommand {
         let baseline = try measure("baseline: 1 event per claim and per transaction", count: baselineEvents, batchSize: 1,
                                    queueName: tracker.queueName, stores: stores)
         try push(events, offset: baselineEvents + eventsPerID, prefix: prefix, tracker: tracker, into: &track)
-        let batched = try measure("tracking consumer, batches of \(batch)", count: events, batchSize: batch,
+        let batched = try measure("tracking consumer, batches of \(bench.batch)", count: events, batchSize: bench.batch,
                                   queueName: tracker.queueName, stores: stores)
         try report(track: track, runs: [baseline, batched], stores: stores)
     }
@@ -121,7 +116,7 @@ struct BenchTrackingCommand: ParsableCommand {
 
     func report(track: LatencySamples, runs: [Run], stores: Storage) throws {
         let baseline = runs[0]
-        if json {
+        if bench.json {
             try Output.json(.object([
                 "queue": .string(stores.queue.location), "database": .string(stores.database.location),
                 "track": .object([

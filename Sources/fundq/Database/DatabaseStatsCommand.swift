@@ -50,10 +50,7 @@ struct DatabaseStatsCommand: ParsableCommand {
     }
 
     func printText(_ stats: DatabaseStats, redis: [RedisQueueMemory]?, location: String) throws {
-        let formatter = ByteCountFormatter()
-        formatter.countStyle = .binary
-        formatter.allowsNonnumericFormatting = false  // "0 bytes", not "Zero KB"
-        func bytes(_ n: Int?) -> String { n.map { formatter.string(fromByteCount: Int64($0)) } ?? "?" }
+        func bytes(_ n: Int?) -> String { n.map(Output.bytes) ?? "?" }
         func date(_ d: Date?) -> String { d.map(Output.iso) ?? "-" }
         try Output.line("\(location):")
         try Output.line(Output.table(["TABLE", "ROWS", "DATA", "INDEX", "OLDEST", "NEWEST"], stats.tables.map {

@@ -7,21 +7,30 @@ import Logging
 import Operations
 import Processors
 
-/// `fundq ipn`: receives PayPal's Instant Payment Notifications.
+/// `fundq ipn`: receives a processor's notifications (PayPal's Instant
+/// Payment Notifications today): the processor's ``NotificationHandler``
+/// verifies each and says where it goes.
 struct IPNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipn",
-        abstract: "Receive PayPal IPNs on 127.0.0.1 (behind the TLS proxy), verify each with PayPal and push it to recurring, "
-            + "donations or refund.",
+        abstract: "Receive a processor's notifications (PayPal IPNs) on 127.0.0.1 (behind the TLS proxy), verify each with the "
+            + "processor and push it to its queue (recurring, donations or refund).",
         discussion: """
-            Answers 200 once a notification is safe (pushed, or kept in the damaged store when its txn_type is unknown), \
-            403 when it cannot be verified (PayPal resends) and 500 when it cannot be stored (PayPal resends). \
+            Serves the processor named by --processor, by default the one registered processor that declares \
+            notifications (fundq processor list). \
+            Answers 200 once a notification is safe (pushed, or kept in the damaged store when it cannot be booked), \
+            403 when it cannot be verified (the processor resends) and 500 when it cannot be stored (the processor resends). \
             Served by Hummingbird (keep-alive, Content-Length or chunked bodies, one access-log line per request). \
             Bounded: at most --max-connections at once (further ones wait to be accepted), --max-header-bytes, \
             --max-body-bytes (413), --request-timeout from a request's head to its last body byte (408), \
             --idle-timeout waiting for a request's head (closed). \
-            The verification endpoint is settings.ipn_verify_endpoint of processors/paypal-recurring.yaml. Runs until SIGTERM/SIGINT.
+            Its settings are the processor's (PayPal: settings.ipn_verify_endpoint of processors/paypal-recurring.yaml). \
+            Runs until SIGTERM/SIGINT.
             """)
+
+    @Option(help: ArgumentHelp("The processor whose notifications to receive (default: the only one that declares them).",
+                               valueName: "name"))
+    var processor: String?
 
     @OptionGroup var storage: StorageOptions
     @OptionGroup var processors: ProcessorOptions
@@ -59,50 +68,27 @@ struct IPNCommand: ParsableCommand {
         guard (requestTimeout?.seconds ?? 10) >= 0.1, (idleTimeout?.seconds ?? 15) >= 0.1 else {
             throw ValidationError("--request-timeout and --idle-timeout must be at least 0.1s")
         }
+        do {  // last: the limits are checked whatever the registry holds
+            _ = try Processors.notifying(named: processor)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
     }
 
-    var limits: IPNServerLimits {
-        IPNServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
+    var limits: HTTPServerLimits {
+        HTTPServerLimits(maximumConnections: maxConnections, maximumHeaderBytes: maxHeaderBytes, maximumBodyBytes: maxBodyBytes,
                          requestTimeout: requestTimeout?.duration ?? .seconds(10), idleTimeout: idleTimeout?.duration ?? .seconds(15))
     }
 
     func run() throws {
         let stop = StopSignal()
-        let config = try ProcessorConfiguration.load(name: PayPalRecurring.name, directory: processors.directory)
-        guard let verifyEndpoint = config.settings["ipn_verify_endpoint"] else {
-            throw ConfigurationError("\(config.source): settings.ipn_verify_endpoint is required for fundq ipn")
-        }
-        try HTTPClient.check(verifyEndpoint)
-        // Optional: notifications for any other PayPal account are kept aside, not booked.
-        let receiverEmail = config.settings["receiver_email"]
+        let type = try Processors.notifying(named: processor)
+        let handler = try type.notificationHandler(configuration: try ProcessorConfiguration.load(name: type.name,
+                                                                                                 directory: processors.directory))
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
-        let http = config.httpConfiguration
-        let server = try IPNServer(host: "127.0.0.1", port: port, limits: limits, logger: Logger(label: "fundq.ipn")) { body in
-            let logger = Logger(label: "fundq.ipn")
-            guard let client = try? HTTPClient(configuration: http) else { return IPNAnswer(status: 500, body: "no HTTP client\n") }
-            let (reply, outcome) = PayPalIPN.handle(body, verifyEndpoint: verifyEndpoint, receiverEmail: receiverEmail, client: client,
-                                                    push: { queue, message in
-                let stores = try Storage(storageConfiguration)
-                let envelope = MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")
-                try QueueProducer(queue: stores.queue, envelope: envelope).push(message, to: queue)
-            }, keep: { body, reason in
-                let stores = try Storage(storageConfiguration)
-                let pid = ProcessInfo.processInfo.processIdentifier
-                _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil,
-                                                             originalQueue: "ipn", gateway: "paypal", orderID: nil,
-                                                             gatewayTxnID: nil, error: reason, trace: "fundq ipn pid \(pid)",
-                                                             message: body))
-            })
-            switch outcome {
-            case .pushed(let queue): logger.info("IPN pushed", metadata: ["queue": "\(queue)"])
-            case .keptAsDamaged: logger.warning("IPN of unknown type kept in the damaged store (queue ipn)")
-            case .invalid: logger.warning("IPN answered INVALID by PayPal: not a genuine notification; answered 403")
-            case .unverified(let why): logger.error("IPN not verified, answered 403 so PayPal resends: \(why)")
-            case .malformed: logger.warning("IPN body is not a form; answered 400")
-            case .storeFailed(let why): logger.error("IPN verified but not stored, answered 500 so PayPal resends: \(why)")
-            }
-            return IPNAnswer(status: reply.status, body: reply.text)
+        let server = try NotificationServer(host: "127.0.0.1", port: port, limits: limits, logger: Logger(label: "fundq.ipn")) {
+            Self.receive($0, with: handler, storage: storageConfiguration)
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
         let presence = try process.start(role: "ipn", storage: storageConfiguration)
@@ -117,5 +103,30 @@ struct IPNCommand: ParsableCommand {
         }
         while !stop.isRaised { Thread.sleep(forTimeInterval: 0.1) }
         server.stop()
+    }
+
+    /// Hands one notification to `handler` with the configured stores, and logs what became of it.
+    static func receive(_ notification: InboundNotification, with handler: any NotificationHandler,
+                        storage: StorageConfiguration) -> NotificationReply {
+        let store = NotificationStore(push: { queue, message in
+            let stores = try Storage(storage)
+            let envelope = MessageEnvelope(sourceName: "fundq-ipn", sourceType: "listener")
+            try QueueProducer(queue: stores.queue, envelope: envelope).push(message, to: queue)
+        }, keep: { body, reason in
+            let stores = try Storage(storage)
+            let pid = ProcessInfo.processInfo.processIdentifier
+            _ = try stores.damaged.insert(DamagedMessage(originalDate: Date(), damagedDate: Date(), retryDate: nil,
+                                                         originalQueue: handler.damagedQueue, gateway: handler.damagedGateway,
+                                                         orderID: nil, gatewayTxnID: nil, error: reason,
+                                                         trace: "fundq ipn pid \(pid)", message: body))
+        })
+        let reply = handler.handle(notification, store: store)
+        let logger = Logger(label: "fundq.ipn")
+        switch reply.outcome {
+        case .pushed(let queue): logger.info("\(reply.logLine)", metadata: ["queue": "\(queue)"])
+        case .keptAsDamaged, .invalid, .malformed: logger.warning("\(reply.logLine)")
+        case .unverified, .storeFailed: logger.error("\(reply.logLine)")
+        }
+        return reply
     }
 }

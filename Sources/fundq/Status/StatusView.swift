@@ -31,8 +31,7 @@ enum StatusView {
 
     /// "STORAGE 12.3 MB in tables; largest: pending 8 MB, … (file 13 MB, 0 free pages)".
     private static func storageLine(_ s: StorageSummary) -> String {
-        let formatter = ByteCountFormatter()
-        func bytes(_ n: Int) -> String { n == 0 ? "0 bytes" : formatter.string(fromByteCount: Int64(n)) }
+        let bytes = Output.bytes
         var line = "STORAGE " + (s.totalBytes.map { bytes($0) + " in tables" } ?? "table sizes unknown")
         if !s.largest.isEmpty { line += "; largest: " + s.largest.map { "\($0.table) \(bytes($0.bytes))" }.joined(separator: ", ") }
         if let file = s.file { line += " (file \(bytes(file.fileBytes)), \(file.pages.free) free pages)" }

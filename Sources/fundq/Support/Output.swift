@@ -80,6 +80,15 @@ enum Output {
         return String(format: "%dd%dh", s / 86400, (s % 86400) / 3600)
     }
 
+    /// A size for people: "0 bytes", "512 bytes", "1.5 MB" (1024-based),
+    /// as `fundq status` and `fundq db stats` show it.
+    static func bytes(_ count: Int) -> String {
+        let formatter = ByteCountFormatter()
+        formatter.countStyle = .binary
+        formatter.allowsNonnumericFormatting = false  // "0 bytes", not "Zero KB"
+        return formatter.string(fromByteCount: Int64(count))
+    }
+
     /// A JSON number from an integer.
     static func number(_ n: Int) -> JSONValue { .number(String(n)) }
 

@@ -48,27 +48,6 @@ enum PayPalSimulator: ProcessorSimulator {
 }
 
 extension Sandbox {
-    /// Recurring profiles created for `token`.
-    public func profiles(forToken token: String) -> [String] {
-        stateLock { $0.profiles.filter { $0.value.token == token }.map(\.key).sorted() }
-    }
-
-    /// A notification as PayPal would POST it, remembered so that its
-    /// verification answers VERIFIED (anything else answers INVALID).
-    public func issueIPN(_ fields: [(String, String)]) -> [UInt8] {
-        let body = Array(NVP.encode(fields).utf8)
-        stateLockMutating { _ = $0.issuedIPNs.insert(body) }
-        return body
-    }
-
-    /// `cmd=_notify-validate` + the notification, as PayPal verifies it.
-    func verifyIPN(_ request: HTTPServerRequest) -> HTTPServerReply {
-        let prefix = Array("cmd=_notify-validate&".utf8)
-        guard request.body.starts(with: prefix) else { return .ok("INVALID", contentType: "text/plain") }
-        let original = Array(request.body.dropFirst(prefix.count))
-        return .ok(stateLock { $0.issuedIPNs.contains(original) } ? "VERIFIED" : "INVALID", contentType: "text/plain")
-    }
-
     /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
     func paypal(_ request: HTTPServerRequest) -> HTTPServerReply {
         func answer(_ fields: [(String, String)], delay: Duration = .zero) -> HTTPServerReply {
@@ -131,37 +110,7 @@ extension Sandbox {
             }
             return answer(fields, delay: delay)
         case "CreateRecurringPaymentsProfile":
-            guard order.outcome != .abandoned, order.outcome != .cancelled else {
-                return failure("11581", "Invalid Data: the buyer has not agreed to the billing agreement")
-            }
-            guard f["AMT"] == order.amount, f["CURRENCYCODE"] == order.currency, f["BILLINGPERIOD"] == "Month" else {
-                return failure("11549", "Start date, amount, currency or billing period is invalid")
-            }
-            let profileID = "I-\(token)-\(profiles(forToken: token).count + 1)"
-            stateLockMutating { $0.profiles[profileID] = Profile(token: token, status: "Active") }
-            recordCapture(PayPalSimulator.ledger, id: token, action: "CreateRecurringPaymentsProfile",
-                          amount: "\(order.amount) \(order.currency)", counts: true)
-            return answer([("ACK", "Success"), ("PROFILEID", profileID), ("PROFILESTATUS", "ActiveProfile")], delay: delay)
-        default:
-            return failure("81002", "Unspecified Method")
-        }
-    }
-
-    /// GetRecurringPaymentsProfileDetails and ManageRecurringPaymentsProfileStatus.
-    func recurring(_ f: [String: String], profileID: String, answer: ([(String, String)]) -> HTTPServerReply,
-                   failure: (String, String) -> HTTPServerReply) -> HTTPServerReply {
-        guard let profile = stateLock({ $0.profiles[profileID] }) else { return failure("11552", "Invalid profile ID entered") }
-        switch f["METHOD"] {
-        case "GetRecurringPaymentsProfileDetails":
-            return answer([("ACK", "Success"), ("PROFILEID", profileID), ("STATUS", profile.status), ("BILLINGPERIOD", "Month"),
-                           ("NEXTBILLINGDATE", "2026-12-28T10:00:00Z")])
-        case "ManageRecurringPaymentsProfileStatus":
-            guard f["ACTION"] == "Cancel" || f["ACTION"] == "Suspend" || f["ACTION"] == "Reactivate" else {
-                return failure("11555", "Invalid action")
-            }
-            let next = ["Cancel": "Cancelled", "Suspend": "Suspended", "Reactivate": "Active"][f["ACTION"]!]!
-            stateLockMutating { $0.profiles[profileID]?.status = next }
-            return answer([("ACK", "Success"), ("PROFILEID", profileID)])
+            return createRecurringProfile(f, token: token, order: order, answer: { answer($0, delay: delay) }, failure: failure)
         default:
             return failure("81002", "Unspecified Method")
         }

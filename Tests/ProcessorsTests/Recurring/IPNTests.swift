@@ -58,7 +58,8 @@ struct IPNTests {
         var env = f.environment()
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = dir.path
-        let listener = try FundqProcess.spawn(["ipn", "--port", String(port)], environment: env, outputIn: dir)
+        let listener = try FundqProcess.spawn(["ipn", "--processor", "paypal-recurring", "--port", String(port)], environment: env,
+                                              outputIn: dir)
         let client = try HTTPClient()
         let url = "http://127.0.0.1:\(port)/ipn"
         #expect(eventually { (try? client.send(HTTPRequest(method: "GET", url: url)))?.status == 405 })
@@ -99,7 +100,8 @@ struct IPNTests {
         var env = f.environment(["FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/cgi-bin/webscr"])
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = dir.path
-        let listener = try FundqProcess.spawn(["ipn", "--port", String(port)], environment: env, outputIn: dir)
+        let listener = try FundqProcess.spawn(["ipn", "--processor", "paypal-recurring", "--port", String(port)], environment: env,
+                                              outputIn: dir)
         let client = try HTTPClient()
         let url = "http://127.0.0.1:\(port)/ipn"
         #expect(eventually { (try? client.send(HTTPRequest(method: "GET", url: url)))?.status == 405 })

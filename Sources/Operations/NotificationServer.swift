@@ -1,60 +1,22 @@
-import Core
+public import Core
 import Foundation
 import Hummingbird
 public import Logging
 import HummingbirdCore
 
-/// The limits of ``IPNServer``: connections served at once (further ones wait
-/// in the listen backlog), header and body sizes, and the two timeouts.
-public struct IPNServerLimits: Sendable {
-    /// Connections served at once; further ones are not accepted until one closes.
-    public var maximumConnections: Int
-    /// Largest request line plus header fields, in bytes.
-    public var maximumHeaderBytes: Int
-    /// Largest body, in bytes (413 beyond).
-    public var maximumBodyBytes: Int
-    /// Longest time from a request's head to its last body byte (408 beyond).
-    public var requestTimeout: Duration
-    /// Longest wait for a request's head (a connection's first, or the next on a kept-alive one).
-    public var idleTimeout: Duration
-
-    /// Limits with the defaults of `fundq ipn`.
-    public init(maximumConnections: Int = 128, maximumHeaderBytes: Int = 16_384, maximumBodyBytes: Int = 262_144,
-                requestTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(15)) {
-        self.maximumConnections = maximumConnections
-        self.maximumHeaderBytes = maximumHeaderBytes
-        self.maximumBodyBytes = maximumBodyBytes
-        self.requestTimeout = requestTimeout
-        self.idleTimeout = idleTimeout
-    }
-}
-
-/// A request body handed to an ``IPNServer`` handler, and its answer.
-public struct IPNAnswer: Sendable {
-    /// HTTP status.
-    public let status: Int
-    /// Body (text/plain).
-    public let body: String
-
-    /// An answer with `status` and a plain-text `body`.
-    public init(status: Int, body: String) {
-        self.status = status
-        self.body = body
-    }
-}
-
-/// `fundq ipn`'s listener on Hummingbird: every POST body (any path) goes to
-/// a blocking handler run off the event loops; other methods are answered
-/// 405. Keep-alive and chunked bodies come from Hummingbird; each request is
+/// `fundq ipn`'s listener on Hummingbird: every POST (any path) goes, as an
+/// ``InboundNotification``, to a blocking handler run off the event loops
+/// (a processor's ``NotificationHandler``); other methods are answered 405.
+/// Keep-alive and chunked bodies come from Hummingbird; each request is
 /// logged (method, path, status) without its body.
-public final class IPNServer: Sendable {
+public final class NotificationServer: Sendable {
     /// The port bound (the one asked for, or the one picked for 0).
     public let port: Int
     private let server: BackgroundServer
 
     /// Binds `host:port` with `limits` and serves until ``stop()``.
-    public init(host: String, port: Int, limits: IPNServerLimits, logger: Logger,
-                handle: @escaping @Sendable ([UInt8]) -> IPNAnswer) throws {
+    public init(host: String, port: Int, limits: HTTPServerLimits, logger: Logger,
+                handle: @escaping @Sendable (InboundNotification) -> NotificationReply) throws {
         let router = Router()
         router.add(middleware: AccessLogMiddleware(logger: logger))
         let bodyLimit = limits.maximumBodyBytes
@@ -63,10 +25,12 @@ public final class IPNServer: Sendable {
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > bodyLimit {
                 throw HTTPError(.contentTooLarge, headers: [.connection: "close"], message: "the body exceeds \(bodyLimit) bytes\n")
             }
-            let body = try await IPNServer.collect(request.body, upTo: bodyLimit, within: requestTimeout)
-            let answer = try await Blocking.run { handle(Array(buffer: body)) }
-            return Response(status: .init(code: answer.status), headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
+            let body = try await NotificationServer.collect(request.body, upTo: bodyLimit, within: requestTimeout)
+            let notification = InboundNotification(path: request.uri.path, headers: NotificationServer.fields(request.headers),
+                                                   body: Array(buffer: body))
+            let reply = try await Blocking.run { handle(notification) }
+            return Response(status: .init(code: reply.status), headers: [.contentType: "text/plain; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: reply.text)))
         }
         router.get("**") { _, _ -> Response in
             Response(status: .methodNotAllowed, headers: [.allow: "POST"],
@@ -84,6 +48,14 @@ public final class IPNServer: Sendable {
 
     /// Stops serving.
     public func stop() { server.stop() }
+
+    /// Header fields by lowercased name, repeated ones joined with ", ".
+    static func fields(_ headers: HTTPFields) -> [String: String] {
+        headers.reduce(into: [:]) { fields, field in
+            let name = field.name.canonicalName
+            fields[name] = fields[name].map { $0 + ", " + field.value } ?? field.value
+        }
+    }
 
     /// The whole body, at most `limit` bytes (413 beyond), arrived within
     /// `timeout` (408 beyond: the read timeout against slow senders, which
