@@ -1,4 +1,5 @@
 import Core
+import CurlHTTP
 import Foundation
 import FundqTestSupport
 import Processors
