@@ -7,7 +7,8 @@
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
 # - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
 #   each beside status calls 16 at once to the same sandbox in the same run.
-# - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
+# - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite,
+#   the consumer claiming in line and claiming ahead, with its wall time per phase).
 # - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
 #   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
 # - the embedded file giving space back: `fundq bench reclaim` (push latency during a reclaim beside none).
