@@ -7,7 +7,8 @@
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
 # - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
 #   each beside status calls 16 at once to the same sandbox in the same run.
-# - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite).
+# - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite,
+#   the consumer claiming in line and claiming ahead, with its wall time per phase).
 # - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
 #   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
 # - the embedded file giving space back: `fundq bench reclaim` (push latency during a reclaim beside none).
@@ -95,15 +96,21 @@ for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis",
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
               f"{float(run['ratio_to_baseline']):.2f}× | {float(run['ratio_to_status_calls']):.2f}× |")
-print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline |")
-print("|---|---|---:|---:|---:|---:|---:|")
-tracks = []
+print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline | CPU s / wall s |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+tracks, phases = [], []
 for db, label in [("mariadb", "redis → mariadb"), ("sqlite", "redis → sqlite")]:
     r = json.load(open(f"{work}/tracking-{db}.json"))
     tracks.append((f"redis, during the run into {db}", r["track"]))
     for run in r["runs"]:
         print(f"| {label} | {run['name']} | {run['events']} | {float(run['events_per_second']):.0f} | "
-              f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× |")
+              f"{float(run['batch_p50_ms']):.2f} | {float(run['batch_p99_ms']):.2f} | {float(run['ratio_to_baseline']):.2f}× | "
+              f"{float(run['consumer_cpu_seconds']):.2f} / {float(run['seconds']):.2f} |")
+        phases.append((label, run))
+print("\n| tracking: queue → database | run | wall seconds per phase |")
+print("|---|---|---|")
+for label, run in phases:
+    print(f"| {label} | {run['name']} | " + ", ".join(f"{p['name']} {float(p['seconds']):.2f}" for p in run["phases"]) + " |")
 print("\n| track() (one push) | calls | calls/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|")
 for backend, t in tracks:

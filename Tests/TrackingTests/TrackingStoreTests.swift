@@ -41,6 +41,19 @@ struct TrackingEventTests {
         #expect(e.members["email"] == .string("x@y.z"))
     }
 
+    /// Stored `event_hash` values are compared with new events' hashes, so
+    /// the hash never changes from one build to the next: this value was
+    /// computed outside Swift (Python, the same FNV-1a feed: sorted keys,
+    /// tagged values, envelope left out).
+    @Test func eventHashIsStableAcrossBuilds() throws {
+        let e = try event(#"{"source_name":"form","id":"42","ts":1764547200000000,"utm_source":"B1.lp.cc","step":3,"#
+                          + #""nested":{"b":[1,true,null],"a":"x"},"note":"café ☕"}"#)
+        #expect(e.hash == 1_916_588_667_119_428_689)
+        let withOtherEnvelope = try event(#"{"id":"42","source_name":"api","ts":1764547200000000,"utm_source":"B1.lp.cc","#
+                                          + #""step":3,"nested":{"a":"x","b":[1,true,null]},"note":"café ☕"}"#)
+        #expect(withOtherEnvelope.hash == e.hash)
+    }
+
     @Test func mergeIsTheInOrderFoldWhateverTheArrivalOrder() throws {
         let a = try event(#"{"id":"1","ts":1764000000000001,"utm_source":"A.lp.cc","country":"DE"}"#)
         let b = try event(#"{"id":"1","ts":1764000000000002,"utm_source":"B.lp2"}"#)

@@ -144,6 +144,9 @@ public final class QueueConsumer {
     public var policy: ConsumerPolicy
     /// Where decisions are logged.
     public var logger: Logger
+    /// Claims each next batch on a second thread and queue connection while
+    /// the current batch is handled (see ``ClaimAhead``); nil: claims in line.
+    public var claimAhead: ClaimAhead?
     /// Acknowledgements waiting for the next claim, per queue.
     private var pending: [String: [DeliveryReceipt]] = [:]
     private let host = ProcessInfo.processInfo.hostName
@@ -247,7 +250,11 @@ public final class QueueConsumer {
         } catch where failure != nil {
             logger.error("could not settle a batch after its handler failed", metadata: ["queue": "\(queueName)", "error": "\(error)"])
         }
-        if let failure { throw failure }
+        if let failure {
+            // The next batch, claimed ahead, is not held through a back-off.
+            dropClaimedAhead(summary: &summary)
+            throw failure
+        }
         return summary
     }
 
@@ -362,6 +369,7 @@ public final class QueueConsumer {
     /// Claims, sending any acknowledgements waiting from the last call with
     /// the claim.
     private func claimNext(from queueName: String, maximum: Int, summary: inout PopSummary) throws -> [DeliveredMessage] {
+        if let claimAhead { return try claimNext(from: queueName, maximum: maximum, ahead: claimAhead, summary: &summary) }
         let carried = pending.removeValue(forKey: queueName) ?? []
         if carried.isEmpty {
             return try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
@@ -373,6 +381,66 @@ public final class QueueConsumer {
         } catch {
             pending[queueName] = carried  // not acknowledged: try again next time
             throw error
+        }
+    }
+
+    /// Takes the batch claimed ahead (claiming now when none is on its way,
+    /// or it is another queue's), gives back what exceeds `maximum`, and
+    /// asks for the next batch before returning this one. The next claim
+    /// carries the acknowledgements settled so far: the previous batch's.
+    private func claimNext(from queueName: String, maximum: Int, ahead: ClaimAhead,
+                           summary: inout PopSummary) throws -> [DeliveredMessage] {
+        func request() -> ClaimAhead.Request {
+            ClaimAhead.Request(queueName: queueName, acknowledging: pending.removeValue(forKey: queueName) ?? [],
+                               limit: maximum, lease: policy.lease)
+        }
+        var claimed = ahead.take()
+        if let other = claimed, other.request.queueName != queueName {
+            try giveBack(other, summary: &summary)
+            claimed = nil
+        }
+        if claimed == nil {
+            ahead.start(request())
+            claimed = ahead.take()
+        }
+        guard let claimed else { return [] }
+        var messages = try received(claimed, summary: &summary)
+        if messages.count > maximum {
+            try queue.release(messages[maximum...].map(\.receipt), in: queueName, countingDelivery: false)
+            messages.removeLast(messages.count - maximum)
+        }
+        if !messages.isEmpty { ahead.start(request()) }
+        return messages
+    }
+
+    /// The messages of a claim made ahead; when it failed, its
+    /// acknowledgements wait for the next claim again and the error is thrown.
+    private func received(_ claimed: ClaimAhead.Claimed, summary: inout PopSummary) throws -> [DeliveredMessage] {
+        let r = claimed.request
+        switch claimed.outcome {
+        case .success(let result):
+            noteLeaseLost(r.acknowledging.count - result.acknowledged, r.queueName, &summary)
+            return result.messages
+        case .failure(let error):
+            pending[r.queueName, default: []] += r.acknowledging
+            throw error
+        }
+    }
+
+    /// Releases a batch claimed ahead, unjudged and uncounted.
+    private func giveBack(_ claimed: ClaimAhead.Claimed, summary: inout PopSummary) throws {
+        let messages = try received(claimed, summary: &summary)
+        try queue.release(messages.map(\.receipt), in: claimed.request.queueName, countingDelivery: false)
+    }
+
+    /// Gives back the batch claimed ahead, if any (a failed claim's error is logged).
+    private func dropClaimedAhead(summary: inout PopSummary) {
+        guard let claimed = claimAhead?.take() else { return }
+        do {
+            try giveBack(claimed, summary: &summary)
+        } catch {
+            logger.error("could not give back the batch claimed ahead; it will be redelivered after its lease",
+                         metadata: ["queue": "\(claimed.request.queueName)", "error": "\(error)"])
         }
     }
 
@@ -451,11 +519,15 @@ public final class QueueConsumer {
         }
     }
 
-    /// Sends the acknowledgements still waiting for a next claim. Returns
-    /// how many were refused because their lease had been taken over.
+    /// Gives back the batch claimed ahead, if any, and sends the
+    /// acknowledgements still waiting for a next claim. Returns how many
+    /// were refused because their lease had been taken over.
     @discardableResult
     public func flush() throws -> Int {
         var refused = 0
+        var ahead = PopSummary()
+        dropClaimedAhead(summary: &ahead)
+        refused += ahead.leaseLost
         for (queueName, receipts) in pending {
             let removed = try queue.acknowledge(receipts, in: queueName)
             pending[queueName] = nil
@@ -471,6 +543,7 @@ public final class QueueConsumer {
             logger.error("could not send the last acknowledgements; those messages will be redelivered after their lease",
                          metadata: ["error": "\(error)"])
         }
+        claimAhead?.stop()
     }
 
     private func noteLeaseLost(_ count: Int, _ queueName: String, _ summary: inout PopSummary) {

@@ -30,6 +30,29 @@ public enum TrackingColumn: String, Sendable, CaseIterable, Comparable {
     /// Orders columns by name (for deterministic statements).
     public static func < (a: TrackingColumn, b: TrackingColumn) -> Bool { a.rawValue < b.rawValue }
 
+    /// Hashes the case, not its name: a raw-valued enum otherwise hashes
+    /// its `rawValue` string, and rows and events look columns up by the
+    /// dozen per event.
+    public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
+
+    private var ordinal: Int {
+        switch self {
+        case .formAmount: 0
+        case .usdAmount: 1
+        case .note: 2
+        case .referrer: 3
+        case .anonymous: 4
+        case .utmSource: 5
+        case .utmMedium: 6
+        case .utmCampaign: 7
+        case .utmKey: 8
+        case .paymentsForm: 9
+        case .optout: 10
+        case .language: 11
+        case .country: 12
+        }
+    }
+
     /// The stored form of `value`: text as given, flags as "0"/"1", USD
     /// amounts with exactly two decimals. Nil when the value is empty
     /// (absent, null or ""), which never overwrites anything.
@@ -113,13 +136,16 @@ public struct TrackingEvent: Sendable, Equatable {
         id = try TrackingEvent.identifier("id", members["id"], required: true)!
         ts = try TrackingEvent.timestamp(members["ts"])
         contributionID = try TrackingEvent.identifier("contribution_id", members["contribution_id"], required: false)
+        // Fields in name order: one pass serves the columns and the hash
+        // (no lookup by name), and the first invalid column is always the same.
+        let fields = members.sorted { $0.key < $1.key }
         var values: [TrackingColumn: String] = [:]
-        for column in TrackingColumn.allCases {
-            if let value = members[column.rawValue], let normalized = try column.normalized(value) { values[column] = normalized }
+        for (name, value) in fields {
+            if let column = TrackingColumn(rawValue: name), let normalized = try column.normalized(value) { values[column] = normalized }
         }
         self.values = values
         self.members = members
-        hash = TrackingEvent.hash(members)
+        hash = TrackingEvent.hash(sortedFields: fields)
     }
 
     static func identifier(_ name: String, _ value: JSONValue?, required: Bool) throws(TrackingEventError) -> String? {
@@ -159,11 +185,11 @@ public struct TrackingEvent: Sendable, Equatable {
 
     /// FNV-1a over the fields without the queue envelope, keys in sorted
     /// order, so a redelivery or a producer's retry hashes alike.
-    static func hash(_ members: [String: JSONValue]) -> Int64 {
+    static func hash(sortedFields fields: [(key: String, value: JSONValue)]) -> Int64 {
         var hasher = FNV1a()
-        for key in members.keys.sorted() where !MessageEnvelope.fieldNames.contains(key) {
+        for (key, value) in fields where !MessageEnvelope.fieldNames.contains(key) {
             hasher.add(key)
-            hasher.add(members[key]!)
+            hasher.add(value)
         }
         return Int64(bitPattern: hasher.value)
     }

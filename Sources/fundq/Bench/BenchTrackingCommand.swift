@@ -16,7 +16,8 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
     static let configuration = CommandConfiguration(
         commandName: "tracking",
         abstract: "Measure contribution tracking: track() latency, and queue → contribution_tracking batched vs one event per transaction.",
-        discussion: "Writes rows and events with ids bench-PID-… and deletes them afterwards: point it at a scratch database.")
+        discussion: "Writes rows and events with ids bench-PID-… and deletes them afterwards: point it at a scratch database. "
+            + "With Redis queues it also runs the consumer claiming each next batch ahead, as `fundq consume tracking` does.")
 
     @OptionGroup var bench: BenchBatchOptions<Self>
 
@@ -42,6 +43,9 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
         /// CPU seconds of this process (user + system) while it consumed.
         let cpuSeconds: Double
         let batches: LatencySamples
+        /// Wall seconds per phase: the queue (claim, acknowledgements), the
+        /// consumer's own work (parse, merge, parameters) and each statement.
+        let phases: PhaseTimes
         var throughput: Double { seconds > 0 ? Double(events) / seconds : 0 }
     }
 
@@ -65,9 +69,17 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
         let baseline = try measure("baseline: 1 event per claim and per transaction", count: baselineEvents, batchSize: 1,
                                    queueName: tracker.queueName, stores: stores)
         try push(events, offset: baselineEvents + eventsPerID, prefix: prefix, tracker: tracker, into: &track)
-        let batched = try measure("tracking consumer, batches of \(bench.batch)", count: events, batchSize: bench.batch,
-                                  queueName: tracker.queueName, stores: stores)
-        try report(track: track, runs: [baseline, batched], stores: stores)
+        var runs = [baseline]
+        runs.append(try measure("tracking consumer, batches of \(bench.batch), claims in line", count: events, batchSize: bench.batch,
+                                queueName: tracker.queueName, stores: stores))
+        if let redis = try bench.storage.configuration.redisURL() {
+            // As `fundq consume tracking` runs on Redis: the next batch claimed while this one is written.
+            try push(events, offset: baselineEvents + events + 2 * eventsPerID, prefix: prefix, tracker: tracker, into: &track)
+            runs.append(try measure("tracking consumer, batches of \(bench.batch), next batch claimed ahead", count: events,
+                                    batchSize: bench.batch, queueName: tracker.queueName, stores: stores,
+                                    claimAhead: ClaimAhead(open: { RedisQueue(url: redis) })))
+        }
+        try report(track: track, runs: runs, stores: stores)
     }
 
     /// Pushes `count` events with `track()`, `eventsPerID` per id, timing each call.
@@ -87,31 +99,44 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
     }
 
     /// Consumes the scratch queue in batches of `batchSize`; every event must be applied.
-    func measure(_ name: String, count: Int, batchSize: Int, queueName: String, stores: Storage) throws -> Run {
+    func measure(_ name: String, count: Int, batchSize: Int, queueName: String, stores: Storage,
+                 claimAhead: ClaimAhead? = nil) throws -> Run {
         var logger = Logger(label: "fundq.bench")
         logger.logLevel = .error
-        let handler = TrackingConsumer(connection: stores.database)
+        let database = PhaseTimedConnection(stores.database)
+        let handler = TrackingConsumer(connection: database)
         let consumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
                                      policy: TrackingConsumer.policy(), logger: logger)
+        consumer.claimAhead = claimAhead
         var samples = LatencySamples()
         let clock = ContinuousClock()
         let began = clock.now
         let cpu0 = LatencySamples.processCPUSeconds()
         var applied = 0
+        var handling = Duration.zero
+        var phases = PhaseTimes()
         while true {
             let t0 = clock.now
-            let summary = try consumer.popAtomicBatch(from: queueName, maximum: batchSize, handler: handler.handle)
+            let summary = try consumer.popAtomicBatch(from: queueName, maximum: batchSize) { batch in
+                let h0 = clock.now
+                defer { handling += clock.now - h0 }
+                return try handler.handle(batch)
+            }
             if summary.claimed == 0 { break }
             samples.record(clock.now - t0, operations: summary.claimed)
             applied += summary.outcomes["applied", default: 0]
         }
         try consumer.flush()
         let seconds = (clock.now - began).seconds
+        let statements = database.times.entries.reduce(Duration.zero) { $0 + .seconds($1.1) }
+        phases.add("queue: claim, acknowledge, screen", clock.now - began - handling)
+        phases.add("consumer: parse, merge, parameters", handling - statements)
+        for (name, s) in database.times.entries { phases.add("database: \(name)", .seconds(s)) }
         let cpuSeconds = LatencySamples.processCPUSeconds() - cpu0
         guard applied == count else {
             throw ConfigurationError("benchmark applied \(applied) of \(count) events; see fundq damaged list --queue \(queueName)")
         }
-        return Run(name: name, events: count, seconds: seconds, cpuSeconds: cpuSeconds, batches: samples)
+        return Run(name: name, events: count, seconds: seconds, cpuSeconds: cpuSeconds, batches: samples, phases: phases)
     }
 
     func report(track: LatencySamples, runs: [Run], stores: Storage) throws {
@@ -130,6 +155,7 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
                         "batch_p99_ms": Output.number(r.batches.percentile(99) * 1000),
                         "ratio_to_baseline": Output.number(r.throughput / baseline.throughput),
                         "consumer_cpu_seconds": Output.number(r.cpuSeconds), "seconds": Output.number(r.seconds),
+                        "phases": .array(r.phases.entries.map { .object(["name": .string($0.0), "seconds": Output.number($0.1)]) }),
                     ])
                 }),
             ]))
@@ -145,5 +171,9 @@ struct BenchTrackingCommand: ParsableCommand, BatchedBench {
                  String(format: "%.2f", r.batches.percentile(99) * 1000), String(format: "%.2f×", r.throughput / baseline.throughput),
                  String(format: "%.2f / %.2f", r.cpuSeconds, r.seconds)]
             }))
+        for r in runs {
+            try Output.line("\(r.name), wall seconds per phase: "
+                + r.phases.entries.map { "\($0.0) " + String(format: "%.2f", $0.1) }.joined(separator: ", "))
+        }
     }
 }

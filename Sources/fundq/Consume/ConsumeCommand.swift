@@ -41,6 +41,10 @@ struct ConsumeCommand: ParsableCommand {
         let policy = ConsumerPolicy(lease: .milliseconds(Int64(lease * 1000)), acknowledgement: .withNextClaim)
         let queueConsumer = QueueConsumer(queue: stores.queue, damaged: stores.damaged,
                                           policy: consumer == .tracking ? TrackingConsumer.policy(policy) : policy, logger: logger)
+        if consumer == .tracking, let redis = try storage.configuration.redisURL() {
+            // The next batch is claimed while this one is written (a second Redis connection).
+            queueConsumer.claimAhead = ClaimAhead(open: { RedisQueue(url: redis) })
+        }
         let limits = RunLimits(limit: runOptions.limit, timeLimit: runOptions.timeLimit?.duration, daemon: runOptions.daemon,
                                batchSize: runOptions.batch)
         // One pass over what is queued is a short job; a daemon is a process to watch.
