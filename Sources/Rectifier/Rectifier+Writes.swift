@@ -84,12 +84,14 @@ extension Rectifier {
         return (outcome, decision)
     }
 
-    /// After a batch was refused: each row on its own, a row whose write the
-    /// database refuses logged with the error (its claim expires; a later
-    /// run takes it again).
+    /// After a batch was refused: each row on its own — a completed row with
+    /// its donation, when the queues share the database (the batch's push
+    /// was rolled back with it) — a row whose write the database refuses
+    /// logged with the error (its claim expires; a later run takes it again).
     func writeAlone(_ entry: UnwrittenDecision, after batchError: any Error) throws -> (RowOutcome, Int64) {
         do {
             return try storage.database.transaction {
+                if queueSharesDatabase, case .complete(let queue, let message) = entry.outcome.write { try push([(queue, [message])]) }
                 let (outcome, decision) = try write(entry)
                 return (outcome, try log.record(decision))
             }

@@ -474,7 +474,8 @@ public final class Rectifier {
         }
     }
 
-    private func push(_ pushes: [(queue: String, messages: [[String: JSONValue]])]) throws {
+    /// Pushes each queue's messages with one push (in the caller's transaction when the queues share the database).
+    func push(_ pushes: [(queue: String, messages: [[String: JSONValue]])]) throws {
         guard !pushes.isEmpty else { return }
         let envelope = MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier")
         let producer = QueueProducer(queue: storage.queue, envelope: envelope)
