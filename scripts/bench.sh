@@ -46,7 +46,7 @@ done
 mariadb --no-defaults --socket="$work/mysql/mysql.sock" -uroot -e "CREATE DATABASE rectify_bench"
 "$fundq" bench rectify --processors-dir processors --json > "$work/rectify-sqlite.json"
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" --json > "$work/rectify-mariadb.json"
-# MariaDB with the queues in Redis, as in production (each completed donation is pushed, then its row committed at once).
+# MariaDB with the queues in Redis, as in production (a batch's donations are pushed, then its rows committed).
 "$fundq" bench rectify --processors-dir processors --db-url "mysql://fundq:fundq-bench-password@127.0.0.1:$mysql_port/rectify_bench" \
   --queue-url "$redis" --json > "$work/rectify-mariadb-redis.json"
 "$fundq" bench tracking --queue-url "$redis" --db-url "$mysql" --data-dir "$work/t1" --json > "$work/tracking-mariadb.json"

@@ -79,14 +79,38 @@ public final class DecisionLog {
         self.connection = connection
     }
 
+    static let insertColumns = "INSERT INTO rectifier_decision (time, run_id, processor, gateway, order_id, pending_id, status, evidence, "
+        + "raw, action, result) VALUES "
+
     /// Stores `decision`; returns its id.
     @discardableResult
     public func record(_ d: RectifierDecision) throws -> Int64 {
-        try connection.insert("""
-            INSERT INTO rectifier_decision (time, run_id, processor, gateway, order_id, pending_id, status, evidence, raw, action, result)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [connection.dialect.value(d.time), .text(d.runID), .text(d.processor), .text(d.gateway), .text(d.orderID),
-                  .integer(d.pendingID), .text(d.status), .text(d.evidence), .text(d.raw), .text(d.action.rawValue), .text(d.result)])
+        try connection.insert(Self.insertColumns + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values(d))
+    }
+
+    /// Stores `decisions` with one multi-row INSERT per 50; returns their
+    /// ids, in order (ids grow in the order a statement inserts its rows).
+    public func record(contentsOf decisions: [RectifierDecision]) throws -> [Int64] {
+        var ids: [Int64] = []
+        ids.reserveCapacity(decisions.count)
+        var start = 0
+        while start < decisions.count {
+            let chunk = decisions[start..<min(start + 50, decisions.count)]
+            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            let returned = try connection.query(Self.insertColumns + rows + " RETURNING id", chunk.flatMap(values))
+                .compactMap { $0[0].int64 }
+            guard returned.count == chunk.count else {
+                throw ConfigurationError("the decision log stored \(returned.count) of \(chunk.count) decisions")
+            }
+            ids += returned.sorted()
+            start += chunk.count
+        }
+        return ids
+    }
+
+    private func values(_ d: RectifierDecision) -> [SQLValue] {
+        [connection.dialect.value(d.time), .text(d.runID), .text(d.processor), .text(d.gateway), .text(d.orderID),
+         .integer(d.pendingID), .text(d.status), .text(d.evidence), .text(d.raw), .text(d.action.rawValue), .text(d.result)]
     }
 
     /// Decisions, newest first, optionally for one order and since a time.

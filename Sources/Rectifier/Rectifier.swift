@@ -17,8 +17,9 @@ public struct RectifierOptions: Sendable {
     public var timeLimit: Duration?
     /// Rows claimed per statement (processors take turns).
     public var batchSize: Int
-    /// Decisions written per transaction (a donation pushed to a queue in
-    /// another store than the pending rows is written at once).
+    /// Decisions written per transaction (their donations pushed in one
+    /// push per queue just before; see ``DecisionBatch``). A decision waits
+    /// at most half the lease after its row's claim.
     public var writeBatchSize: Int
     /// How long a claimed row is this run's alone.
     public var lease: Duration
@@ -142,9 +143,15 @@ public final class Rectifier {
     private let clock = ContinuousClock()
     private var report = RectifierReport()
     private var onDecision: (@Sendable (RectifierDecision) -> Void)?
-    private var claimed: [String: [PendingRecord]] = [:]
+    private var claimed: [String: [ClaimedRow]] = [:]
     private var donationKeys = Set<String>()
-    private var unwritten: [UnwrittenDecision] = []
+    private var unwritten = DecisionBatch<UnwrittenDecision>(capacity: 1, maximumWait: .zero)
+
+    /// A row this worker holds, and when its claim was taken.
+    struct ClaimedRow {
+        let row: PendingRecord
+        let claimedAt: Date
+    }
 
     struct UnwrittenDecision {
         let row: PendingRecord
@@ -191,7 +198,7 @@ public final class Rectifier {
         onDecision = options.onDecision
         report = RectifierReport()
         claimed = [:]
-        unwritten = []
+        unwritten = DecisionBatch(capacity: options.writeBatchSize, maximumWait: options.lease / 2)
         let start = clock.now
         var sweep = Sweep()
         func over() -> Bool { shouldStop() || options.timeLimit.map { clock.now - start >= $0 } ?? false }
@@ -243,6 +250,7 @@ public final class Rectifier {
         let turnStarted = clock.now
         var first = true
         while !over() {
+            if unwritten.isDue(now: Date()) { try flush() }
             if claimed[name, default: []].isEmpty {
                 guard !sweep.exhausted.contains(name) else { return }
                 try claimBatch(processor, options: options, budget: budget, sweep: &sweep)
@@ -252,7 +260,7 @@ public final class Rectifier {
             first = false
             var waiting: [RowInProgress] = []
             repeat {
-                var work = RowInProgress(row: claimed[name]!.removeFirst(), processor: processor, options: options)
+                var work = RowInProgress(claimed[name]!.removeFirst(), processor: processor, options: options)
                 if try advance(&work, nil, options: options, batchingIntents: true) { waiting.append(work) }
             } while waiting.count < Self.intentsPerTransaction && !claimed[name, default: []].isEmpty && !over()
                 && clock.now - turnStarted < options.turnBudget && breakers[name]?.openUntil == nil
@@ -267,16 +275,18 @@ public final class Rectifier {
     /// A row part-way through its plan.
     struct RowInProgress {
         let row: PendingRecord
+        let claimedAt: Date
         let processor: any PaymentProcessor
         var planner: RowPlanner
         var current: ProcessorStatus?
         var intent: PendingIntent?
 
-        init(row: PendingRecord, processor: any PaymentProcessor, options: RectifierOptions) {
+        init(_ claimed: ClaimedRow, processor: any PaymentProcessor, options: RectifierOptions) {
             let type = type(of: processor)
-            self.row = row
+            row = claimed.row
+            claimedAt = claimed.claimedAt
             self.processor = processor
-            planner = RowPlanner(row: row, context: PlanContext(
+            planner = RowPlanner(row: claimed.row, context: PlanContext(
                 adapter: type, attemptSchedule: processor.configuration.attemptSchedule, dryRun: options.dryRun, now: Date()))
         }
     }
@@ -332,7 +342,7 @@ public final class Rectifier {
         budget.giveBack(want - rows.count)
         if rows.count < want { sweep.exhausted.insert(type.name) }
         if let last = rows.last { sweep.cursors[type.name] = (last.date, last.id) }
-        claimed[type.name, default: []] += rows
+        claimed[type.name, default: []] += rows.map { ClaimedRow(row: $0, claimedAt: now) }
         donationKeys.formUnion(try DonationKeys.existing(for: rows, in: storage.database))
     }
 
@@ -341,7 +351,7 @@ public final class Rectifier {
         let rows = claimed[name] ?? []
         claimed[name] = []
         budget?.giveBack(rows.count)
-        if !rows.isEmpty { try pending.release(ids: rows.map(\.id), worker: claimOwner) }
+        if !rows.isEmpty { try pending.release(ids: rows.map(\.row.id), worker: claimOwner) }
     }
 
     /// Runs `work`'s plan from `event`: each step's I/O here, each decision
@@ -353,7 +363,8 @@ public final class Rectifier {
             let step = work.planner.next(event)
             switch step {
             case .done(let outcome):
-                try decided(work.row, processor: type(of: work.processor).name, outcome: outcome, options: options)
+                try decided(work.row, claimedAt: work.claimedAt, processor: type(of: work.processor).name, outcome: outcome,
+                            options: options)
                 return false
             case .recordIntent(let intent) where batchingIntents:
                 work.intent = intent
@@ -412,8 +423,8 @@ public final class Rectifier {
         }
     }
 
-    /// A row is decided: logged now, written with the next batch (a dry run writes nothing).
-    func decided(_ row: PendingRecord, processor: String, outcome: RowOutcome, options: RectifierOptions) throws {
+    /// A row is decided: logged now, written with its batch (a dry run writes nothing).
+    func decided(_ row: PendingRecord, claimedAt: Date, processor: String, outcome: RowOutcome, options: RectifierOptions) throws {
         var decision = RectifierDecision(time: Date(), runID: runID, processor: processor, gateway: row.gateway, orderID: row.orderID,
                                          pendingID: row.id, status: outcome.status, evidence: outcome.evidence, raw: outcome.raw,
                                          action: outcome.action, result: outcome.result)
@@ -431,28 +442,27 @@ public final class Rectifier {
             return
         }
         FundqMetrics.decided(processor: processor, action: outcome.action.rawValue)
-        unwritten.append(UnwrittenDecision(row: row, processor: processor, outcome: outcome, decision: decision))
-        if case .complete = outcome.write, !queueSharesDatabase {
-            try flush()  // push, then resolve at once: a crash in between pushes one donation twice at most
-        } else if unwritten.count >= options.writeBatchSize {
-            try flush()
-        }
+        unwritten.add(UnwrittenDecision(row: row, processor: processor, outcome: outcome, decision: decision), write: outcome.write,
+                      claimedAt: claimedAt)
+        if unwritten.isDue(now: Date()) { try flush() }
     }
 
-    /// Writes the decided rows: donations pushed first (in the same
-    /// transaction when the queues share the database), then every row's
-    /// write and decision log row in one transaction.
+    /// Writes the decided rows (``DecisionBatch``): their donations pushed
+    /// first, one push per queue (in the same transaction when the queues
+    /// share the database), then every row's write and decision log row in
+    /// one transaction. A crash between the two pushes this batch's
+    /// donations again on a later run, which the donations sink stores once.
     func flush() throws {
         guard !unwritten.isEmpty else { return }
-        let batch = unwritten
-        unwritten = []
-        if !queueSharesDatabase { try push(batch) }
+        let toWrite = unwritten.take()
+        let batch = toWrite.entries
+        if !queueSharesDatabase { try push(toWrite.pushes) }
         let written: [(RowOutcome, Int64)]
         do {
             written = try Rectifier.retryingTransient {
                 try storage.database.transaction {
-                    if queueSharesDatabase { try push(batch) }
-                    return try batch.map { try write($0) }
+                    if queueSharesDatabase { try push(toWrite.pushes) }
+                    return try write(batch)
                 }
             }
         } catch where !Rectifier.isOutage(error) {
@@ -468,59 +478,13 @@ public final class Rectifier {
         }
     }
 
-    private func push(_ batch: [UnwrittenDecision]) throws {
-        var byQueue: [(queue: String, bodies: [[UInt8]])] = []
-        for entry in batch {
-            guard case .complete(let queue, let message) = entry.outcome.write else { continue }
-            let body = Array(JSONValue.object(message).serialized().utf8)
-            if let i = byQueue.firstIndex(where: { $0.queue == queue }) {
-                byQueue[i].bodies.append(body)
-            } else {
-                byQueue.append((queue, [body]))
-            }
-        }
+    /// Pushes each queue's messages with one push (in the caller's transaction when the queues share the database).
+    func push(_ pushes: [(queue: String, messages: [[String: JSONValue]])]) throws {
+        guard !pushes.isEmpty else { return }
         let envelope = MessageEnvelope(sourceName: "fundq-rectifier", sourceType: "rectifier")
         let producer = QueueProducer(queue: storage.queue, envelope: envelope)
-        for (queue, bodies) in byQueue { try producer.push(contentsOf: bodies, to: queue) }
-    }
-
-    /// One row's write and decision log row; the outcome as it turned out
-    /// (the claim may have been lost) and the log row's id.
-    private func write(_ entry: UnwrittenDecision) throws -> (RowOutcome, Int64) {
-        let id = entry.row.id
-        let held: Bool
-        switch entry.outcome.write {
-        case .resolve(let resolution): held = try pending.resolve(id: id, as: resolution, worker: claimOwner)
-        case .complete: held = try pending.resolve(id: id, as: .completed, worker: claimOwner)
-        case .review(let reason): held = try pending.markNeedsReview(id: id, reason: reason, worker: claimOwner)
-        case .attempt(let next): held = try pending.recordAttempt(id: id, nextAttempt: next, worker: claimOwner)
-        case .nothing:
-            try pending.release(id: id, worker: claimOwner)
-            held = true
-        }
-        var outcome = held ? entry.outcome : entry.outcome.claimLost()
-        if !held, case .complete(let queue, _) = entry.outcome.write {
-            outcome.result = "pushed to \(queue), but the claim was lost: not resolved (another rectifier has the row)"
-        }
-        var decision = entry.decision
-        decision.result = outcome.result
-        return (outcome, try log.record(decision))
-    }
-
-    /// After a batch was refused: each row on its own, a row whose write the
-    /// database refuses logged with the error (its claim expires; a later
-    /// run takes it again).
-    private func writeAlone(_ entry: UnwrittenDecision, after batchError: any Error) throws -> (RowOutcome, Int64) {
-        do {
-            return try storage.database.transaction { try write(entry) }
-        } catch where !Rectifier.isOutage(error) {
-            var outcome = entry.outcome.claimLost()
-            outcome.counts.errors += 1
-            outcome.result = "not written: \(error)"
-            var decision = entry.decision
-            decision.result = outcome.result
-            logger.error("a decision could not be written", metadata: ["order_id": "\(entry.row.orderID ?? "-")", "error": "\(error)"])
-            return (outcome, try log.record(decision))
+        for (queue, messages) in pushes {
+            try producer.push(contentsOf: messages.map { Array(JSONValue.object($0).serialized().utf8) }, to: queue)
         }
     }
 

@@ -88,6 +88,15 @@ public enum RowWrite: Sendable, Equatable {
     case attempt(next: Date)
     /// Write nothing (the claim was lost: another rectifier has the row).
     case nothing
+
+    /// The resolution this write gives the row, if it resolves it.
+    public var resolution: PendingResolution? {
+        switch self {
+        case .resolve(let resolution): return resolution
+        case .complete: return .completed
+        case .review, .attempt, .nothing: return nil
+        }
+    }
 }
 
 /// A row's outcome: the final write, the decision as logged, and what it

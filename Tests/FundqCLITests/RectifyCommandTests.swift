@@ -181,10 +181,11 @@ struct RectifyCommandTests {
         let captures = f.sandbox.captures
         #expect(Set(captures.map(\.id)).count == captures.count, "a payment was captured twice")
         #expect(captures.count == orphans.filter { [.pendingPoke, .finish].contains($0.2) }.count)
-        // Each completed payment is in the queue at least once; a crash between push and resolve may push twice, which the sink absorbs.
+        // Each completed payment is in the queue at least once; a crash between a batch's push and its commit pushes that
+        // batch's donations (50 decisions a batch) again, which the sink stores once (RectifyCrashTests).
         let completed = orphans.filter { [.pendingPoke, .finish, .complete].contains($0.2) }.count
         let pushed = try storage.queue.stats("donations").waiting
-        #expect(pushed >= completed && pushed <= completed + 1)
+        #expect(pushed >= completed && pushed <= completed + 50)
     }
 }
 

@@ -306,11 +306,14 @@ public final class PendingStore {
         return try connection.query(sql + " ORDER BY date, id LIMIT ?", parameters + [.int(limit)]).map(record)
     }
 
-    /// Claims, with one statement, up to `limit` due rows of `gateway` (the
+    /// Claims, in one transaction, up to `limit` due rows of `gateway` (the
     /// rows ``due(gateway:olderThan:newerThan:now:after:limit:)`` would list)
     /// for `worker` until `now + lease`; returns them as they are now, oldest
     /// first. Rows another worker holds are passed over, never taken; of
-    /// several concurrent claimers each row goes to exactly one.
+    /// several concurrent claimers each row goes to exactly one. SQLite: one
+    /// `UPDATE … RETURNING`; MariaDB: one locking read that skips rows another
+    /// transaction has locked (they are due again on the next pass), then
+    /// one `UPDATE` and one read by id.
     public func claimDue(gateway: String, olderThan: Date, newerThan: Date, now: Date, after cursor: (date: Date, id: Int64)? = nil,
                          worker: String, lease: Duration, limit: Int) throws -> [PendingRecord] {
         guard limit > 0 else { return [] }
@@ -333,16 +336,19 @@ public final class PendingStore {
                 """, [.text(worker), until] + parameters + [.int(limit)]).map(record)
             return rows.sorted { ($0.date, $0.id) < ($1.date, $1.id) }
         }
-        // MariaDB: no RETURNING on UPDATE; the rows this statement claimed
-        // carry this worker's name and this exact claim time.
+        // MariaDB (no RETURNING on UPDATE): the due rows locked, passing over
+        // rows another transaction holds (a claim or a batch of decisions
+        // being written) instead of waiting for it, then claimed and read by id.
         return try connection.transaction {
-            let claimed = try connection.execute("""
-                UPDATE pending SET claimed_by = ?, claim_until = ? WHERE \(conditions) ORDER BY date, id LIMIT ?
-                """, [.text(worker), until] + parameters + [.int(limit)])
-            guard claimed > 0 else { return [] }
-            return try connection.query("""
-                SELECT \(Self.columns) FROM pending WHERE claimed_by = ? AND claim_until = ? AND resolution IS NULL ORDER BY date, id
-                """, [.text(worker), until]).map(record)
+            let ids = try connection.query("""
+                SELECT id FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
+                """, parameters + [.int(limit)]).compactMap { $0[0].int64 }
+            guard !ids.isEmpty else { return [] }
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            try connection.execute("UPDATE pending SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
+                                   [.text(worker), until] + ids.map { .integer($0) })
+            return try connection.query("SELECT \(Self.columns) FROM pending WHERE id IN (\(marks)) ORDER BY date, id",
+                                        ids.map { .integer($0) }).map(record)
         }
     }
 

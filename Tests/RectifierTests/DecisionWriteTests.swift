@@ -1,0 +1,46 @@
+import Core
+import Foundation
+import FundqTestSupport
+import Rectifier
+import Testing
+
+/// Writing a batch of decisions against a real SQLite file whose queues
+/// share it (a donation's push commits with its row's resolution).
+@Suite("Rectifier decision writes")
+struct DecisionWriteTests {
+    /// One row whose write the database refuses fails its batch; the others
+    /// are then written one by one, each completed row with its donation in
+    /// its own transaction: no row is resolved as completed without its
+    /// donation in the queue, and the refused row stays for a later run.
+    @Test func aRefusedRowNeverLeavesItsNeighboursResolvedWithoutTheirDonations() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        let ids = (0..<20).map { "GC-W\($0)" }
+        let store = PendingStore(connection: storage.database)
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        try storage.database.transaction {
+            for id in ids {
+                try f.sandbox.script("globalcollect", id: id, outcome: .complete)
+                try store.store(try PendingMessage(members: try JSONParser().parse(
+                    pendingMessageText(processor: "globalcollect", id: id, date: date)).objectValue!))
+            }
+        }
+        try storage.database.executeScript("""
+            CREATE TRIGGER refuse_one BEFORE UPDATE OF resolution ON pending WHEN NEW.order_id = 'GC-W7'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+            """)
+        let adapter = try f.processor("globalcollect", ["FUNDQ_GLOBALCOLLECT_RETRY_BACKOFF_SECONDS": "0",
+                                                        "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "10000"])
+        let report = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions())
+        #expect(report.total.examined == 20)
+        #expect(report.total.completed == 19)
+        let resolved = try storage.database.query("SELECT order_id FROM pending WHERE resolution = 'completed'", []).map { $0[0].string }
+        #expect(resolved.count == 19 && !resolved.contains("GC-W7"))
+        #expect(try storage.queue.stats("donations").waiting == 19, "every resolved row's donation is in the queue, once")
+        let refused = try storage.database.query(
+            "SELECT result FROM rectifier_decision WHERE order_id = 'GC-W7'", []).first?.first?.string ?? ""
+        #expect(refused.contains("not written") && refused.contains("refused by the test"), "\(refused)")
+        #expect(try store.fetch(gateway: "globalcollect", orderID: "GC-W7")?.resolution == nil, "the refused row stays for a later run")
+    }
+}
