@@ -1,6 +1,8 @@
+import Backends
 import Core
 import Foundation
 import FundqTestSupport
+import RedisDriver
 import Testing
 
 struct DatabaseDown: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Backends
 import Core
 import Foundation
 import FundqTestSupport

@@ -4,6 +4,7 @@ import Consumers
 import Core
 import Foundation
 import Logging
+import RedisDriver
 import Tracking
 
 /// `fundq bench tracking`: the frontend's `track` (one push) latency, and

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Backends
 import Consumers
 import Core
 import Logging
+import RedisDriver
 
 /// `fundq consume pending|donations|tracking`.
 struct ConsumeCommand: ParsableCommand {
