@@ -9,11 +9,14 @@ import Testing
 /// Every combination of queue backend and database the consumers run on.
 let stacks: [(QueueBackendKind, DatabaseKind)] = [(.redis, .mariadb), (.sqlite, .sqlite), (.redis, .sqlite), (.sqlite, .mariadb)]
 
-func runConsumer(_ storage: Storage, queue: String, batch: Int = 50, _ handler: ([DeliveredMessage]) throws -> [MessageVerdict]) throws -> PopSummary {
+func runConsumer(_ storage: Storage, queue: String, batch: Int = 50,
+                 _ handler: ([DeliveredMessage]) throws -> [MessageVerdict]) throws -> PopSummary {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
-    let consumer = QueueConsumer(queue: storage.queue, damaged: storage.damaged, policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
-    return try ConsumerRunner(consumer: consumer, queueName: queue, limits: RunLimits(batchSize: batch), logger: logger).run(handler: handler).pops
+    let consumer = QueueConsumer(queue: storage.queue, damaged: storage.damaged,
+                                 policy: ConsumerPolicy(acknowledgement: .withNextClaim), logger: logger)
+    let runner = ConsumerRunner(consumer: consumer, queueName: queue, limits: RunLimits(batchSize: batch), logger: logger)
+    return try runner.run(handler: handler).pops
 }
 
 @Suite("Pending consumer and donations sink")
@@ -45,7 +48,8 @@ struct ConsumerTests {
         #expect(p1.gatewayTxnID == "T1")
         let reasons = try s.damaged.list(queue: PendingConsumer.queueName, limit: 10).map(\.error).sorted()
         #expect(reasons == ["not a valid pending message: field 'date': is missing",
-                            "not a valid pending message: field 'order_id': is missing, and so is gateway_txn_id: a pending message needs one of them"])
+                            "not a valid pending message: field 'order_id': is missing, and so is gateway_txn_id: "
+                                + "a pending message needs one of them"])
 
         // Redelivering everything changes nothing.
         let before = try store.list(includeResolved: true, limit: 100)
@@ -69,7 +73,8 @@ struct ConsumerTests {
         let f = try StackFixture(queue: queue, database: database)
         let s = try f.open()
         let producer = QueueProducer(queue: s.queue)
-        try producer.push(#"{"gateway":"paypal","gateway_txn_id":"T1","order_id":"o1","currency":"EUR","gross":"3"}"#, to: DonationsSink.queueName)
+        try producer.push(#"{"gateway":"paypal","gateway_txn_id":"T1","order_id":"o1","currency":"EUR","gross":"3"}"#,
+                          to: DonationsSink.queueName)
         _ = try runConsumer(s, queue: DonationsSink.queueName, DonationsSink(connection: s.database).handle)
         try producer.push(#"{"gateway":"paypal","order_id":"o1","date":1700000000}"#, to: PendingConsumer.queueName)
         try producer.push(#"{"gateway":"paypal","gateway_txn_id":"T1","date":1700000000}"#, to: PendingConsumer.queueName)
@@ -100,15 +105,16 @@ struct ConsumerTests {
         #expect(waiting.retryDate != nil)
 
         // The pending row arrives; the requeue job brings the completion back.
-        try producer.push(#"{"gateway":"globalcollect","order_id":"o7","date":1700000000,"contribution_tracking_id":"ct7","first_name":"Zoë"}"#,
-                          to: PendingConsumer.queueName)
+        let message = #"{"gateway":"globalcollect","order_id":"o7","date":1700000000,"contribution_tracking_id":"ct7","first_name":"Zoë"}"#
+        try producer.push(message, to: PendingConsumer.queueName)
         _ = try runConsumer(s, queue: PendingConsumer.queueName, PendingConsumer(connection: s.database).handle)
         #expect(try DamagedRequeuer(queue: s.queue, damaged: s.damaged).requeueDue() == 1)
         let second = try runConsumer(s, queue: DonationsSink.queueName, sink.handle)
         #expect(second.outcomes == ["inserted": 1])
         let row = try #require(try PendingStore(connection: s.database).fetch(gateway: "globalcollect", orderID: "o7"))
         #expect(row.resolution == .completed)
-        let stored = try s.database.query("SELECT order_id, contribution_tracking_id, message FROM donations WHERE gateway_txn_id = 'G1'", [])
+        let stored = try s.database.query(
+            "SELECT order_id, contribution_tracking_id, message FROM donations WHERE gateway_txn_id = 'G1'", [])
         #expect(stored.first?[0].string == "o7")
         #expect(stored.first?[1].string == "ct7")
         #expect(stored.first?[2].string?.contains("Zoë") == true)

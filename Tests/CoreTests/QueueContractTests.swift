@@ -233,7 +233,8 @@ struct QueueContractTests {
         let cases: [([UInt8], String)] = [
             (Array("not json".utf8), "not valid JSON"),
             (Array("[1, 2, 3]".utf8), "must be a JSON object, found an array"),
-            (Array(#"{"x": ""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 2 << 20) + Array(#""}"#.utf8), "over the limit of 1048576 bytes"),
+            (Array(#"{"x": ""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 2 << 20) + Array(#""}"#.utf8),
+             "over the limit of 1048576 bytes"),
             (Array(#"{"name": ""#.utf8) + [0xff, 0xfe] + Array(#""}"#.utf8), "invalid UTF-8"),
         ]
         for (body, expected) in cases {

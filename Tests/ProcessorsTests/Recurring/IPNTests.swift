@@ -18,7 +18,8 @@ struct IPNTests {
         ("express_checkout", "express_checkout", "donations"),
     ])
     func txnTypesMapToTheirNormalizedTypeAndQueue(txnType: String, expected: String, queue: String) throws {
-        let n = try PayPalIPN.normalize(["txn_type": txnType, "payment_status": "Completed", "txn_id": "T1", "mc_gross": "5.00", "mc_fee": "0.45", "mc_currency": "EUR",
+        let n = try PayPalIPN.normalize(["txn_type": txnType, "payment_status": "Completed", "txn_id": "T1", "mc_gross": "5.00",
+                                         "mc_fee": "0.45", "mc_currency": "EUR",
                                          "custom": "ct-9", "recurring_payment_id": "I-ABC", "payer_email": "d@example.org",
                                          "payment_date": "08:00:00 Nov 28, 2026 PST"])
         #expect(n.queue == queue)
@@ -33,17 +34,23 @@ struct IPNTests {
     }
 
     @Test func pendingAndRefusedOneOffPaymentsAreNotBookedAsDonationsAndWindows1252IsRead() throws {
-        #expect(try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Pending", "txn_id": "P1", "mc_gross": "5", "mc_currency": "EUR"]).queue == "pending")
-        #expect(throws: PayPalIPN.UnknownType.self) { try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Denied", "txn_id": "D1"]) }
+        let pending = try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Pending", "txn_id": "P1", "mc_gross": "5",
+                                               "mc_currency": "EUR"])
+        #expect(pending.queue == "pending")
+        #expect(throws: PayPalIPN.UnknownType.self) {
+            try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Denied", "txn_id": "D1"])
+        }
         let fields = try #require(NVP.decode("txn_type=web_accept&first_name=Jos%E9&payment_status=Completed"))
         #expect(fields["first_name"] == "José")
-        let n = try PayPalIPN.normalize(["txn_type": "recurring_payment", "custom": "ct-custom", "rp_invoice_id": "ct-rp", "amount": "1", "mc_gross": "5.00"])
+        let n = try PayPalIPN.normalize(["txn_type": "recurring_payment", "custom": "ct-custom", "rp_invoice_id": "ct-rp", "amount": "1",
+                                         "mc_gross": "5.00"])
         #expect(n.message["contribution_tracking_id"] == .string("ct-custom"))
         #expect(n.message["gross"] == .string("5.00"))
     }
 
     @Test func refundsAndReversalsGoToTheRefundQueueAndUnknownTypesAreRefused() throws {
-        let refund = try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Refunded", "txn_id": "R1", "parent_txn_id": "T1", "mc_gross": "-5.00", "mc_currency": "EUR"])
+        let refund = try PayPalIPN.normalize(["txn_type": "web_accept", "payment_status": "Refunded", "txn_id": "R1", "parent_txn_id": "T1",
+                                              "mc_gross": "-5.00", "mc_currency": "EUR"])
         #expect(refund.queue == "refund")
         #expect(refund.message["gross"] == .string("5.00"))
         #expect(refund.message["gateway_parent_id"] == .string("T1"))
@@ -65,7 +72,8 @@ struct IPNTests {
         #expect(eventually { (try? client.send(HTTPRequest(method: "GET", url: url)))?.status == 405 })
         func post(_ body: [UInt8]) throws -> Int { try client.send(HTTPRequest(url: url, body: body)).status }
 
-        let payment = f.sandbox.issueIPN([("txn_type", "recurring_payment"), ("txn_id", "T-1"), ("mc_gross", "5.00"), ("mc_currency", "EUR"),
+        let payment = f.sandbox.issueIPN([("txn_type", "recurring_payment"), ("txn_id", "T-1"), ("mc_gross", "5.00"),
+                                          ("mc_currency", "EUR"),
                                           ("recurring_payment_id", "I-1"), ("rp_invoice_id", "ct-1"), ("payer_email", "d@example.org")])
         #expect(try post(payment) == 200)
         let oneOff = f.sandbox.issueIPN([("txn_type", "express_checkout"), ("txn_id", "T-2"), ("mc_gross", "9.99"), ("mc_currency", "USD"),
@@ -97,7 +105,8 @@ struct IPNTests {
         let f = try SandboxFixture()
         let dir = try TemporaryDirectory()
         let port = try FreePort.find()
-        var env = f.environment(["FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": "http://127.0.0.1:\(try FreePort.find())/cgi-bin/webscr"])
+        let verifyEndpoint = "http://127.0.0.1:\(try FreePort.find())/cgi-bin/webscr"
+        var env = f.environment(["FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": verifyEndpoint])
         env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
         env["FUNDQ_DATA_DIR"] = dir.path
         let listener = try FundqProcess.spawn(["ipn", "--processor", "paypal-recurring", "--port", String(port)], environment: env,
