@@ -78,6 +78,10 @@ struct IPNCommand: ParsableCommand {
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
         let http = config.httpConfiguration
+        // Registered before listening: once connections can arrive they may
+        // take every descriptor, and registering needs one (the store).
+        let presence = try process.start(role: "ipn", storage: storageConfiguration)
+        defer { presence.stop() }
         let server = try IPNServer(host: "127.0.0.1", port: port, limits: limits, logger: Logger(label: "fundq.ipn")) { body in
             let logger = Logger(label: "fundq.ipn")
             guard let client = try? HTTPClient(configuration: http) else { return IPNAnswer(status: 500, body: "no HTTP client\n") }
@@ -105,8 +109,6 @@ struct IPNCommand: ParsableCommand {
             return IPNAnswer(status: reply.status, body: reply.text)
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
-        let presence = try process.start(role: "ipn", storage: storageConfiguration)
-        defer { presence.stop() }
         presence.heartbeat?.doing("listening on 127.0.0.1:\(server.port)")
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
