@@ -28,8 +28,11 @@ public enum FundqProcess {
     }
 
     /// Starts `fundq ARGS` with standard output and error sent to files in
-    /// `directory`; the caller waits for or kills it. `wrappedBy` runs it
-    /// through another command (`setpriv --reuid=…` to run as another user).
+    /// `directory`; the caller waits for or kills it. Its embedded store is
+    /// `directory/var` unless `environment` or `--data-dir` says otherwise:
+    /// never the package's ./var, which tests running at once would share.
+    /// `wrappedBy` runs it through another command (`setpriv --reuid=…` to
+    /// run as another user).
     public static func spawn(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                              outputIn directory: TemporaryDirectory, wrappedBy wrapper: [String] = []) throws -> SpawnedProcess {
         let p = Process()
@@ -48,6 +51,7 @@ public enum FundqProcess {
                      "FUNDQ_DB_PASSWORD_FILE", "FUNDQ_SECRETS_FILE"] {
             env.removeValue(forKey: name)
         }
+        env["FUNDQ_DATA_DIR"] = directory.file("var")
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let id = UUID().uuidString.prefix(8)
@@ -65,7 +69,8 @@ public enum FundqProcess {
         return SpawnedProcess(process: p, stdoutPath: outPath, stderrPath: errPath)
     }
 
-    /// Runs `fundq ARGS` to completion.
+    /// Runs `fundq ARGS` to completion (its embedded store, unless one is
+    /// given, is in a new temporary directory).
     public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                            wrappedBy wrapper: [String] = []) throws -> Result {
         let dir = try TemporaryDirectory(prefix: "fundq-run")

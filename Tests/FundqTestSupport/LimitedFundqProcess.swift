@@ -9,7 +9,8 @@ extension FundqProcess {
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit -n \(fileDescriptorLimit) && exec \"$0\" \"$@\"", try binary().path] + arguments
         var env = ProcessInfo.processInfo.environment
-        for key in ["FUNDQ_QUEUE_URL", "FUNDQ_DB_URL", "FUNDQ_DATA_DIR"] { env.removeValue(forKey: key) }
+        for key in ["FUNDQ_QUEUE_URL", "FUNDQ_DB_URL"] { env.removeValue(forKey: key) }
+        env["FUNDQ_DATA_DIR"] = directory.file("var")
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let id = UUID().uuidString.prefix(8)

@@ -227,13 +227,18 @@ struct IPNListenerLimitsTests {
     @Test func outOfFileDescriptorsTheListenerStaysUpAndAcceptsAgainOnceSomeAreFree() throws {
         let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
                                   fileDescriptorLimit: 64)
-        #expect(l.serves())
-        var connections = try (0..<100).map { _ in try RawHTTPConnection(port: l.port) }
-        #expect(eventually(timeout: 60, poll: 0.1) { (l.process.openFileDescriptors ?? 0) >= 60 }, "descriptors run out")
-        #expect(l.process.process.isRunning)
-        connections.removeAll()  // closes all 100
-        #expect(l.serves(), "accepting resumed once descriptors were free")
+        // The descriptors are taken the moment the port accepts, not after a first answer: a listener that
+        // still needed one to finish starting (it registered its heartbeat after listening) exited with status 1.
+        var connections: [RawHTTPConnection] = []
+        #expect(eventually(timeout: 60, poll: 0.001) { (try? RawHTTPConnection(port: l.port)).map { connections.append($0) } != nil })
+        connections += try (0..<100).map { _ in try RawHTTPConnection(port: l.port) }
+        let stderr = { l.process.standardErrorSoFar }
+        #expect(eventually(timeout: 60, poll: 0.1) { (l.process.openFileDescriptors ?? 0) >= 60 }, "descriptors run out: \(stderr())")
+        #expect(l.process.process.isRunning, "\(stderr())")
+        connections.removeAll()  // closes all 101
+        #expect(l.serves(), "accepting resumed once descriptors were free: \(stderr())")
         l.process.send(SIGTERM)
-        #expect(l.process.wait().status == 0)
+        let end = l.process.wait()
+        #expect(end.status == 0, "\(end.stderr)")
     }
 }

@@ -87,12 +87,14 @@ struct IPNCommand: ParsableCommand {
                                                                                                  directory: processors.directory))
         let storageConfiguration = storage.configuration
         _ = try Storage(storageConfiguration)  // fail now, not at the first notification
+        // Registered before listening: once connections can arrive they may
+        // take every descriptor, and registering needs one (the store).
+        let presence = try process.start(role: "ipn", storage: storageConfiguration)
+        defer { presence.stop() }
         let server = try NotificationServer(host: "127.0.0.1", port: port, limits: limits, logger: Logger(label: "fundq.ipn")) {
             Self.receive($0, with: handler, storage: storageConfiguration)
         }
         Output.note("fundq ipn listening on http://127.0.0.1:\(server.port)/")
-        let presence = try process.start(role: "ipn", storage: storageConfiguration)
-        defer { presence.stop() }
         presence.heartbeat?.doing("listening on 127.0.0.1:\(server.port)")
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < rlim_t(maxConnections + 32) {
