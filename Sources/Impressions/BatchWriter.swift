@@ -12,8 +12,8 @@ struct PendingWrite: Sendable {
 
 /// What became of a ``PendingWrite``.
 enum WriteResult: Sendable {
-    /// Written with its offsets, in `seconds`.
-    case committed(PendingWrite, seconds: Double)
+    /// Written with its offsets, in `seconds`, the commit returning at `at`.
+    case committed(PendingWrite, seconds: Double, at: ContinuousClock.Instant)
     /// Another consumer had moved the offsets: nothing written.
     case conflict(generation: Int)
     /// The database refused it for good (after retries).
@@ -76,7 +76,8 @@ final class BatchWriter: Sendable {
                 guard try s.commit(write.batch, topic: topic, progress: write.progress) else {
                     return .conflict(generation: write.generation)
                 }
-                return .committed(write, seconds: (ContinuousClock().now - began).seconds)
+                let at = ContinuousClock().now
+                return .committed(write, seconds: (at - began).seconds, at: at)
             } catch {
                 attempt += 1
                 guard attempt < 60 else { return .failed("\(error)") }

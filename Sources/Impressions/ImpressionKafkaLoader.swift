@@ -88,6 +88,10 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     /// message.
     static let smallBatch = 1_000
     static let smallBatchSpacing = Duration.milliseconds(100)
+    /// How long a poll waits for messages with nothing in hand, and with a
+    /// batch in hand or being written.
+    static let idlePollMilliseconds: Int32 = 100
+    static let busyPollMilliseconds: Int32 = 2
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
@@ -118,7 +122,10 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         while !shouldStop() {
             try retryPendingAssignment()
             let before = summary.events
-            let got = try consumer.pollBatch(timeoutMilliseconds: 100) { partition, offset, payload in
+            // While a batch waits for the writer or is being written, look again
+            // soon: a quiet topic must not hold it (or its result) for a full poll.
+            let wait: Int32 = batch.isEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
+            let got = try consumer.pollBatch(timeoutMilliseconds: wait) { partition, offset, payload in
                 if positions.accept(partition, offset) {
                     if firstEventAt == nil { firstEventAt = clock.now }
                     batch.add(payload)
@@ -166,11 +173,11 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private func handle(_ results: [WriteResult], reseek: Bool) throws {
         for result in results {
             switch result {
-            case .committed(let write, let seconds):
+            case .committed(let write, let seconds, let at):
                 summary.committedEvents += write.batch.events
                 summary.batches += 1
                 summary.commitSeconds += seconds
-                if let firstEventAt { summary.activeSeconds = (ContinuousClock().now - firstEventAt).seconds }
+                if let firstEventAt { summary.activeSeconds = (at - firstEventAt).seconds }
                 consumer?.commitInformational(Dictionary(uniqueKeysWithValues: write.progress.map { ($0.partition, $0.to) }))
             case .conflict(let g):
                 summary.conflicts += 1
