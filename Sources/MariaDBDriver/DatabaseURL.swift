@@ -23,10 +23,13 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// Parses a `mysql://` URL, saying exactly what is wrong when it cannot.
     /// `password` (from a file or the environment) is used when the URL has none.
     public init(parsing whole: String, password external: String? = nil) throws(ConfigurationError) {
-        // The query starts at the first '?' after the credentials (a password may hold one).
-        let afterCredentials = whole.lastIndex(of: "@") ?? whole.startIndex
-        let queryStart = whole[afterCredentials...].firstIndex(of: "?") ?? whole.endIndex
+        let queryStart = Self.queryStart(whole)
         let text = String(whole[..<queryStart])
+        // Never a TLS setting read as part of the host, path or password (TLS silently off).
+        if let stray = DatabaseTLS.parameterNames.first(where: { text.contains("\($0)=") }) {
+            throw ConfigurationError("database URL '\(ServiceURL.masked(whole))': cannot tell where its query starts "
+                + "('\(stray)=' outside it): percent-encode '@' and '?' in the password, or give it by the environment or secrets file")
+        }
         if queryStart < whole.endIndex {
             tls = try DatabaseTLS.parse(query: whole[whole.index(after: queryStart)...], shown: ServiceURL.masked(whole))
         }
@@ -61,6 +64,16 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         self.user = user
         password = parts.password ?? external
         database = parts.path
+    }
+
+    /// Where the query starts: at the first '?' after the first '@'. A user is
+    /// required, so the credentials end before the query; a password may hold
+    /// a '?' before an '@', and a file path in the query may hold an '@'. A
+    /// password holding '@' and then '?' makes an invalid query (an error),
+    /// never a silently plain connection.
+    static func queryStart(_ whole: String) -> String.Index {
+        let from = whole.firstIndex(of: "@") ?? whole.startIndex
+        return whole[from...].firstIndex(of: "?") ?? whole.endIndex
     }
 
     /// `HOST:PORT`, or the socket's path.

@@ -109,4 +109,25 @@ struct MariaDBTLSTests {
         #expect(try DatabaseURL(parsing: base + "ssl-ca=\(certificates.authority)").tls?.mode == .verifyIdentity,
                 "an ssl-ca alone checks the identity")
     }
+
+    /// An '@' in a file path of the query once ended the credentials there:
+    /// host `prod`, no TLS, the password swallowing the rest, and no error.
+    @Test func anAtSignInAQueryPathIsPartOfThePathAndAmbiguousURLsAreRefused() throws {
+        let certificates = try TestCertificates()
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("fundq@prod"), withIntermediateDirectories: true)
+        let authority = dir.file("fundq@prod/ca.pem")
+        try FileManager.default.copyItem(atPath: certificates.authority, toPath: authority)
+        let parsed = try DatabaseURL(parsing: "mysql://fundq:s3cret@db.internal:3306/fundq?ssl-mode=verify-identity&ssl-ca=\(authority)")
+        #expect(parsed.host == "db.internal" && parsed.port == 3306 && parsed.database == "fundq")
+        #expect(parsed.password == "s3cret")
+        #expect(parsed.tls == DatabaseTLS(mode: .verifyIdentity, certificateAuthority: authority))
+        let odd = try DatabaseURL(parsing: "mysql://fundq:p?q@r@db.internal/fundq?ssl-mode=required")
+        #expect(odd.password == "p?q@r" && odd.host == "db.internal" && odd.tls?.mode == .required)
+        // A password holding '@' then '?' cannot be told from a query: an error, never a plain connection.
+        let r = try FundqProcess.run(["db", "status", "--db-url", "mysql://fundq:pw@x?y@127.0.0.1/fundq?ssl-mode=required",
+                                      "--data-dir", dir.path])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(!r.stderr.contains("pw@x?y"))
+    }
 }
