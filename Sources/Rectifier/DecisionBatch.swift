@@ -13,7 +13,10 @@ public import Foundation
 /// a later run asks the processor again (never capturing twice: the intent
 /// recorded before each capture says it was tried) and pushes their
 /// donations again, at most one batch of them, which the donations sink
-/// stores once (unique `gateway`, `gateway_txn_id`).
+/// stores once (unique `gateway`, `gateway_txn_id`). A recurring sign-up
+/// (queue `recurring`) has no such sink in fundq: it may then arrive twice,
+/// as it already may from the processor's own notification, and its
+/// consumer must treat its subscription id as the key.
 public struct DecisionBatch<Entry> {
     /// Decisions written per transaction, at most.
     public let capacity: Int

@@ -451,7 +451,8 @@ public final class Rectifier {
     /// first, one push per queue (in the same transaction when the queues
     /// share the database), then every row's write and decision log row in
     /// one transaction. A crash between the two pushes this batch's
-    /// donations again on a later run, which the donations sink stores once.
+    /// donations again on a later run, which the donations sink stores once
+    /// (a recurring sign-up may arrive twice: see ``DecisionBatch``).
     func flush() throws {
         guard !unwritten.isEmpty else { return }
         let toWrite = unwritten.take()
