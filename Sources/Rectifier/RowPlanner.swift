@@ -276,7 +276,7 @@ public struct RowPlanner: Sendable {
         let answer = context.orphanRule(first)
         if answer != first { record(answer) }
         if answer.status == .timeout, let intent = row.intents.first {
-            // A "never finished" after a money call is not evidence (PayPal's token expires after 3 hours, whatever happened).
+            // A "never finished" after a money call is not evidence (a session token may expire, whatever happened).
             return leave(reviewNow: "\(context.processor) says the donor never finished, but fundq asked to \(Self.describe(intent)) at "
                          + "\(intent.at.formatted(.iso8601)); look the payment up at \(context.processor)")
         }

@@ -22,15 +22,15 @@ public struct SandboxRoute: Sendable, Hashable {
 /// making the adapter a ``SimulatedProcessor``.
 public protocol ProcessorSimulator: Sendable {
     /// The namespace of scripted ids: adapters over one API share one
-    /// (PayPal's NVP API serves Express Checkout and recurring profiles).
+    /// (one API serving one-off payments and recurring profiles).
     static var ledger: String { get }
     /// The requests it answers.
     static var routes: [SandboxRoute] { get }
     /// The outcomes it plays besides the misbehaviours every simulator
     /// plays (``SandboxOutcome/misbehaviours``).
     static var outcomes: Set<SandboxOutcome> { get }
-    /// Its wire state for a newly scripted `outcome` (GlobalCollect's
-    /// STATUSID, Ingenico Connect's status, …), kept with the scripted id.
+    /// Its wire state for a newly scripted `outcome` (a status code or
+    /// name, as its API spells it), kept with the scripted id.
     static func initialState(for outcome: SandboxOutcome) -> String
     /// The environment that points its adapters at `baseURL` with the
     /// credentials it accepts.
@@ -39,7 +39,7 @@ public protocol ProcessorSimulator: Sendable {
     static func answer(_ request: HTTPServerRequest, sandbox: Sandbox) -> HTTPServerReply
 }
 
-/// What a simulator keeps besides its scripted payments (PayPal's recurring
+/// What a simulator keeps besides its scripted payments (recurring
 /// profiles, the notifications it issued): declared in the simulator's own
 /// folder, one value per type in each ``Sandbox``, created empty on first use
 /// and read or changed under the sandbox's lock (`withSimulatorState`).

@@ -9,22 +9,20 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     case complete
     /// Still in progress at the processor.
     case pending
-    /// Authorized: waiting for us to capture (PayPal: approved, PAYERID
-    /// present; GlobalCollect: STATUSID 600, needs SET_PAYMENT). Each
-    /// processor's simulator documents its own wire form of each outcome.
+    /// Authorized: waiting for us to capture. Each processor's simulator
+    /// documents its own wire form of each outcome.
     case pendingPoke = "pending-poke"
-    /// GlobalCollect: 3-D Secure done (STATUSID 200), needs DO_FINISHPAYMENT.
+    /// 3-D Secure done: the payment needs a finish call.
     case finish
     /// Refused by the processor.
     case failed
     /// Cancelled.
     case cancelled
-    /// PayPal: token expired (10411). GlobalCollect: NOK 11000400.
+    /// The session or token expired at the processor.
     case expired
-    /// The donor never approved (PayPal NotInitiated without PAYERID;
-    /// GlobalCollect STATUSID 20).
+    /// The donor never approved.
     case abandoned
-    /// Capture answers 11607 (already paid) — the payment was captured before.
+    /// The capture answers "already paid": the payment was captured before.
     case duplicate
     /// Answers as `complete`, but 2 seconds late.
     case slow
@@ -36,7 +34,7 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     case html
     /// HTTP 200 with the answer cut in the middle.
     case truncated
-    /// PayPal: a name-value answer without ACK.
+    /// A name-value answer without its acknowledgement field.
     case noAck = "no-ack"
     /// The connection is reset.
     case reset
@@ -44,7 +42,7 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
     case stall
     /// A 10 MB answer.
     case huge
-    /// PayPal: approved, but the capture takes less than was asked.
+    /// Approved, but the capture takes less than was asked.
     case shortCapture = "short-capture"
 
     /// What every simulator plays the same way, whatever its wire format.
@@ -70,7 +68,7 @@ public enum SandboxOutcome: String, Sendable, CaseIterable {
 /// A capture (or finish, or profile creation) the sandbox performed: the
 /// money-moving log the tests check for doubles.
 public struct SandboxCapture: Sendable, Equatable {
-    /// The simulator's ledger ("paypal", "globalcollect", …).
+    /// The simulator's ledger (its processor's name, or the API it shares).
     public let processor: String
     /// Token or order id.
     public let id: String

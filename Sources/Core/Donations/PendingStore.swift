@@ -33,7 +33,7 @@ public struct PendingRecord: Sendable, Equatable {
     public var orderID: String?
     /// The processor's transaction id.
     public var gatewayTxnID: String?
-    /// The processor's session or token (PayPal's EC-… token).
+    /// The processor's session or token (from a redirect flow).
     public var gatewaySessionID: String?
     /// The contribution tracking id.
     public var contributionTrackingID: String?

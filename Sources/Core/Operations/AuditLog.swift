@@ -10,7 +10,7 @@ public struct AuditEntry: Sendable, Equatable {
     public var actor: String
     /// What: `pending-resolve`, `pending-delete`, `damaged-requeue`, `damaged-delete`.
     public var action: String
-    /// On what: `pending paypal/o1 (id 17)`, `damaged 42 (queue donations)`.
+    /// On what: `pending acme/o1 (id 17)`, `damaged 42 (queue donations)`.
     public var target: String
     /// Why, in the actor's words.
     public var reason: String

@@ -15,8 +15,8 @@ public protocol PaymentProcessor: AnyObject {
     static var moneyMovingActions: [MoneyMovingAction] { get }
 
     /// The processor's rules for a row nobody came back for (an orphan):
-    /// `answer` as the rectifier must read it (e.g. GlobalCollect's STATUSID
-    /// 0–70: the donor never finished, timeout). Default: unchanged.
+    /// `answer` as the rectifier must read it (e.g. an early status code on an
+    /// orphan: the donor never finished, timeout). Default: unchanged.
     static func orphanStatus(_ answer: ProcessorStatus) -> ProcessorStatus
 
     /// An adapter with `configuration` and the credential values it names.

@@ -3,7 +3,7 @@ internal import Yams
 
 /// One processor's settings, from `processors/NAME.yaml`, where any key can
 /// be overridden by `FUNDQ_<NAME>_<KEY>` (upper snake case, nested keys
-/// joined by `_`: `FUNDQ_PAYPAL_ENDPOINT`, `FUNDQ_PAYPAL_TIMEOUTS_TOTAL_SECONDS`).
+/// joined by `_`: `FUNDQ_ACME_ENDPOINT`, `FUNDQ_ACME_TIMEOUTS_TOTAL_SECONDS`).
 /// Credentials are never in the file: it names the environment variables
 /// that hold them, and their values come from the environment or from the
 /// secrets file named by `FUNDQ_SECRETS_FILE` (`NAME=value` lines).
@@ -59,13 +59,13 @@ public struct ProcessorConfiguration: Sendable {
             throw ConfigurationError("cannot read \(path): every registered processor needs its configuration file "
                 + "(see docs/adding-a-processor.md)")
         }
-        // The other processors' files: FUNDQ_PAYPAL_RECURRING_… belongs to paypal-recurring, not to paypal.
+        // The other processors' files: FUNDQ_ACME_RECURRING_… belongs to acme-recurring, not to acme.
         let others = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.filter { $0 != name }
         return try parse(text, name: name, source: path, otherProcessors: others, environment: environment)
     }
 
-    /// The prefix of processor `name`'s override variables: `FUNDQ_PAYPAL_RECURRING_`.
+    /// The prefix of processor `name`'s override variables: `FUNDQ_ACME_RECURRING_`.
     static func variablePrefix(_ name: String) -> String {
         "FUNDQ_" + name.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
     }

@@ -4,11 +4,11 @@ public import Foundation
 /// adapter asks about, what the CLI, the demo, the benches and the tests
 /// set when they make a row for an id.
 public enum PaymentIdentity: String, Sendable, CaseIterable {
-    /// Our order id (`order_id`): GlobalCollect's ORDERID.
+    /// Our order id (`order_id`), which the processor echoes.
     case orderID = "order_id"
-    /// The processor's session or token (`gateway_session_id`): PayPal's EC-… token.
+    /// The processor's session or token (`gateway_session_id`), from a redirect flow.
     case sessionToken = "gateway_session_id"
-    /// The processor's payment or transaction id (`gateway_txn_id`): Ingenico Connect's payment id.
+    /// The processor's payment or transaction id (`gateway_txn_id`), from a REST API.
     case transactionID = "gateway_txn_id"
 
     /// The value `row` carries for this field (the message's copy when the column is empty).

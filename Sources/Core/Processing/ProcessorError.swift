@@ -11,8 +11,8 @@ public struct ProcessorError: Error, Sendable, CustomStringConvertible {
         case malformedResponse(String)
         /// The processor answered with an error code it did not explain as a payment state.
         case processorError(code: String, message: String)
-        /// The processor refused our credentials or signature (PayPal 10002,
-        /// GlobalCollect 410120, HTTP 401/403): nothing about the payment was learnt.
+        /// The processor refused our credentials or signature (its own code, or
+        /// HTTP 401/403): nothing about the payment was learnt.
         case authentication(code: String, message: String)
         /// An HTTP error status with the answer's body kept as evidence (masked).
         case httpError(status: Int, body: String)

@@ -42,7 +42,7 @@ public struct ProcessorStatus: Sendable, Equatable {
     public var details: [String: String]
 
     /// The `details` key an adapter sets when a finish call found the payment
-    /// already finished by someone else (PayPal 11607, GlobalCollect 400120):
+    /// already finished by someone else (each adapter maps its own code):
     /// nothing was captured by this call.
     public static let alreadyDone = "already_done"
 

@@ -26,7 +26,7 @@ struct BenchQueueCommand: ParsableCommand, BatchedBench {
     /// A realistic donation message (~600 bytes).
     static func sampleMessage(_ i: Int) -> [UInt8] {
         Array("""
-            {"gateway":"globalcollect","gateway_account":"default","gateway_txn_id":"\(1_000_000 + i)","order_id":"\(5_000_000 + i)",\
+            {"gateway":"bench-gateway","gateway_account":"default","gateway_txn_id":"\(1_000_000 + i)","order_id":"\(5_000_000 + i)",\
             "contribution_tracking_id":"\(9_000_000 + i)","currency":"EUR","gross":"10.00","fee":"0.25","date":1764300000,\
             "payment_method":"cc","payment_submethod":"visa","recurring":"","email":"donor\(i)@example.org","first_name":"Ada",\
             "last_name":"Lovelace","street_address":"1 Example Street","city":"London","state_province":"","country":"GB",\

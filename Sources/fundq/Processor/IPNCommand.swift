@@ -7,13 +7,12 @@ import Logging
 import Operations
 import Processors
 
-/// `fundq ipn`: receives a processor's notifications (PayPal's Instant
-/// Payment Notifications today): the processor's ``NotificationHandler``
-/// verifies each and says where it goes.
+/// `fundq ipn`: receives a processor's notifications: the processor's
+/// ``NotificationHandler`` verifies each and says where it goes.
 struct IPNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ipn",
-        abstract: "Receive a processor's notifications (PayPal IPNs) on 127.0.0.1 (behind the TLS proxy), verify each with the "
+        abstract: "Receive a processor's notifications (IPNs, webhooks) on 127.0.0.1 (behind the TLS proxy), verify each with the "
             + "processor and push it to its queue (recurring, donations or refund).",
         discussion: """
             Serves the processor named by --processor, by default the one registered processor that declares \
@@ -24,7 +23,7 @@ struct IPNCommand: ParsableCommand {
             Bounded: at most --max-connections at once (further ones wait to be accepted), --max-header-bytes, \
             --max-body-bytes (413), --request-timeout from a request's head to its last body byte (408), \
             --idle-timeout waiting for a request's head (closed). \
-            Its settings are the processor's (PayPal: settings.ipn_verify_endpoint of processors/paypal-recurring.yaml). \
+            Its settings are the processor's, in processors/NAME.yaml (docs/processors/NAME.md names them). \
             Runs until SIGTERM/SIGINT.
             """)
 
