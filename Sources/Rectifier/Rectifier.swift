@@ -491,13 +491,10 @@ public final class Rectifier {
 
     /// Whether `error` means the stores are unreachable (the run stops; the
     /// claims expire and a later run takes the rows again).
+    /// Each driver's error says so itself (``ClassifiedFailure``), as the
+    /// queue consumer reads it.
     static func isOutage(_ error: any Error) -> Bool {
-        switch error {
-        case let e as MariaDBError: return e.isConnectionFailure || e.isTransient
-        case let e as SQLiteError: return e.isTransient
-        case let e as RedisError: return e.isConnectionFailure
-        default: return false
-        }
+        (error as? any ClassifiedFailure)?.handlingFailure == .outage
     }
 
     /// Runs `body`, again up to 8 times after a MariaDB deadlock or lock wait
