@@ -292,18 +292,22 @@ public final class Rectifier {
     }
 
     /// Commits the waiting rows' intents (each only while its claim is held)
-    /// in one transaction, then runs each row's plan on from there.
+    /// in one transaction, one statement per kind of intent, then runs each
+    /// row's plan on from there.
     func recordIntents(_ waiting: inout [RowInProgress], options: RectifierOptions) throws {
         guard !waiting.isEmpty else { return }
         let events: [RectifierEvent]
         do {
-            let rows = waiting
+            let byIntent = Dictionary(grouping: waiting, by: { $0.intent! }).sorted { $0.key.rawValue < $1.key.rawValue }
             let held = try Rectifier.retryingTransient {
                 try storage.database.transaction {
-                    try rows.map { try pending.recordIntent($0.intent!, id: $0.row.id, worker: claimOwner, lease: options.lease) }
+                    try byIntent.reduce(into: Set<Int64>()) { held, group in
+                        held.formUnion(try pending.recordIntent(group.key, ids: group.value.map(\.row.id), worker: claimOwner,
+                                                                lease: options.lease))
+                    }
                 }
             }
-            events = held.map { RectifierEvent.claim(held: $0) }
+            events = waiting.map { RectifierEvent.claim(held: held.contains($0.row.id)) }
         } catch where !Rectifier.isOutage(error) {
             events = Array(repeating: .failed("\(error)"), count: waiting.count)
         }

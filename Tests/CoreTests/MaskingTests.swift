@@ -1,5 +1,5 @@
 import Backends
-import Core
+@testable import Core
 import Foundation
 import FundqTestSupport
 import Testing
@@ -49,6 +49,29 @@ struct MaskingTests {
         #expect(masker.masked("<PWD>p&amp;ss word+/</PWD>") == "<PWD>***</PWD>")
         #expect(masker.masked("ref-p&ss word+/-tail") == "ref-***-tail")
         #expect(masker.masked("about abc") == "about abc", "values under three characters are not looked for")
+    }
+
+    @Test func overlappingAndAdjacentSecretsAreMaskedWhole() {
+        // The longest form alone used to be replaced first, which left the start of the other secret in the text.
+        let masker = SecretMasker(secrets: ["tokenAB12", "AB12tail99", "xyz"])
+        #expect(masker.masked("k=tokenAB12tail99;") == "k=***;")
+        #expect(masker.masked("xyzxyz tokenAB12") == "*** ***")
+        #expect(masker.masked("no secret here") == "no secret here")
+        let nonASCII = SecretMasker(secrets: ["pässwörd"])
+        #expect(nonASCII.masked("PWD=pässwörd&PWD2=p%C3%A4ssw%C3%B6rd") == "PWD=***&PWD2=***")
+    }
+
+    @Test func theASCIIPathMasksURLsExactlyAsTheCharacterPath() {
+        let messages = [
+            "database URL 'mysql:/fundq:SECRET@127.0.0.1:3306/fundq' must start with mysql://; done.",
+            "(redis://:SECRET@10.0.0.1:6379/2).\r\nnext line\tmysql://u:p@h/db?ssl-ca=/x@y&k=v",
+            "RETURNURL=https://donate.example.org/return?token=abc,CANCELURL=https://x.org/c\u{0B}host:SECRET@h",
+            "plain words: 10:00:00, ada@example.org; <a href=\"https://u:p@h/\">link</a> `fundq:SECRET@127.0.0.1`",
+        ]
+        for message in messages {
+            #expect(SecretMasking.asciiURLs(in: message) == SecretMasking.characterURLs(in: message), "\(message)")
+            #expect(!SecretMasking.urls(in: message).contains("SECRET"))
+        }
     }
 
     @Test func cardNumbersAreMaskedToTheirLastFourWhetherOrNotLuhnValid() {

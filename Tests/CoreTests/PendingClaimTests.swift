@@ -72,4 +72,34 @@ struct PendingClaimTests {
             #expect(Int(row[1].int64 ?? 0) == taken.withLock { $0[row[0].string ?? ""]?.count ?? -1 })
         }
     }
+
+    @Test(arguments: DatabaseKind.allCases)
+    func intentsOfSeveralRowsAreRecordedInOneStatementOnlyWhereTheClaimIsStillHeld(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: 5)
+        let rows = try claim(store, worker: "a", limit: 5)
+        #expect(rows.count == 5)
+        // c-1 resolved, c-2 released and taken by b, c-3 released: a holds c-0 and c-4 only.
+        #expect(try store.resolve(id: rows[1].id, as: .failed, worker: "a"))
+        try store.release(ids: [rows[2].id, rows[3].id], worker: "a")
+        #expect(try store.claim(id: rows[2].id, worker: "b", lease: .seconds(300)))
+        let now = Date()
+        let held = try store.connection.transaction {
+            try store.recordIntent(.finish, ids: rows.map(\.id), worker: "a", lease: .seconds(600), now: now)
+        }
+        #expect(held == [rows[0].id, rows[4].id])
+        for (i, row) in rows.enumerated() {
+            let stored = try #require(try store.fetch(id: row.id))
+            #expect((stored.intents.finishRequestedAt != nil) == held.contains(row.id), "row c-\(i)")
+            #expect(stored.intents.profileRequestedAt == nil)
+        }
+        // The claims held were extended to the new lease; an expired claim records nothing.
+        let later = now.addingTimeInterval(400)
+        #expect(try store.recordIntent(.createRecurringProfile, ids: [rows[0].id], worker: "a", lease: .seconds(60), now: later)
+            == [rows[0].id], "held until now + 600 s")
+        #expect(try store.recordIntent(.createRecurringProfile, ids: [rows[4].id], worker: "a", lease: .seconds(60),
+                                       now: now.addingTimeInterval(700)).isEmpty)
+        #expect(try store.recordIntent(.finish, ids: [], worker: "a", lease: .seconds(60)).isEmpty)
+    }
 }

@@ -31,6 +31,11 @@ public enum SecretMasking {
     public static func urls(in message: String) -> String {
         // Only a word with a scheme (":/") or an "@" is ever masked.
         guard mayHoldURL(message) else { return message }
+        return message.utf8.allSatisfy({ $0 < 0x80 }) ? asciiURLs(in: message) : characterURLs(in: message)
+    }
+
+    /// ``urls(in:)`` character by character (any text).
+    static func characterURLs(in message: String) -> String {
         var out = ""
         var word = ""
         func flush() {
@@ -47,6 +52,38 @@ public enum SecretMasking {
         }
         flush()
         return out
+    }
+
+    /// ``urls(in:)`` for an ASCII `message`, word by word over its bytes
+    /// (the same words and delimiters: in ASCII a Character is one byte);
+    /// only a word with a `:` can be masked.
+    static func asciiURLs(in message: String) -> String {
+        let bytes = Array(message.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var wordStart = 0
+        func flush(_ end: Int) {
+            let word = bytes[wordStart..<end]
+            if word.contains(UInt8(ascii: ":")) {
+                out += maskedWord(String(decoding: word, as: UTF8.self)).utf8
+            } else {
+                out += word
+            }
+        }
+        for (i, byte) in bytes.enumerated() where asciiDelimiters[Int(byte)] {
+            flush(i)
+            out.append(byte)
+            wordStart = i + 1
+        }
+        flush(bytes.count)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The ASCII bytes that end a word in ``urls(in:)``: whitespace and `'"`<>(),;`.
+    static let asciiDelimiters: [Bool] = (0..<256).map { byte in
+        guard byte < 0x80 else { return false }
+        let character = Character(Unicode.Scalar(UInt8(byte)))
+        return character.isWhitespace || "'\"`<>(),;".contains(character)
     }
 
     /// Whether `message` has an "@" or a ":/" (one pass over its bytes).
@@ -116,6 +153,13 @@ public enum SecretMasking {
 public struct SecretMasker: Sendable {
     /// The forms to look for, longest first.
     let forms: [String]
+    /// Their UTF-8 bytes, in the same order.
+    let formBytes: [[UInt8]]
+    /// Whether any form has a non-ASCII byte (then Foundation's search, which
+    /// also finds other normalizations of the same text, does the replacing).
+    let hasNonASCIIForm: Bool
+    /// For each byte value, whether some form starts with it.
+    let firstBytes: [Bool]
 
     /// Values shorter than three characters are not looked for (they would
     /// mask half of every text).
@@ -129,6 +173,11 @@ public struct SecretMasker: Sendable {
                 .replacingOccurrences(of: ">", with: "&gt;"))
         }
         self.forms = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }
+        formBytes = self.forms.map { Array($0.utf8) }
+        hasNonASCIIForm = formBytes.contains { $0.contains { $0 >= 0x80 } }
+        var firstBytes = [Bool](repeating: false, count: 256)
+        for bytes in formBytes { if let first = bytes.first { firstBytes[Int(first)] = true } }
+        self.firstBytes = firstBytes
     }
 
     /// A masker that masks URLs only.
@@ -136,23 +185,52 @@ public struct SecretMasker: Sendable {
 
     /// `text` with every secret value replaced by `***` and URLs masked.
     public func masked(_ text: String) -> String {
-        var out = text
-        for form in found(in: text) {
-            out = out.replacingOccurrences(of: form, with: "***")
+        guard !forms.isEmpty else { return SecretMasking.urls(in: text) }
+        if hasNonASCIIForm {
+            var out = text
+            for form in found(in: text) {
+                out = out.replacingOccurrences(of: form, with: "***")
+            }
+            return SecretMasking.urls(in: out)
         }
-        return SecretMasking.urls(in: out)
+        return SecretMasking.urls(in: replacingForms(in: text))
+    }
+
+    /// `text` with every byte any form's occurrence covers (occurrences may
+    /// overlap) replaced, each run of covered bytes by one `***`. The forms
+    /// are ASCII, so a run never starts or ends inside a multi-byte character.
+    func replacingForms(in text: String) -> String {
+        let haystack = Array(text.utf8)
+        var covered: [Bool] = []
+        var coveredUpTo = 0
+        for start in haystack.indices where firstBytes[Int(haystack[start])] {
+            for bytes in formBytes where start + bytes.count > coveredUpTo && start + bytes.count <= haystack.count
+                && haystack[start] == bytes[0] && haystack[start..<start + bytes.count].elementsEqual(bytes) {
+                if covered.isEmpty { covered = Array(repeating: false, count: haystack.count) }
+                for i in max(start, coveredUpTo)..<start + bytes.count { covered[i] = true }
+                coveredUpTo = start + bytes.count
+            }
+        }
+        guard !covered.isEmpty else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(haystack.count)
+        for (i, byte) in haystack.enumerated() {
+            if !covered[i] {
+                out.append(byte)
+            } else if i == 0 || !covered[i - 1] {
+                out += [0x2A, 0x2A, 0x2A]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The forms that occur in `text` (longest first), found in one pass over its bytes.
     func found(in text: String) -> [String] {
         guard !forms.isEmpty else { return [] }
         let haystack = Array(text.utf8)
-        let needles = forms.map { Array($0.utf8) }
-        var firstBytes = [Bool](repeating: false, count: 256)
-        for needle in needles { if let first = needle.first { firstBytes[Int(first)] = true } }
-        var present = Array(repeating: false, count: needles.count)
+        var present = Array(repeating: false, count: formBytes.count)
         for start in haystack.indices where firstBytes[Int(haystack[start])] {
-            for (n, needle) in needles.enumerated() where !present[n] && haystack[start] == needle[0] {
+            for (n, needle) in formBytes.enumerated() where !present[n] && haystack[start] == needle[0] {
                 let end = start + needle.count
                 if end <= haystack.count, haystack[start..<end].elementsEqual(needle) { present[n] = true }
             }

@@ -364,6 +364,33 @@ public final class PendingStore {
             """, [d.value(now), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), .text(worker), d.value(now)]) == 1
     }
 
+    /// ``recordIntent(_:id:worker:lease:now:)`` for several rows at once:
+    /// the ids of those whose claim `worker` still held (their intent is
+    /// recorded and their claim extended); the others are left untouched
+    /// and their calls must not be made. SQLite: one `UPDATE … RETURNING`;
+    /// MariaDB: a locking read of the held rows, then one `UPDATE` — call it
+    /// inside a transaction there, so that no claim is lost between the two.
+    public func recordIntent(_ intent: PendingIntent, ids: [Int64], worker: String, lease: Duration,
+                             now: Date = Date()) throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let d = connection.dialect
+        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let held = "id IN (\(marks)) AND claimed_by = ? AND claim_until > ? AND resolution IS NULL"
+        let heldParameters = ids.map { SQLValue.integer($0) } + [.text(worker), d.value(now)]
+        let set = "UPDATE pending SET \(intent.column) = ?, claim_until = ?"
+        let setParameters = [d.value(now), d.value(now.addingTimeInterval(lease.seconds))]
+        if d == .sqlite {
+            return Set(try connection.query("\(set) WHERE \(held) RETURNING id", setParameters + heldParameters).compactMap { $0[0].int64 })
+        }
+        let holding = try connection.query("SELECT id FROM pending WHERE \(held) FOR UPDATE", heldParameters).compactMap { $0[0].int64 }
+        guard !holding.isEmpty else { return [] }
+        // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose values
+        // changed, so its count is not checked).
+        try connection.execute("\(set) WHERE id IN (\(Array(repeating: "?", count: holding.count).joined(separator: ", ")))",
+                               setParameters + holding.map { .integer($0) })
+        return Set(holding)
+    }
+
     /// Claims row `id` for `worker` until `now + lease`, unless another
     /// worker holds an unexpired claim, the row is resolved or marked for
     /// review, or its next attempt is not due yet (so a worker holding a
