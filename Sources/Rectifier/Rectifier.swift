@@ -261,12 +261,20 @@ public final class Rectifier {
             var waiting: [RowInProgress] = []
             repeat {
                 var work = RowInProgress(claimed[name]!.removeFirst(), processor: processor, options: options)
-                if try advance(&work, nil, options: options, batchingIntents: true) { waiting.append(work) }
+                if try advance(&work, nil, options: options, pausingAt: .intent) { waiting.append(work) }
             } while waiting.count < Self.intentsPerTransaction && !claimed[name, default: []].isEmpty && !over()
                 && clock.now - turnStarted < options.turnBudget && breakers[name]?.openUntil == nil
             try recordIntents(&waiting, options: options)
             if breakers[name]?.openUntil != nil { return }
         }
+    }
+
+    /// The writes a row's plan can pause at, to be made with other rows'.
+    enum PauseAt {
+        /// An intent (committed for the group before its calls).
+        case intent
+        /// A created profile's id (committed for the group after its calls).
+        case profile
     }
 
     /// Rows whose intents are committed together, at most.
@@ -280,6 +288,7 @@ public final class Rectifier {
         var planner: RowPlanner
         var current: ProcessorStatus?
         var intent: PendingIntent?
+        var profile: String?
 
         init(_ claimed: ClaimedRow, processor: any PaymentProcessor, options: RectifierOptions) {
             let type = type(of: processor)
@@ -312,15 +321,48 @@ public final class Rectifier {
             events = Array(repeating: .failed("\(error)"), count: waiting.count)
         }
         let committed = clock.now
-        for i in waiting.indices {
-            var event = events[i]
-            // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
-            if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
-                event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
+        var recording: [Int] = []
+        do {
+            for i in waiting.indices {
+                var event = events[i]
+                // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
+                if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
+                    event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
+                }
+                if try advance(&waiting[i], event, options: options, pausingAt: .profile) { recording.append(i) }
             }
-            _ = try advance(&waiting[i], event, options: options, batchingIntents: false)
+        } catch {
+            // Stopping (a store went away): the profiles already created are written if the database still can be.
+            _ = try? recordProfiles(recording.map { waiting[$0] })
+            throw error
+        }
+        let written = try recordProfiles(recording.map { waiting[$0] })
+        for (i, event) in zip(recording, written) {
+            _ = try advance(&waiting[i], event, options: options, pausingAt: nil)
         }
         waiting = []
+    }
+
+    /// Writes the created profiles' ids into their rows' messages, in one
+    /// transaction after the group's calls (a crash before it leaves those
+    /// rows with a recorded profile-creation intent and no profile id: the
+    /// next run sends them to review, never creates a second profile).
+    func recordProfiles(_ rows: [RowInProgress]) throws -> [RectifierEvent] {
+        guard !rows.isEmpty else { return [] }
+        do {
+            try Rectifier.retryingTransient {
+                try storage.database.transaction {
+                    for work in rows {
+                        var message = work.row.message
+                        message["subscr_id"] = .string(work.profile!)
+                        try pending.updateMessage(id: work.row.id, message: message)
+                    }
+                }
+            }
+            return Array(repeating: .written, count: rows.count)
+        } catch where !Rectifier.isOutage(error) {
+            return Array(repeating: .failed("\(error)"), count: rows.count)
+        }
     }
 
     /// Claims the processor's next due rows (a dry run only reads them),
@@ -359,9 +401,9 @@ public final class Rectifier {
     }
 
     /// Runs `work`'s plan from `event`: each step's I/O here, each decision
-    /// in the planner. With `batchingIntents`, stops at an intent to record
+    /// in the planner. With `pausingAt`, stops at that kind of write
     /// (returns true; the intent is in `work.intent`); else runs to the end.
-    func advance(_ work: inout RowInProgress, _ first: RectifierEvent?, options: RectifierOptions, batchingIntents: Bool) throws -> Bool {
+    func advance(_ work: inout RowInProgress, _ first: RectifierEvent?, options: RectifierOptions, pausingAt: PauseAt?) throws -> Bool {
         var event = first
         while true {
             let step = work.planner.next(event)
@@ -370,8 +412,11 @@ public final class Rectifier {
                 try decided(work.row, claimedAt: work.claimedAt, processor: type(of: work.processor).name, outcome: outcome,
                             options: options)
                 return false
-            case .recordIntent(let intent) where batchingIntents:
+            case .recordIntent(let intent) where pausingAt == .intent:
                 work.intent = intent
+                return true
+            case .recordProfile(let profile) where pausingAt == .profile:
+                work.profile = profile
                 return true
             default:
                 event = try perform(step, row: work.row, processor: work.processor, current: &work.current, options: options)

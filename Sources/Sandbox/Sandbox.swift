@@ -177,7 +177,8 @@ public final class Sandbox: Sendable {
     func withSimulatorState<S: SimulatorState, T>(_ type: S.Type, _ body: (inout S) -> T) -> T {
         state.withLock { state in
             let key = ObjectIdentifier(type)
-            var value = state.simulatorStates[key] as? S ?? S()
+            // Taken out of the table while it changes, so that its storage is not copied on every change.
+            var value = state.simulatorStates.removeValue(forKey: key) as? S ?? S()
             let result = body(&value)
             state.simulatorStates[key] = value
             return result

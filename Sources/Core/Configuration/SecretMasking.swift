@@ -56,7 +56,7 @@ public enum SecretMasking {
 
     /// ``urls(in:)`` for an ASCII `message`, word by word over its bytes
     /// (the same words and delimiters: in ASCII a Character is one byte);
-    /// only a word with a `:` can be masked.
+    /// only a word with a `:/` or an `@` can be masked (see ``maskedWord(_:)``).
     static func asciiURLs(in message: String) -> String {
         let bytes = Array(message.utf8)
         var out: [UInt8] = []
@@ -64,7 +64,7 @@ public enum SecretMasking {
         var wordStart = 0
         func flush(_ end: Int) {
             let word = bytes[wordStart..<end]
-            if word.contains(UInt8(ascii: ":")) {
+            if mayHoldURL(word) {
                 out += maskedWord(String(decoding: word, as: UTF8.self)).utf8
             } else {
                 out += word
@@ -88,8 +88,13 @@ public enum SecretMasking {
 
     /// Whether `message` has an "@" or a ":/" (one pass over its bytes).
     static func mayHoldURL(_ message: String) -> Bool {
+        mayHoldURL(message.utf8)
+    }
+
+    /// Whether `bytes` hold an "@" or a ":/".
+    static func mayHoldURL(_ bytes: some Sequence<UInt8>) -> Bool {
         var previous: UInt8 = 0
-        for byte in message.utf8 {
+        for byte in bytes {
             if byte == UInt8(ascii: "@") || (byte == UInt8(ascii: "/") && previous == UInt8(ascii: ":")) { return true }
             previous = byte
         }

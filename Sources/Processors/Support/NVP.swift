@@ -56,9 +56,19 @@ public enum NVP {
         let exact = ["USER", "PWD", "SIGNATURE", "SUBJECT", "BUSINESS", "SALUTATION", "SUFFIX", "ACCT", "CVV2", "EXPDATE"]
         if exact.contains(k) { return true }
         let parts = ["NAME", "EMAIL", "STREET", "CITY", "ZIP", "PHONE", "SHIPTO", "ADDRESS", "PAYER_", "STATE", "NOTE", "MEMO"]
-        // Byte comparisons: Foundation's `contains` on String goes through NSString and costs more than the rest of a call.
-        return parts.contains { k.utf8.contains($0.utf8) }
-            && !k.hasSuffix("STATUS") && k != "PAYERSTATUS"
+        let bytes = Array(k.utf8)
+        return parts.contains { contains(bytes, $0) } && !k.hasSuffix("STATUS") && k != "PAYERSTATUS"
+    }
+
+    /// Whether `part` occurs in `bytes`, compared byte by byte (Foundation's `contains` on a String goes
+    /// through NSString; for short field names that costs more than the rest of the check).
+    static func contains(_ bytes: [UInt8], _ part: String) -> Bool {
+        let needle = Array(part.utf8)
+        guard !needle.isEmpty, bytes.count >= needle.count else { return needle.isEmpty }
+        for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
+            if bytes[start..<start + needle.count].elementsEqual(needle) { return true }
+        }
+        return false
     }
 
     /// `fields` with credentials and donor data masked by name, for logs and

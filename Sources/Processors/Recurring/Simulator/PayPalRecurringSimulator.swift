@@ -24,6 +24,8 @@ struct PayPalRecurringState: SimulatorState {
     }
 
     var profiles: [String: Profile] = [:]
+    /// Profiles created per token (their ids count up from 1).
+    var profileCounts: [String: Int] = [:]
     var issuedIPNs: Set<[UInt8]> = []
 }
 
@@ -61,7 +63,8 @@ extension Sandbox {
             return failure("11549", "Start date, amount, currency or billing period is invalid")
         }
         let profileID = withSimulatorState(PayPalRecurringState.self) { state in
-            let id = "I-\(token)-\(state.profiles.values.filter { $0.token == token }.count + 1)"
+            state.profileCounts[token, default: 0] += 1
+            let id = "I-\(token)-\(state.profileCounts[token]!)"
             state.profiles[id] = PayPalRecurringState.Profile(token: token, status: "Active")
             return id
         }
