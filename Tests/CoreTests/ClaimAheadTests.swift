@@ -56,6 +56,32 @@ struct ClaimAheadTests {
         #expect(stats.waiting == 0 && stats.inFlight == 0)
     }
 
+    @Test func aBatchClaimedAheadIsNotHandedOutOnceMostOfItsLeaseHasPassedSinceItsClaim() throws {
+        let f = try QueueFixture(.redis)
+        let s = try f.open()
+        try push(6, f, s)
+        let url = try #require(try f.configuration.redisURL())
+        var policy = ConsumerPolicy(acknowledgement: .withNextClaim)
+        policy.lease = .seconds(2)
+        let consumer = QueueConsumer(queue: s.queue, damaged: s.damaged, policy: policy)
+        consumer.claimAhead = ClaimAhead(open: { RedisQueue(url: url) })
+        var seen: [Int] = []
+        let first = try consumer.popAtomic(from: f.queueName, maximum: 3) { seen.append(try number($0)) }
+        #expect(first.acknowledged == 3 && seen == [1, 2, 3])
+        // Messages 4–6 were claimed ahead as soon as 1–3 were handed over; 80% of their lease passes before they are asked for.
+        Thread.sleep(forTimeInterval: 1.8)
+        let late = try consumer.popAtomic(from: f.queueName, maximum: 3) { seen.append(try number($0)) }
+        #expect(late.claimed == 3 && late.released == 3 && late.acknowledged == 0, "handed out with its lease nearly over")
+        #expect(seen == [1, 2, 3])
+        for _ in 0..<10 where seen.count < 6 {
+            _ = try consumer.popAtomic(from: f.queueName, maximum: 3) { seen.append(try number($0)) }
+        }
+        #expect(try consumer.flush() == 0)
+        #expect(seen == Array(1...6), "each handled once")
+        let stats = try s.queue.stats(f.queueName)
+        #expect(stats.waiting == 0 && stats.inFlight == 0)
+    }
+
     @Test func aFailedHandlerGivesBackItsBatchAndTheOneClaimedAheadUncounted() throws {
         let f = try QueueFixture(.redis)
         let s = try f.open()

@@ -30,6 +30,8 @@ public final class ClaimAhead: Sendable {
     struct Claimed: Sendable {
         var request: Request
         var outcome: Result<(acknowledged: Int, messages: [DeliveredMessage]), any Error>
+        /// Just before the claim was sent: the messages' lease runs from no earlier.
+        var sentAt: ContinuousClock.Instant
     }
 
     private struct State {
@@ -62,6 +64,7 @@ public final class ClaimAhead: Sendable {
                     if state.withLock({ $0.stopping }) { return }
                     continue
                 }
+                let sentAt = ContinuousClock.now
                 let outcome = Result { () throws -> (acknowledged: Int, messages: [DeliveredMessage]) in
                     let q = try queue ?? open()
                     queue = q
@@ -69,7 +72,7 @@ public final class ClaimAhead: Sendable {
                 }
                 state.withLock { s in
                     s.busy = false
-                    s.claimed = Claimed(request: request, outcome: outcome)
+                    s.claimed = Claimed(request: request, outcome: outcome, sentAt: sentAt)
                 }
                 done.signal()
             }

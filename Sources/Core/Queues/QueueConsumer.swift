@@ -149,6 +149,9 @@ public final class QueueConsumer {
     public var claimAhead: ClaimAhead?
     /// Acknowledgements waiting for the next claim, per queue.
     private var pending: [String: [DeliveryReceipt]] = [:]
+    /// When the batch being handled was claimed (just before its claim was
+    /// sent, possibly ahead, while the previous batch was handled).
+    private var batchClaimedAt: ContinuousClock.Instant?
     private let host = ProcessInfo.processInfo.hostName
     private let pid = ProcessInfo.processInfo.processIdentifier
 
@@ -181,8 +184,9 @@ public final class QueueConsumer {
         let summary = try popAtomicBatch(from: queueName, maximum: maximum) { batch in
             // The whole batch was leased at once: a message whose lease is
             // nearly over is released rather than handled, so that it is
-            // never handled here while another consumer has it too.
-            let claimed = clock.now
+            // never handled here while another consumer has it too. The
+            // lease runs from the claim (which may have been made ahead).
+            let claimed = batchClaimedAt ?? clock.now
             let handOutUntil = policy.lease * 0.8
             return batch.map { message in
                 guard stop == nil, clock.now - claimed < handOutUntil else { return .released }
@@ -370,6 +374,7 @@ public final class QueueConsumer {
     /// the claim.
     private func claimNext(from queueName: String, maximum: Int, summary: inout PopSummary) throws -> [DeliveredMessage] {
         if let claimAhead { return try claimNext(from: queueName, maximum: maximum, ahead: claimAhead, summary: &summary) }
+        batchClaimedAt = ContinuousClock.now
         let carried = pending.removeValue(forKey: queueName) ?? []
         if carried.isEmpty {
             return try queue.claim(from: queueName, limit: maximum, lease: policy.lease)
@@ -404,6 +409,7 @@ public final class QueueConsumer {
             claimed = ahead.take()
         }
         guard let claimed else { return [] }
+        batchClaimedAt = claimed.sentAt
         var messages = try received(claimed, summary: &summary)
         if messages.count > maximum {
             try queue.release(messages[maximum...].map(\.receipt), in: queueName, countingDelivery: false)
