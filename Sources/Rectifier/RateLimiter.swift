@@ -102,16 +102,23 @@ public final class ProcessorRateLimiter: Sendable {
         var remaining: Int
     }
 
-    struct State {
-        let store: any CallSlotStore
-        var reserved: [String: Reserved] = [:]
+    /// One processor's slots in hand, behind its own lock: workers asking
+    /// different processors never wait for each other.
+    final class Schedule: Sendable {
+        let reserved = Mutex(Reserved(next: 0, remaining: 0))
     }
 
-    private let state: Mutex<State>
+    private let store: Mutex<any CallSlotStore>
+    /// The processors named at creation (the common case: a pool's).
+    private let schedules: [String: Schedule]
+    /// Any other processor's, made on first use.
+    private let otherSchedules = Mutex<[String: Schedule]>([:])
 
-    /// A limiter reserving its slots from `store`.
-    public init(store: sending any CallSlotStore) {
-        state = Mutex(State(store: store))
+    /// A limiter reserving its slots from `store`, for `processors` (others are
+    /// paced too, their schedules made on first use).
+    public init(store: sending any CallSlotStore, processors: [String] = []) {
+        self.store = Mutex(store)
+        schedules = Dictionary(processors.map { ($0, Schedule()) }) { first, _ in first }
     }
 
     /// Waits until the next call to `processor` is allowed at `ratePerSecond`.
@@ -124,17 +131,21 @@ public final class ProcessorRateLimiter: Sendable {
     /// The time of the next slot for `processor` (reserving more from the store when none is left).
     func takeSlot(_ processor: String, ratePerSecond: Double, now: Double) throws -> Double {
         let interval = 1 / max(ratePerSecond, 0.001)
-        return try state.withLock { state throws -> Double in
-            var mine = state.reserved[processor] ?? Reserved(next: 0, remaining: 0)
+        let schedule = schedules[processor] ?? otherSchedules.withLock { table in
+            if let known = table[processor] { return known }
+            let made = Schedule()
+            table[processor] = made
+            return made
+        }
+        return try schedule.reserved.withLock { mine throws -> Double in
             if mine.remaining == 0 {
                 let count = max(1, Int(ratePerSecond * 0.05))
-                mine.next = try state.store.reserve(processor, count: count, interval: interval, now: now)
+                mine.next = try store.withLock { try $0.reserve(processor, count: count, interval: interval, now: now) }
                 mine.remaining = count
             }
             let slot = mine.next
             mine.next += interval
             mine.remaining -= 1
-            state.reserved[processor] = mine
             return slot
         }
     }

@@ -1,0 +1,21 @@
+import Foundation
+@testable import Rectifier
+import Testing
+
+/// Call slots: each processor's paced on its own schedule, a block reserved
+/// from the store at a time, whether or not the processor was named when
+/// the limiter was made.
+@Suite("Rectifier rate limiter")
+struct RateLimiterTests {
+    @Test func eachProcessorTakesConsecutiveSlotsFromItsOwnReservedBlock() throws {
+        let limiter = ProcessorRateLimiter(store: LocalCallSlots(), processors: ["named"])
+        for name in ["named", "unnamed"] {
+            // 100 calls a second: blocks of 5 slots 10 ms apart.
+            let slots = try (0..<7).map { _ in try limiter.takeSlot(name, ratePerSecond: 100, now: 1_000) }
+            let expected = (0..<7).map { 1_000 + Double($0) * 0.01 }
+            #expect(zip(slots, expected).allSatisfy { abs($0 - $1) < 1e-9 }, "\(name): \(slots)")
+        }
+        // Another processor's schedule is its own: it starts at `now`, not after the others' slots.
+        #expect(try limiter.takeSlot("third", ratePerSecond: 100, now: 1_000) == 1_000)
+    }
+}
