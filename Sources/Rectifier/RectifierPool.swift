@@ -36,7 +36,8 @@ public final class RectifierPool: Sendable {
         self.workers = max(1, workers ?? processors.map(\.concurrency).reduce(0, +))
         self.runID = runID
         self.makeProcessor = makeProcessor
-        limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage) : LocalCallSlots(), processors: processors.map { $0.name })
+        limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage) : LocalCallSlots(),
+                                       processors: processors.map { $0.name })
     }
 
     /// The processors each worker asks: every processor's `concurrency`
