@@ -141,12 +141,13 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             // soon: a quiet topic must not hold it (or its result) for a full poll.
             let wait: Int32 = batch.isEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
             let got = try consumer.pollBatch(timeoutMilliseconds: wait) { partition, offset, payload in
-                guard positions.wants(partition, offset) else { return }
-                if firstEventAt == nil { firstEventAt = clock.now }
+                // Scanned first: the minute decides which batch takes it (a
+                // message of a partition not held, or seen before, is dropped).
                 let scanned = batch.scan(payload)
                 let minute: Int64? = if case .counted(let fields) = scanned { fields.minute } else { nil }
-                let target = positions.accept(partition, offset, minute: minute) == .batch ? batch : held
-                target.add(scanned, payload)
+                guard let destination = positions.accept(partition, offset, minute: minute) else { return }
+                if firstEventAt == nil { firstEventAt = clock.now }
+                (destination == .batch ? batch : held).add(scanned, payload)
                 summary.events += 1
             }
             let now = clock.now

@@ -47,20 +47,18 @@ struct PartitionPositions {
         if entries.values.allSatisfy({ $0.batchEnd == nil && $0.heldEnd == nil }) { (batchMinute, heldMinute) = (nil, nil) }
     }
 
-    /// Whether a message at `offset` of `partition` goes into a batch: only
-    /// for a partition held, and never twice (a message before the position
-    /// is a leftover of an earlier assignment).
-    func wants(_ partition: Int32, _ offset: Int64) -> Bool {
-        guard let e = entries[partition] else { return false }
-        if let next = e.next, offset < next { return false }
-        return true
+    /// Where a message at `offset` of `partition` goes: nil for a
+    /// partition not held or a message before its position (a leftover of
+    /// an earlier assignment: never twice). `minute` is a counted event's minute (nil for a
+    /// skipped or invalid one). One hash lookup per message.
+    mutating func accept(_ partition: Int32, _ offset: Int64, minute: Int64?) -> Destination? {
+        guard let i = entries.index(forKey: partition) else { return nil }
+        return Self.accept(&entries.values[i], offset, minute: minute, batchMinute: &batchMinute, heldMinute: &heldMinute)
     }
 
-    /// Takes a message ``wants(_:_:)`` accepted; `minute` is a counted
-    /// event's minute (nil for a skipped or invalid one).
-    mutating func accept(_ partition: Int32, _ offset: Int64, minute: Int64?) -> Destination {
-        guard var e = entries[partition] else { return .batch }
-        defer { entries[partition] = e }
+    private static func accept(_ e: inout Entry, _ offset: Int64, minute: Int64?, batchMinute: inout Int64?,
+                               heldMinute: inout Int64?) -> Destination? {
+        if let next = e.next, offset < next { return nil }
         e.next = offset + 1
         if e.heldEnd == nil, let minute, let current = batchMinute, minute > current {
             heldMinute = min(heldMinute ?? minute, minute)

@@ -7,11 +7,8 @@ import Testing
 @Suite("Partition positions")
 struct PartitionPositionsTests {
     /// Offsets taken per destination when `messages` (partition, offset, minute) arrive in order.
-    func route(_ positions: inout PartitionPositions, _ messages: [(Int32, Int64, Int64?)]) -> [PartitionPositions.Destination] {
-        messages.map { p, o, m in
-            #expect(positions.wants(p, o))
-            return positions.accept(p, o, minute: m)
-        }
+    func route(_ positions: inout PartitionPositions, _ messages: [(Int32, Int64, Int64?)]) -> [PartitionPositions.Destination?] {
+        messages.map { p, o, m in positions.accept(p, o, minute: m) }
     }
 
     @Test func aBatchEndsAtItsMinuteOnEveryPartition() {
@@ -24,7 +21,8 @@ struct PartitionPositionsTests {
         #expect(!positions.minuteComplete)
         #expect(route(&positions, [(1, 12, 62), (1, 13, 61)]) == [.held, .held])
         #expect(positions.minuteComplete)
-        #expect(positions.progress == [PartitionProgress(partition: 0, from: nil, to: 2), PartitionProgress(partition: 1, from: 10, to: 12)])
+        #expect(positions.progress == [PartitionProgress(partition: 0, from: nil, to: 2),
+                                       PartitionProgress(partition: 1, from: 10, to: 12)])
         positions.committed()
         // The held messages are the batch in hand now, for minute 61.
         #expect(positions.batchMinute == 61)
@@ -38,14 +36,13 @@ struct PartitionPositionsTests {
     @Test func nothingIsTakenTwiceOrFromAPartitionNotHeld() {
         var positions = PartitionPositions()
         positions.assigned([0: 5])
-        #expect(!positions.wants(0, 4))
-        #expect(!positions.wants(1, 0))
-        #expect(route(&positions, [(0, 5, 60), (0, 6, 61)]) == [.batch, .held])
-        #expect(!positions.wants(0, 6))
+        #expect(route(&positions, [(0, 4, 60), (1, 0, 60), (0, 5, 60), (0, 6, 61), (0, 6, 61), (0, 5, 60)])
+                == [nil, nil, .batch, .held, nil, nil])
+        #expect(positions.progress == [PartitionProgress(partition: 0, from: 5, to: 6)])
         // A restart forgets both batches and reads again from the stored offsets.
         #expect(positions.restart(from: [0: 5]) == [0: 5])
         #expect(positions.progress.isEmpty && !positions.hasHeld && positions.batchMinute == nil)
-        #expect(positions.wants(0, 5))
+        #expect(route(&positions, [(0, 5, 61)]) == [.batch])
     }
 
     @Test func aPartitionWithoutMessagesDoesNotHoldTheMinuteBack() {
