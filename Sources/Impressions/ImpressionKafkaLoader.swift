@@ -76,10 +76,12 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private let openWriterStore: @Sendable () throws -> ImpressionStore
     private let logger: Logger
     private var positions = PartitionPositions()
-    /// The batch in hand, and the messages held for the one after it (their
-    /// partition reached a later minute; see ``PartitionPositions``).
-    private var batch: ImpressionBatch
-    private var held: ImpressionBatch
+    /// The batches in hand, the oldest minute's first (a partition that
+    /// reached a later minute adds to a later one; see ``PartitionPositions``).
+    private var batches: [ImpressionBatch]
+    /// The oldest batch in hand, the next to go to the writer.
+    private var batch: ImpressionBatch { batches[0] }
+    private var inHandEmpty: Bool { batches.allSatisfy(\.isEmpty) }
     private var consumer: KafkaConsumer?
     private var writer: BatchWriter?
     private var generation = 0
@@ -116,8 +118,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         self.logger = logger
         self.openWriterStore = openWriterStore
         let scanner = ImpressionScanner()
-        batch = ImpressionBatch(scanner: scanner)
-        held = ImpressionBatch(scanner: scanner)
+        batches = (0..<PartitionPositions.batchesInHand).map { _ in ImpressionBatch(scanner: scanner) }
     }
 
     /// Runs until `shouldStop` (then finishes the batch in hand, commits it
@@ -139,7 +140,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             let before = summary.events
             // While a batch waits for the writer or is being written, look again
             // soon: a quiet topic must not hold it (or its result) for a full poll.
-            let wait: Int32 = batch.isEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
+            let wait: Int32 = inHandEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
             let got = try consumer.pollBatch(timeoutMilliseconds: wait) { partition, offset, payload in
                 // Scanned first: the minute decides which batch takes it (a
                 // message of a partition not held, or seen before, is dropped).
@@ -147,7 +148,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
                 let minute: Int64? = if case .counted(let fields) = scanned { fields.minute } else { nil }
                 guard let destination = positions.accept(partition, offset, minute: minute) else { return }
                 if firstEventAt == nil { firstEventAt = clock.now }
-                (destination == .batch ? batch : held).add(scanned, payload)
+                batches[destination].add(scanned, payload)
                 summary.events += 1
             }
             let now = clock.now
@@ -156,7 +157,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             if let at = assignedAt, at > lastMessage { lastMessage = at }
             try handle(writer.takeResults(), reseek: true)
             if sealIfDue(now: now, lastSeal: lastSeal) { lastSeal = clock.now }
-            if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, held.isEmpty, writer.isIdle,
+            if let idle = options.idleExit, assignedAt != nil, inHandEmpty, writer.isIdle,
                now - lastMessage >= .seconds(idle) { break }
         }
         sealAll()
@@ -178,14 +179,14 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     /// stream, so that the minute's keys are written once instead of once
     /// per batch that cut through it.
     private func sealIfDue(now: ContinuousClock.Instant, lastSeal: ContinuousClock.Instant) -> Bool {
-        guard let writer, !batch.isEmpty || !held.isEmpty else { return false }
+        guard let writer, !inHandEmpty else { return false }
         // (Not for a handful of events: in a stream whose minutes are mixed
         // up, every partition soon holds a later minute.)
-        if positions.minuteComplete && batch.events >= Self.smallBatch {
+        if positions.minuteComplete && (batch.events >= Self.smallBatch || batch.isEmpty) {
             seal()
             return true
         }
-        let events = batch.events + held.events
+        let events = batches.reduce(0) { $0 + $1.events }
         let over = positions.batchMinute.map { $0 + Self.minuteOverAfter < Int64(Date().timeIntervalSince1970) } ?? false
         let waitForMinute = over && consumer?.hasMessagesBeyond(positions.awaited) == true
         guard events >= options.batchEvents || now - lastSeal >= .seconds(options.flushInterval)
@@ -195,8 +196,8 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         return true
     }
 
-    /// Hands the batch in hand to the writer; the held messages are the
-    /// batch in hand now.
+    /// Hands the oldest batch in hand to the writer; the next minute's is
+    /// the oldest now.
     private func seal() {
         let progress = positions.progress
         guard let writer else { return }
@@ -210,13 +211,12 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         }
         positions.committed()
         batch.clear()
-        swap(&batch, &held)
+        batches.append(batches.removeFirst())
     }
 
-    /// Hands everything in hand to the writer (the held messages as a second batch).
+    /// Hands everything in hand to the writer, one batch per minute in hand.
     private func sealAll() {
-        seal()
-        if !batch.isEmpty { seal() }
+        for _ in 0..<PartitionPositions.batchesInHand where !inHandEmpty { seal() }
     }
 
     /// Takes note of written batches; after a conflict every partition held
@@ -236,8 +236,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
                 guard g == generation else { continue }  // already restarted for an earlier conflict
                 generation += 1
                 logger.warning("impressions: another consumer moved the offsets; batches in flight dropped, re-reading stored offsets")
-                batch.clear()
-                held.clear()
+                for b in batches { b.clear() }
                 let seek = positions.restart(from: try store.storedOffsets(topic: options.topic))
                 if reseek { try consumer?.assign(seek) }
             case .failed(let message):
@@ -279,8 +278,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         } catch {
             logger.error("impressions: batches dropped at revocation (they will be read again): \(error)")
         }
-        batch.clear()
-        held.clear()
+        for b in batches { b.clear() }
         positions.revoked(partitions)
         _ = positions.restart(from: positions.entries.compactMapValues(\.stored))
         pendingAssignment = nil

@@ -6,8 +6,9 @@ import Testing
 /// to, and which offsets a batch moves (pure state, no broker).
 @Suite("Partition positions")
 struct PartitionPositionsTests {
-    /// Offsets taken per destination when `messages` (partition, offset, minute) arrive in order.
-    func route(_ positions: inout PartitionPositions, _ messages: [(Int32, Int64, Int64?)]) -> [PartitionPositions.Destination?] {
+    /// The batch in hand (0: the oldest) each message goes to when `messages`
+    /// (partition, offset, minute in unix seconds) arrive in order.
+    func route(_ positions: inout PartitionPositions, _ messages: [(Int32, Int64, Int64?)]) -> [Int?] {
         messages.map { p, o, m in positions.accept(p, o, minute: m) }
     }
 
@@ -15,42 +16,58 @@ struct PartitionPositionsTests {
         var positions = PartitionPositions()
         positions.assigned([0: nil, 1: 10])
         // Partition 0 reaches minute 61 first; partition 1 lags behind in minute 60.
-        let first = route(&positions, [(0, 0, 60), (0, 1, nil), (0, 2, 61), (1, 10, 60), (0, 3, 60), (1, 11, 60)])
-        #expect(first == [.batch, .batch, .held, .batch, .held, .batch])
-        // Minute 60 is not whole while partition 1 has not moved on.
+        #expect(route(&positions, [(0, 0, 3600), (0, 1, nil), (0, 2, 3660), (1, 10, 3600), (0, 3, 3600), (1, 11, 3600)])
+                == [0, 0, 1, 0, 1, 0])
+        // Minute 60 is not whole while partition 1 has not moved on; then it jumps to minute 62.
         #expect(!positions.minuteComplete)
-        #expect(route(&positions, [(1, 12, 62), (1, 13, 61)]) == [.held, .held])
-        #expect(positions.minuteComplete)
+        #expect(positions.awaited == [1: 12])
+        #expect(route(&positions, [(1, 12, 3720), (1, 13, 3660)]) == [2, 2])
+        #expect(positions.minuteComplete && positions.awaited.isEmpty)
         #expect(positions.progress == [PartitionProgress(partition: 0, from: nil, to: 2),
                                        PartitionProgress(partition: 1, from: 10, to: 12)])
         positions.committed()
-        // The held messages are the batch in hand now, for minute 61.
-        #expect(positions.batchMinute == 61)
-        #expect(positions.progress == [PartitionProgress(partition: 0, from: 2, to: 4), PartitionProgress(partition: 1, from: 12, to: 14)])
+        // Minute 61's batch is the oldest now: partition 0's messages 2 and 3 so far.
+        #expect(positions.batchMinute == 3660)
+        #expect(positions.progress == [PartitionProgress(partition: 0, from: 2, to: 4)])
         #expect(!positions.minuteComplete)
-        #expect(route(&positions, [(0, 4, 61), (1, 14, 62)]) == [.batch, .held])
+        #expect(route(&positions, [(0, 4, 3660), (1, 14, 3720), (0, 5, 3720)]) == [0, 1, 1])
+        #expect(positions.minuteComplete)
         positions.committed()
-        #expect(positions.progress == [PartitionProgress(partition: 1, from: 14, to: 15)])
+        // Minute 62: partition 1 from its stored offset 12 (messages 12 to 14), partition 0 from 5.
+        #expect(positions.batchMinute == 3720)
+        #expect(positions.progress == [PartitionProgress(partition: 0, from: 5, to: 6), PartitionProgress(partition: 1, from: 12, to: 15)])
+        positions.committed()
+        #expect(positions.progress.isEmpty && !positions.hasMessages && positions.batchMinute == nil)
+    }
+
+    @Test func aMinuteFarAheadGoesToTheLastBatchInHandAndAPartitionNeverGoesBack() {
+        var positions = PartitionPositions()
+        positions.assigned([0: nil])
+        #expect(route(&positions, [(0, 0, 3600), (0, 1, 3900), (0, 2, 3660), (0, 3, nil)]) == [0, 2, 2, 2])
+        positions.committed()
+        #expect(positions.batchMinute == 3660 && positions.progress.isEmpty)
+        positions.committed()
+        #expect(positions.progress == [PartitionProgress(partition: 0, from: 1, to: 4)])
     }
 
     @Test func nothingIsTakenTwiceOrFromAPartitionNotHeld() {
         var positions = PartitionPositions()
         positions.assigned([0: 5])
-        #expect(route(&positions, [(0, 4, 60), (1, 0, 60), (0, 5, 60), (0, 6, 61), (0, 6, 61), (0, 5, 60)])
-                == [nil, nil, .batch, .held, nil, nil])
+        #expect(route(&positions, [(0, 4, 3600), (1, 0, 3600), (0, 5, 3600), (0, 6, 3660), (0, 6, 3660), (0, 5, 3600)])
+                == [nil, nil, 0, 1, nil, nil])
         #expect(positions.progress == [PartitionProgress(partition: 0, from: 5, to: 6)])
-        // A restart forgets both batches and reads again from the stored offsets.
+        // A restart forgets every batch in hand and reads again from the stored offsets.
         #expect(positions.restart(from: [0: 5]) == [0: 5])
-        #expect(positions.progress.isEmpty && !positions.hasHeld && positions.batchMinute == nil)
-        #expect(route(&positions, [(0, 5, 61)]) == [.batch])
+        #expect(positions.progress.isEmpty && !positions.hasMessages && positions.batchMinute == nil)
+        #expect(route(&positions, [(0, 5, 3660)]) == [0])
     }
 
     @Test func aPartitionWithoutMessagesDoesNotHoldTheMinuteBack() {
         var positions = PartitionPositions()
         positions.assigned([0: nil, 1: nil, 2: nil])
-        _ = route(&positions, [(0, 0, 60), (2, 0, 60), (0, 1, 61)])
+        _ = route(&positions, [(0, 0, 3600), (2, 0, 3600), (0, 1, 3660)])
         #expect(!positions.minuteComplete)
-        _ = route(&positions, [(2, 1, 61)])
+        _ = route(&positions, [(2, 1, 3660)])
         #expect(positions.minuteComplete)
     }
 
