@@ -60,6 +60,8 @@ public struct SealedBatch: Sendable {
     public var skips: [ImpressionSkipReason: Int64]
     /// Events in the batch.
     public var events: Int
+    /// Distinct keys counted (rows to write).
+    public var keys: Int { counts.entries.count }
 }
 
 /// Counts aggregated in memory from many events, written in one transaction.
@@ -83,12 +85,20 @@ public final class ImpressionBatch {
 
     /// Adds one event (a JSON object, without its line end).
     public func add(_ event: UnsafeRawBufferPointer) {
+        add(scan(event), event)
+    }
+
+    /// What `event` counts for; a counted event's fields borrow from it
+    /// (and from the scanner) until the next scan.
+    func scan(_ event: UnsafeRawBufferPointer) -> ScanResult {
+        guard let base = event.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .rejected(.malformedJSON) }
+        return scanner.scan(base, event.count)
+    }
+
+    /// Adds an event already scanned (by this batch's scanner or another's, before its next scan).
+    func add(_ result: ScanResult, _ event: UnsafeRawBufferPointer) {
         events += 1
-        guard let base = event.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            reject(.malformedJSON, event)
-            return
-        }
-        switch scanner.scan(base, event.count) {
+        switch result {
         case .counted(let fields):
             counts.add(fields)
         case .skipped(let reason):

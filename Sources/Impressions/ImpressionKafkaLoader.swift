@@ -12,9 +12,10 @@ public struct KafkaLoaderOptions: Sendable {
     public var group: String
     /// Extra librdkafka properties (`session.timeout.ms`, …).
     public var settings: [String: String]
-    /// Most events per batch (one transaction). The batch in hand goes to
-    /// the writer as soon as the writer is free (a batch under 1,000 events
-    /// at most every 0.1 s), so it is usually smaller.
+    /// Most events per batch (one transaction). A batch goes to the writer
+    /// once it holds a whole minute of the stream, or, on a stream read as it
+    /// comes, as soon as the writer is free (a batch under 1,000 events at
+    /// most every 0.1 s), so it is usually smaller.
     public var batchEvents: Int
     /// Seconds before a partial batch is queued even while the writer is busy.
     public var flushInterval: Double
@@ -42,6 +43,9 @@ public struct KafkaLoaderSummary: Sendable {
     public var committedEvents = 0
     /// Transactions committed.
     public var batches = 0
+    /// Rows of counts those transactions added to or created (a key counted
+    /// in two batches is two rows).
+    public var rows = 0
     /// Batches dropped because another consumer had moved the offsets.
     public var conflicts = 0
     /// Wall-clock seconds.
@@ -72,7 +76,12 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private let openWriterStore: @Sendable () throws -> ImpressionStore
     private let logger: Logger
     private var positions = PartitionPositions()
-    private let batch = ImpressionBatch()
+    /// The batches in hand, the oldest minute's first (a partition that
+    /// reached a later minute adds to a later one; see ``PartitionPositions``).
+    private var batches: [ImpressionBatch]
+    /// The oldest batch in hand, the next to go to the writer.
+    private var batch: ImpressionBatch { batches[0] }
+    private var inHandEmpty: Bool { batches.allSatisfy(\.isEmpty) }
     private var consumer: KafkaConsumer?
     private var writer: BatchWriter?
     private var generation = 0
@@ -81,17 +90,22 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     private var assignedAt: ContinuousClock.Instant?
     private var firstEventAt: ContinuousClock.Instant?
     private var lastEventAt: ContinuousClock.Instant?
-    /// The writer never idles while events wait: once it is free, the batch
-    /// in hand goes at once, so a batch's size follows the database's
-    /// speed; one under `smallBatch` events goes at most every
-    /// `smallBatchSpacing`, so that a thin stream is not one transaction per
-    /// message.
+    /// Reading a stream as it comes, the writer never idles while events
+    /// wait: once it is free, the batch in hand goes at once, so a batch's
+    /// size follows the database's speed; one under `smallBatch` events goes
+    /// at most every `smallBatchSpacing`, so that a thin stream is not one
+    /// transaction per message. Reading a backlog, a batch waits for the end
+    /// of its minute instead (see `sealIfDue`).
     static let smallBatch = 1_000
     static let smallBatchSpacing = Duration.milliseconds(100)
     /// How long a poll waits for messages with nothing in hand, and with a
     /// batch in hand or being written.
     static let idlePollMilliseconds: Int32 = 100
     static let busyPollMilliseconds: Int32 = 2
+    /// Seconds after a minute's start when it is over on the clock: events of
+    /// an older minute are a backlog (a minute's own events arrive in it,
+    /// late ones a few seconds after).
+    static let minuteOverAfter: Int64 = 90
     /// What this run has done so far.
     public private(set) var summary = KafkaLoaderSummary()
 
@@ -103,6 +117,8 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         self.options = options
         self.logger = logger
         self.openWriterStore = openWriterStore
+        let scanner = ImpressionScanner()
+        batches = (0..<PartitionPositions.batchesInHand).map { _ in ImpressionBatch(scanner: scanner) }
     }
 
     /// Runs until `shouldStop` (then finishes the batch in hand, commits it
@@ -124,28 +140,27 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             let before = summary.events
             // While a batch waits for the writer or is being written, look again
             // soon: a quiet topic must not hold it (or its result) for a full poll.
-            let wait: Int32 = batch.isEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
+            let wait: Int32 = inHandEmpty && writer.isIdle ? Self.idlePollMilliseconds : Self.busyPollMilliseconds
             let got = try consumer.pollBatch(timeoutMilliseconds: wait) { partition, offset, payload in
-                if positions.accept(partition, offset) {
-                    if firstEventAt == nil { firstEventAt = clock.now }
-                    batch.add(payload)
-                    summary.events += 1
-                }
+                // Scanned first: the minute decides which batch takes it (a
+                // message of a partition not held, or seen before, is dropped).
+                let scanned = batch.scan(payload)
+                let minute: Int64? = if case .counted(let fields) = scanned { fields.minute } else { nil }
+                guard let destination = positions.accept(partition, offset, minute: minute) else { return }
+                if firstEventAt == nil { firstEventAt = clock.now }
+                batches[destination].add(scanned, payload)
+                summary.events += 1
             }
             let now = clock.now
             if got > 0 { lastMessage = now }
             if summary.events > before { lastEventAt = now }
             if let at = assignedAt, at > lastMessage { lastMessage = at }
             try handle(writer.takeResults(), reseek: true)
-            if !batch.isEmpty, batch.events >= options.batchEvents || now - lastSeal >= .seconds(options.flushInterval)
-                || (writer.isIdle && (batch.events >= Self.smallBatch || now - lastSeal >= Self.smallBatchSpacing)) {
-                seal()
-                lastSeal = clock.now
-            }
-            if let idle = options.idleExit, assignedAt != nil, batch.isEmpty, writer.isIdle,
+            if sealIfDue(now: now, lastSeal: lastSeal) { lastSeal = clock.now }
+            if let idle = options.idleExit, assignedAt != nil, inHandEmpty, writer.isIdle,
                now - lastMessage >= .seconds(idle) { break }
         }
-        seal()
+        sealAll()
         try handle(writer.drain(), reseek: false)
         consumer.close()
         self.consumer = nil
@@ -154,18 +169,54 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
         return summary
     }
 
-    /// Hands the batch in hand to the writer; the next batch starts where it ends.
+    /// Seals what is due after a poll; returns whether it sealed. A batch
+    /// holding its whole minute goes at once (waiting if another batch
+    /// already waits for the writer). Otherwise everything in hand
+    /// goes at the size or age limit, or as soon as the writer is free —
+    /// except while reading a backlog (the batch's minute is over on the
+    /// clock and the broker has more messages for a partition the minute
+    /// waits on), when the batch waits for the end of its minute in the
+    /// stream, so that the minute's keys are written once instead of once
+    /// per batch that cut through it.
+    private func sealIfDue(now: ContinuousClock.Instant, lastSeal: ContinuousClock.Instant) -> Bool {
+        guard let writer, !inHandEmpty else { return false }
+        // (Not for a handful of events: in a stream whose minutes are mixed
+        // up, every partition soon holds a later minute.)
+        if positions.minuteComplete && (batch.events >= Self.smallBatch || batch.isEmpty) {
+            seal()
+            return true
+        }
+        let events = batches.reduce(0) { $0 + $1.events }
+        let over = positions.batchMinute.map { $0 + Self.minuteOverAfter < Int64(Date().timeIntervalSince1970) } ?? false
+        let waitForMinute = over && consumer?.hasMessagesBeyond(positions.awaited) == true
+        guard events >= options.batchEvents || now - lastSeal >= .seconds(options.flushInterval)
+            || (writer.isIdle && !waitForMinute && (events >= Self.smallBatch || now - lastSeal >= Self.smallBatchSpacing))
+        else { return false }
+        sealAll()
+        return true
+    }
+
+    /// Hands the oldest batch in hand to the writer; the next minute's is
+    /// the oldest now.
     private func seal() {
         let progress = positions.progress
-        guard !progress.isEmpty, let writer else { return }
-        let t0 = ContinuousClock().now
-        let sealed = batch.sealed()
-        let t1 = ContinuousClock().now
-        writer.submit(PendingWrite(batch: sealed, progress: progress, generation: generation))
-        summary.sealSeconds += (t1 - t0).seconds
-        summary.waitSeconds += (ContinuousClock().now - t1).seconds
+        guard let writer else { return }
+        if !progress.isEmpty {
+            let t0 = ContinuousClock().now
+            let sealed = batch.sealed()
+            let t1 = ContinuousClock().now
+            writer.submit(PendingWrite(batch: sealed, progress: progress, generation: generation))
+            summary.sealSeconds += (t1 - t0).seconds
+            summary.waitSeconds += (ContinuousClock().now - t1).seconds
+        }
         positions.committed()
         batch.clear()
+        batches.append(batches.removeFirst())
+    }
+
+    /// Hands everything in hand to the writer, one batch per minute in hand.
+    private func sealAll() {
+        for _ in 0..<PartitionPositions.batchesInHand where !inHandEmpty { seal() }
     }
 
     /// Takes note of written batches; after a conflict every partition held
@@ -176,6 +227,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
             case .committed(let write, let seconds, let at):
                 summary.committedEvents += write.batch.events
                 summary.batches += 1
+                summary.rows += write.batch.keys
                 summary.commitSeconds += seconds
                 if let firstEventAt { summary.activeSeconds = (at - firstEventAt).seconds }
                 consumer?.commitInformational(Dictionary(uniqueKeysWithValues: write.progress.map { ($0.partition, $0.to) }))
@@ -184,7 +236,7 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
                 guard g == generation else { continue }  // already restarted for an earlier conflict
                 generation += 1
                 logger.warning("impressions: another consumer moved the offsets; batches in flight dropped, re-reading stored offsets")
-                batch.clear()
+                for b in batches { b.clear() }
                 let seek = positions.restart(from: try store.storedOffsets(topic: options.topic))
                 if reseek { try consumer?.assign(seek) }
             case .failed(let message):
@@ -220,13 +272,13 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     func partitionsRevoked(_ partitions: [Int32]) {
         // Write what was read before giving the partitions up (the offsets
         // check keeps this safe even if another consumer got there first).
-        seal()
+        sealAll()
         do {
             try handle(writer?.drain() ?? [], reseek: false)
         } catch {
             logger.error("impressions: batches dropped at revocation (they will be read again): \(error)")
         }
-        batch.clear()
+        for b in batches { b.clear() }
         positions.revoked(partitions)
         _ = positions.restart(from: positions.entries.compactMapValues(\.stored))
         pendingAssignment = nil

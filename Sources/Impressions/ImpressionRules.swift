@@ -82,7 +82,7 @@ enum ImpressionRules {
     /// JSON number in [1e-6, 1].
     static func weight(_ value: RawField) -> Int64? {
         guard case .number(let text) = value, text.count <= 64 else { return nil }
-        let rate = withUnsafeTemporaryAllocation(of: CChar.self, capacity: text.count + 1) { buffer -> Double in
+        let rate = shortDecimal(text) ?? withUnsafeTemporaryAllocation(of: CChar.self, capacity: text.count + 1) { buffer -> Double in
             let p = buffer.baseAddress!
             UnsafeMutableRawPointer(p).copyMemory(from: text.base, byteCount: text.count)
             p[text.count] = 0
@@ -91,6 +91,33 @@ enum ImpressionRules {
         guard rate.isFinite, rate >= minimumSampleRate, rate <= 1 else { return nil }
         return Int64((1 / rate).rounded())
     }
+
+    /// A JSON number of the form `D[.D]` with at most 15 digits, exactly as
+    /// `strtod` reads it: the digits and the power of ten are both exact
+    /// doubles, and one IEEE division rounds correctly (Clinger's fast
+    /// path). nil for anything else (sign, exponent, more digits). The
+    /// rates are all of this form; `strtod` was a tenth of the scan.
+    static func shortDecimal(_ text: ByteSpan) -> Double? {
+        var digits: Int64 = 0
+        var count = 0
+        var fraction = -1
+        for i in 0..<text.count {
+            let c = text.base[i]
+            if c == UInt8(ascii: "."), fraction < 0 {
+                fraction = 0
+                continue
+            }
+            guard (c &- 0x30) < 10, count < 15 else { return nil }
+            digits = digits * 10 + Int64(c &- 0x30)
+            count += 1
+            if fraction >= 0 { fraction += 1 }
+        }
+        guard count > 0 else { return nil }
+        return fraction > 0 ? Double(digits) / exactPowersOfTen[fraction] : Double(digits)
+    }
+
+    /// 10^0 … 10^15, each exact as a double.
+    static let exactPowersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
 
     @inline(__always) static func isNameByte(_ c: UInt8) -> Bool {
         (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 26 || c == UInt8(ascii: "_")

@@ -157,7 +157,7 @@ extension ImpressionsBench {
         let deadline = ContinuousClock().now + .seconds(600)
         let summary = try loader.run(shouldStop: { loader.summary.committedEvents >= count || ContinuousClock().now > deadline })
         Logger(label: "fundq.bench.impressions").info("""
-            loader: \(String(format: "%.2f", summary.readSeconds)) s reading, \(summary.batches) batches, \
+            loader: \(String(format: "%.2f", summary.readSeconds)) s reading, \(summary.batches) batches of \(summary.rows) rows, \
             \(String(format: "%.2f", summary.commitSeconds)) s writing, \
             \(String(format: "%.2f", summary.waitSeconds)) s waiting for the writer, \
             \(String(format: "%.2f", summary.sealSeconds)) s sealing

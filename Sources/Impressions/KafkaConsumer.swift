@@ -186,6 +186,20 @@ final class KafkaConsumer {
         return delivered
     }
 
+    /// Whether the broker holds messages of `topic` at or after `offsets`
+    /// (partition: next offset to read) on any of those partitions, as of
+    /// the last fetch (librdkafka's cached high watermarks: no request).
+    func hasMessagesBeyond(_ offsets: [Int32: Int64]) -> Bool {
+        for (partition, next) in offsets {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            if rd_kafka_get_watermark_offsets(handle, topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high > next {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Tells the group coordinator how far each partition is (informational:
     /// the database's stored offsets are what a consumer starts from).
     func commitInformational(_ offsets: [Int32: Int64]) {

@@ -185,15 +185,36 @@ struct PackedCounts: Sendable {
 
     /// Every key with its count, in the order of their packed bytes: one
     /// order every writer follows (so that concurrent writers take row locks
-    /// in the same order), found with `memcmp` instead of six String
+    /// in the same order), compared as bytes instead of six String
     /// comparisons per step (half the writer's CPU time before).
     func rows() -> [(key: ImpressionKey, count: Int64)] {
         arena.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress, !entries.isEmpty else { return [] }
-            return entries.sorted { a, b in
-                let c = memcmp(base + a.offset, base + b.offset, min(a.length, b.length))
-                return c != 0 ? c < 0 : a.length < b.length
-            }.map { (key: KeyCounter.unpack(base + $0.offset), count: $0.count) }
+            return entries.sorted { PackedCounts.precedes($0, $1, in: base) }
+                .map { (key: KeyCounter.unpack(base + $0.offset), count: $0.count) }
         }
+    }
+
+    /// Whether `a`'s packed bytes sort before `b`'s (as `memcmp`, then the
+    /// shorter first), eight bytes at a time inline: a call to `memcmp` per
+    /// comparison was most of the sort's time.
+    @inline(__always)
+    static func precedes(_ a: Entry, _ b: Entry, in base: UnsafePointer<UInt8>) -> Bool {
+        let n = min(a.length, b.length)
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= n {
+            let x = raw.loadUnaligned(fromByteOffset: a.offset + i, as: UInt64.self)
+            let y = raw.loadUnaligned(fromByteOffset: b.offset + i, as: UInt64.self)
+            // Read big-endian, the first byte is the most significant: integer order is byte order.
+            if x != y { return x.bigEndian < y.bigEndian }
+            i += 8
+        }
+        while i < n {
+            let x = base[a.offset + i], y = base[b.offset + i]
+            if x != y { return x < y }
+            i += 1
+        }
+        return a.length < b.length
     }
 }

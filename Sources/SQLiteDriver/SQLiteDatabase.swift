@@ -248,9 +248,13 @@ public final class SQLiteStatement {
         case .null: rc = sqlite3_bind_null(stmt, position)
         case .integer(let v): rc = sqlite3_bind_int64(stmt, position, v)
         case .real(let v): rc = sqlite3_bind_double(stmt, position, v)
-        case .text(let v):
-            rc = v.utf8CString.withUnsafeBufferPointer { buf in
-                fundq_sqlite_bind_text(stmt, position, buf.baseAddress, Int32(buf.count - 1))
+        case .text(var v):
+            // The string's own UTF-8 (SQLite copies it): no C string made per value.
+            rc = v.withUTF8 { utf8 in
+                guard let p = utf8.baseAddress, !utf8.isEmpty else { return fundq_sqlite_bind_text(stmt, position, "", 0) }
+                return p.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                    fundq_sqlite_bind_text(stmt, position, $0, Int32(utf8.count))
+                }
             }
         case .blob(let v):
             rc = v.withUnsafeBytes { raw in
