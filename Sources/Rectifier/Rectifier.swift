@@ -320,48 +320,81 @@ public final class Rectifier {
         } catch where !Rectifier.isOutage(error) {
             events = Array(repeating: .failed("\(error)"), count: waiting.count)
         }
+        try makeMoneyCalls(&waiting, events, options: options)
+        waiting = []
+    }
+
+    /// How long a created profile's id may wait for the group's other calls before it is written.
+    static let profileWriteWait = Duration.seconds(1)
+
+    /// Runs each row's plan on from its intent's `events` (the money calls,
+    /// one after another); the profile ids they create are written together
+    /// after the group's calls, or before the next call once the oldest has
+    /// waited ``profileWriteWait`` (a slow processor never holds one long).
+    func makeMoneyCalls(_ waiting: inout [RowInProgress], _ events: [RectifierEvent], options: RectifierOptions) throws {
         let committed = clock.now
         var recording: [Int] = []
+        var oldest: ContinuousClock.Instant?
         do {
             for i in waiting.indices {
+                if let oldest, !recording.isEmpty, clock.now - oldest >= Self.profileWriteWait {
+                    let rows = recording
+                    recording = []
+                    try continueAfterProfiles(rows, &waiting, options: options)
+                }
                 var event = events[i]
                 // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
                 if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
                     event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
                 }
-                if try advance(&waiting[i], event, options: options, pausingAt: .profile) { recording.append(i) }
+                if try advance(&waiting[i], event, options: options, pausingAt: .profile) {
+                    if recording.isEmpty { oldest = clock.now }
+                    recording.append(i)
+                }
             }
         } catch {
             // Stopping (a store went away): the profiles already created are written if the database still can be.
             _ = try? recordProfiles(recording.map { waiting[$0] })
             throw error
         }
-        let written = try recordProfiles(recording.map { waiting[$0] })
-        for (i, event) in zip(recording, written) {
+        try continueAfterProfiles(recording, &waiting, options: options)
+    }
+
+    /// Writes the profile ids of the rows at `indices`, then runs their plans to the end.
+    func continueAfterProfiles(_ indices: [Int], _ waiting: inout [RowInProgress], options: RectifierOptions) throws {
+        let written = try recordProfiles(indices.map { waiting[$0] })
+        for (i, event) in zip(indices, written) {
             _ = try advance(&waiting[i], event, options: options, pausingAt: nil)
         }
-        waiting = []
     }
 
     /// Writes the created profiles' ids into their rows' messages, in one
-    /// transaction after the group's calls (a crash before it leaves those
-    /// rows with a recorded profile-creation intent and no profile id: the
-    /// next run sends them to review, never creates a second profile).
+    /// transaction (a crash before it leaves those rows with a recorded
+    /// profile-creation intent and no profile id: the next run sends them to
+    /// review, never creates a second profile). Should the database refuse
+    /// the transaction, each row is written on its own, so that one row's
+    /// refusal costs no other row its id.
     func recordProfiles(_ rows: [RowInProgress]) throws -> [RectifierEvent] {
         guard !rows.isEmpty else { return [] }
+        func write(_ work: RowInProgress) throws {
+            var message = work.row.message
+            message["subscr_id"] = .string(work.profile!)
+            try pending.updateMessage(id: work.row.id, message: message)
+        }
         do {
-            try Rectifier.retryingTransient {
-                try storage.database.transaction {
-                    for work in rows {
-                        var message = work.row.message
-                        message["subscr_id"] = .string(work.profile!)
-                        try pending.updateMessage(id: work.row.id, message: message)
-                    }
+            try Rectifier.retryingTransient { try storage.database.transaction { for work in rows { try write(work) } } }
+            return Array(repeating: .written, count: rows.count)
+        } catch where !Rectifier.isOutage(error) && rows.count > 1 {
+            return try rows.map { work in
+                do {
+                    try Rectifier.retryingTransient { try storage.database.transaction { try write(work) } }
+                    return .written
+                } catch where !Rectifier.isOutage(error) {
+                    return .failed("\(error)")
                 }
             }
-            return Array(repeating: .written, count: rows.count)
         } catch where !Rectifier.isOutage(error) {
-            return Array(repeating: .failed("\(error)"), count: rows.count)
+            return [.failed("\(error)")]
         }
     }
 
@@ -402,7 +435,8 @@ public final class Rectifier {
 
     /// Runs `work`'s plan from `event`: each step's I/O here, each decision
     /// in the planner. With `pausingAt`, stops at that kind of write
-    /// (returns true; the intent is in `work.intent`); else runs to the end.
+    /// (returns true; the intent is in `work.intent`, the profile id in
+    /// `work.profile`); else runs to the end.
     func advance(_ work: inout RowInProgress, _ first: RectifierEvent?, options: RectifierOptions, pausingAt: PauseAt?) throws -> Bool {
         var event = first
         while true {

@@ -13,6 +13,8 @@ public final class SQLiteDatabase: SQLConnection {
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
     private var transactionDepth = 0
+    /// The busy handler's state (its context pointer; lives as long as the connection).
+    private let lockWait: LockWait
 
     /// Opens (creating if needed) the database at `path` in WAL mode with
     /// `synchronous=FULL`, so a committed write survives a crash of the
@@ -24,7 +26,8 @@ public final class SQLiteDatabase: SQLConnection {
         self.path = path
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         handle = try Self.open(path, path: path, flags: flags)
-        sqlite3_busy_handler(handle, Self.waitForLock, UnsafeMutableRawPointer(bitPattern: Int(max(1, busyTimeoutMilliseconds))))
+        lockWait = LockWait(timeout: .milliseconds(max(0, busyTimeoutMilliseconds)))
+        sqlite3_busy_handler(handle, Self.waitForLock, Unmanaged.passUnretained(lockWait).toOpaque())
         sqlite3_extended_result_codes(handle, 0)
         if readOnly {
             // A first read tells at once whether the file (and its -wal/-shm) can be read.
@@ -55,16 +58,17 @@ public final class SQLiteDatabase: SQLConnection {
 
     /// The busy handler: while another connection holds the lock, waits
     /// 0.1, 0.2, 0.4 and 0.8 ms, then 2 ms at a time, until the busy timeout
-    /// (milliseconds, carried in `context`) has passed. SQLite's own
+    /// has passed on the clock since the first try. SQLite's own
     /// (`sqlite3_busy_timeout`) waits 10 to 100 ms at a time after a few
     /// tries, so with several writers the lock often sat free while every
-    /// waiter slept.
+    /// waiter slept. `context` is the connection's ``LockWait``.
     static let waitForLock: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
-        let timeoutMicroseconds = Int(bitPattern: context) * 1000
-        let tries = Int(count)
-        let waited = tries < 4 ? 100 * ((1 << tries) - 1) : 1_500 + (tries - 4) * 2_000
-        guard waited < timeoutMicroseconds else { return 0 }
-        usleep(useconds_t(tries < 4 ? 100 << tries : 2_000))
+        guard let context else { return 0 }
+        let wait = Unmanaged<LockWait>.fromOpaque(context).takeUnretainedValue()
+        let now = ContinuousClock.now
+        if count == 0 { wait.firstTry = now }
+        guard now - wait.firstTry < wait.timeout else { return 0 }
+        usleep(useconds_t(count < 4 ? 100 << count : 2_000))
         return 1
     }
 
@@ -322,5 +326,15 @@ public final class SQLiteStatement {
         let n = Int(sqlite3_column_bytes(stmt, i))
         guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return [] }
         return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+/// When a connection's wait for SQLite's lock began, and how long it may last.
+final class LockWait {
+    let timeout: Duration
+    var firstTry = ContinuousClock.now
+
+    init(timeout: Duration) {
+        self.timeout = timeout
     }
 }

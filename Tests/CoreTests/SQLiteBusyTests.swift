@@ -41,7 +41,9 @@ struct SQLiteBusyTests {
         let waiter = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 200)
         try holder.execute("BEGIN IMMEDIATE", [])
         defer { _ = try? holder.execute("ROLLBACK", []) }
+        let started = ContinuousClock.now
         let error = #expect(throws: SQLiteError.self) { try waiter.execute("INSERT INTO t (v) VALUES (1)", []) }
         #expect(error?.isTransient == true)
+        #expect(ContinuousClock.now - started >= .milliseconds(200), "it waited for the busy timeout first")
     }
 }

@@ -2,6 +2,7 @@ import Backends
 import Core
 import Foundation
 import FundqTestSupport
+import Processors
 import Rectifier
 import Testing
 
@@ -43,5 +44,45 @@ struct DecisionWriteTests {
             "SELECT result FROM rectifier_decision WHERE order_id = 'GC-W7'", []).first?.first?.string ?? ""
         #expect(refused.contains("not written") && refused.contains("refused by the test"), "\(refused)")
         #expect(try store.fetch(gateway: "globalcollect", orderID: "GC-W7")?.resolution == nil, "the refused row stays for a later run")
+    }
+
+    /// A group's created profile ids are written in one transaction; when the
+    /// database refuses one row's, every other row still gets its id (each
+    /// then written on its own) and completes; the refused row is left for a
+    /// person (an intent with no profile id), never given a second profile.
+    @Test func oneRefusedProfileIdCostsNoOtherRowItsId() throws {
+        let recurring = try #require(Processors.all.first { $0.capabilities.contains(.createRecurringProfile) })
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        let ids = (0..<6).map { "RP-W\($0)" }
+        let store = PendingStore(connection: storage.database)
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        try storage.database.transaction {
+            for id in ids {
+                try f.sandbox.script(recurring.name, id: id, outcome: .pendingPoke)
+                try store.store(try PendingMessage(members: try JSONParser().parse(
+                    pendingMessageText(processor: recurring.name, id: id, date: date)).objectValue!))
+            }
+        }
+        try storage.database.executeScript("""
+            CREATE TRIGGER refuse_one BEFORE UPDATE OF message ON pending WHEN NEW.order_id = 'RP-W2'
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+            """)
+        let adapter = try f.processor(recurring.name, everyProcessor(["RETRY_BACKOFF_SECONDS": "0", "RATE_LIMIT_PER_SECOND": "10000"]))
+        let report = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions())
+        #expect(report.total.examined == 6)
+        #expect(report.total.completed == 5)
+        for id in ids {
+            let row = try #require(try store.fetch(gateway: recurring.gateway, orderID: id))
+            if id == "RP-W2" {
+                #expect(row.resolution == nil && row.message["subscr_id"] == nil && row.intents.profileRequestedAt != nil)
+            } else {
+                #expect(row.resolution == .completed && row.message["subscr_id"] != nil, "\(id)")
+            }
+        }
+        #expect(f.sandbox.captures.count == 6, "one profile per row, none created twice")
+        let again = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions())
+        #expect(again.total.completed == 0 && f.sandbox.captures.count == 6, "the refused row is never given a second profile")
     }
 }

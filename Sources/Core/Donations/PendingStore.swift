@@ -368,8 +368,8 @@ public final class PendingStore {
     /// the ids of those whose claim `worker` still held (their intent is
     /// recorded and their claim extended); the others are left untouched
     /// and their calls must not be made. SQLite: one `UPDATE … RETURNING`;
-    /// MariaDB: a locking read of the held rows, then one `UPDATE` — call it
-    /// inside a transaction there, so that no claim is lost between the two.
+    /// MariaDB: a locking read of the held rows, then one `UPDATE`, in one
+    /// transaction (the caller's, if it has one).
     public func recordIntent(_ intent: PendingIntent, ids: [Int64], worker: String, lease: Duration,
                              now: Date = Date()) throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
@@ -382,13 +382,17 @@ public final class PendingStore {
         if d == .sqlite {
             return Set(try connection.query("\(set) WHERE \(held) RETURNING id", setParameters + heldParameters).compactMap { $0[0].int64 })
         }
-        let holding = try connection.query("SELECT id FROM pending WHERE \(held) FOR UPDATE", heldParameters).compactMap { $0[0].int64 }
-        guard !holding.isEmpty else { return [] }
-        // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose values
-        // changed, so its count is not checked).
-        try connection.execute("\(set) WHERE id IN (\(Array(repeating: "?", count: holding.count).joined(separator: ", ")))",
-                               setParameters + holding.map { .integer($0) })
-        return Set(holding)
+        // In a transaction of its own when the caller has none (inside one, this joins it), so that no claim is
+        // lost between the locking read and the update.
+        return try connection.transaction {
+            let holding = try connection.query("SELECT id FROM pending WHERE \(held) FOR UPDATE", heldParameters).compactMap { $0[0].int64 }
+            guard !holding.isEmpty else { return [] }
+            // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose
+            // values changed, so its count is not checked).
+            try connection.execute("\(set) WHERE id IN (\(Array(repeating: "?", count: holding.count).joined(separator: ", ")))",
+                                   setParameters + holding.map { .integer($0) })
+            return Set(holding)
+        }
     }
 
     /// Claims row `id` for `worker` until `now + lease`, unless another

@@ -400,7 +400,9 @@ public final class QueueConsumer {
                                limit: maximum, lease: policy.lease)
         }
         var claimed = ahead.take()
-        if let other = claimed, other.request.queueName != queueName {
+        // Another queue's batch, or one claimed so long ago that most of its lease is gone, is given back
+        // (uncounted) and a fresh batch claimed: a batch is never handed out near the end of its lease.
+        if let other = claimed, other.request.queueName != queueName || ContinuousClock.now - other.sentAt >= policy.lease * 0.8 {
             try giveBack(other, summary: &summary)
             claimed = nil
         }
