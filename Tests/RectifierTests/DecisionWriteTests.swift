@@ -4,12 +4,25 @@ import Foundation
 import FundqTestSupport
 import Processors
 import Rectifier
+import Sandbox
 import Testing
 
 /// Writing a batch of decisions against a real SQLite file whose queues
 /// share it (a donation's push commits with its row's resolution).
 @Suite("Rectifier decision writes")
 struct DecisionWriteTests {
+    /// Pending rows an hour old for `ids`, each scripted at `processor`'s simulator.
+    func seed(_ ids: [String], processor: String, outcome: SandboxOutcome, store: PendingStore, sandbox: Sandbox) throws {
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        try store.connection.transaction {
+            for id in ids {
+                try sandbox.script(processor, id: id, outcome: outcome)
+                try store.store(try PendingMessage(members: try JSONParser().parse(
+                    pendingMessageText(processor: processor, id: id, date: date)).objectValue!))
+            }
+        }
+    }
+
     /// One row whose write the database refuses fails its batch; the others
     /// are then written one by one, each completed row with its donation in
     /// its own transaction: no row is resolved as completed without its
@@ -20,14 +33,7 @@ struct DecisionWriteTests {
         let storage = try Storage(db.configuration)
         let ids = (0..<20).map { "GC-W\($0)" }
         let store = PendingStore(connection: storage.database)
-        let date = Int(Date().timeIntervalSince1970) - 3600
-        try storage.database.transaction {
-            for id in ids {
-                try f.sandbox.script("globalcollect", id: id, outcome: .complete)
-                try store.store(try PendingMessage(members: try JSONParser().parse(
-                    pendingMessageText(processor: "globalcollect", id: id, date: date)).objectValue!))
-            }
-        }
+        try seed(ids, processor: "globalcollect", outcome: .complete, store: store, sandbox: f.sandbox)
         try storage.database.executeScript("""
             CREATE TRIGGER refuse_one BEFORE UPDATE OF resolution ON pending WHEN NEW.order_id = 'GC-W7'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
@@ -57,14 +63,7 @@ struct DecisionWriteTests {
         let storage = try Storage(db.configuration)
         let ids = (0..<6).map { "RP-W\($0)" }
         let store = PendingStore(connection: storage.database)
-        let date = Int(Date().timeIntervalSince1970) - 3600
-        try storage.database.transaction {
-            for id in ids {
-                try f.sandbox.script(recurring.name, id: id, outcome: .pendingPoke)
-                try store.store(try PendingMessage(members: try JSONParser().parse(
-                    pendingMessageText(processor: recurring.name, id: id, date: date)).objectValue!))
-            }
-        }
+        try seed(ids, processor: recurring.name, outcome: .pendingPoke, store: store, sandbox: f.sandbox)
         try storage.database.executeScript("""
             CREATE TRIGGER refuse_one BEFORE UPDATE OF message ON pending WHEN NEW.order_id = 'RP-W2'
             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
