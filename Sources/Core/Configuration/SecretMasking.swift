@@ -208,13 +208,12 @@ public struct SecretMasker: Sendable {
         let haystack = Array(text.utf8)
         var covered: [Bool] = []
         var coveredUpTo = 0
-        for start in haystack.indices where firstBytes[Int(haystack[start])] {
-            for bytes in formBytes where start + bytes.count > coveredUpTo && start + bytes.count <= haystack.count
-                && haystack[start] == bytes[0] && haystack[start..<start + bytes.count].elementsEqual(bytes) {
-                if covered.isEmpty { covered = Array(repeating: false, count: haystack.count) }
-                for i in max(start, coveredUpTo)..<start + bytes.count { covered[i] = true }
-                coveredUpTo = start + bytes.count
-            }
+        forEachOccurrence(in: haystack) { form, start in
+            let end = start + formBytes[form].count
+            guard end > coveredUpTo else { return }
+            if covered.isEmpty { covered = Array(repeating: false, count: haystack.count) }
+            for i in max(start, coveredUpTo)..<end { covered[i] = true }
+            coveredUpTo = end
         }
         guard !covered.isEmpty else { return text }
         var out: [UInt8] = []
@@ -231,16 +230,20 @@ public struct SecretMasker: Sendable {
 
     /// The forms that occur in `text` (longest first), found in one pass over its bytes.
     func found(in text: String) -> [String] {
-        guard !forms.isEmpty else { return [] }
-        let haystack = Array(text.utf8)
         var present = Array(repeating: false, count: formBytes.count)
+        forEachOccurrence(in: Array(text.utf8)) { form, _ in present[form] = true }
+        return forms.indices.filter { present[$0] }.map { forms[$0] }
+    }
+
+    /// Calls `body` with each occurrence of a form in `haystack`: the form's
+    /// index and where it starts, in order of start (longest form first).
+    private func forEachOccurrence(in haystack: [UInt8], _ body: (_ form: Int, _ start: Int) -> Void) {
         for start in haystack.indices where firstBytes[Int(haystack[start])] {
-            for (n, needle) in formBytes.enumerated() where !present[n] && haystack[start] == needle[0] {
-                let end = start + needle.count
-                if end <= haystack.count, haystack[start..<end].elementsEqual(needle) { present[n] = true }
+            for (form, bytes) in formBytes.enumerated() where start + bytes.count <= haystack.count
+                && haystack[start..<start + bytes.count].elementsEqual(bytes) {
+                body(form, start)
             }
         }
-        return forms.indices.filter { present[$0] }.map { forms[$0] }
     }
 
     static func percentEncoded(_ s: String, spaceAsPlus: Bool) -> String {

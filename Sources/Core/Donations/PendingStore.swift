@@ -353,21 +353,17 @@ public final class PendingStore {
     }
 
     /// Records that `intent` is about to be made on row `id` (in its own
-    /// column) and extends `worker`'s claim to `now + lease`, in one
-    /// statement; `false` when the claim was lost — then nothing was recorded
-    /// and the call must not be made.
+    /// column) and extends `worker`'s claim to `now + lease`; `false` when
+    /// the claim was lost — then nothing was recorded and the call must not
+    /// be made.
     public func recordIntent(_ intent: PendingIntent, id: Int64, worker: String, lease: Duration, now: Date = Date()) throws -> Bool {
-        let d = connection.dialect
-        return try connection.execute("""
-            UPDATE pending SET \(intent.column) = ?, claim_until = ?
-            WHERE id = ? AND claimed_by = ? AND claim_until > ? AND resolution IS NULL
-            """, [d.value(now), d.value(now.addingTimeInterval(lease.seconds)), .integer(id), .text(worker), d.value(now)]) == 1
+        try recordIntent(intent, ids: [id], worker: worker, lease: lease, now: now).contains(id)
     }
 
-    /// ``recordIntent(_:id:worker:lease:now:)`` for several rows at once:
-    /// the ids of those whose claim `worker` still held (their intent is
-    /// recorded and their claim extended); the others are left untouched
-    /// and their calls must not be made. SQLite: one `UPDATE … RETURNING`;
+    /// Records `intent` on several rows at once: the ids of those whose claim
+    /// `worker` still held (their intent is recorded and their claim
+    /// extended to `now + lease`); the others are left untouched and their
+    /// calls must not be made. SQLite: one `UPDATE … RETURNING`;
     /// MariaDB: a locking read of the held rows, then one `UPDATE`, in one
     /// transaction (the caller's, if it has one).
     public func recordIntent(_ intent: PendingIntent, ids: [Int64], worker: String, lease: Duration,

@@ -152,6 +152,8 @@ public final class QueueConsumer {
     /// When the batch being handled was claimed (just before its claim was
     /// sent, possibly ahead, while the previous batch was handled).
     private var batchClaimedAt: ContinuousClock.Instant?
+    /// How long after its claim a batch's messages may still be handed out: 80% of the lease.
+    private var handOutWindow: Duration { policy.lease * 0.8 }
     private let host = ProcessInfo.processInfo.hostName
     private let pid = ProcessInfo.processInfo.processIdentifier
 
@@ -187,7 +189,7 @@ public final class QueueConsumer {
             // never handled here while another consumer has it too. The
             // lease runs from the claim (which may have been made ahead).
             let claimed = batchClaimedAt ?? clock.now
-            let handOutUntil = policy.lease * 0.8
+            let handOutUntil = handOutWindow
             return batch.map { message in
                 guard stop == nil, clock.now - claimed < handOutUntil else { return .released }
                 do {
@@ -402,7 +404,7 @@ public final class QueueConsumer {
         var claimed = ahead.take()
         // Another queue's batch, or one claimed so long ago that most of its lease is gone, is given back
         // (uncounted) and a fresh batch claimed: a batch is never handed out near the end of its lease.
-        if let other = claimed, other.request.queueName != queueName || ContinuousClock.now - other.sentAt >= policy.lease * 0.8 {
+        if let other = claimed, other.request.queueName != queueName || ContinuousClock.now - other.sentAt >= handOutWindow {
             try giveBack(other, summary: &summary)
             claimed = nil
         }

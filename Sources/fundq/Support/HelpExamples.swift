@@ -1,6 +1,8 @@
 import ArgumentParser
 
-/// Examples shown at the end of each command's `--help`, by command path.
+/// Examples shown at the end of each command's `--help`, by command path
+/// (`GATEWAY` and `NAME` stand for a processor's gateway and name: see
+/// `fundq processor list`).
 enum HelpExamples {
     static let examples: [String: [String]] = [
         "fundq": ["fundq queue stats", "fundq consume pending --daemon --log-format logfmt", "fundq rectify --dry-run"],
@@ -17,24 +19,24 @@ enum HelpExamples {
             "fundq consume donations --limit 1000 --json",
             "fundq consume tracking --time-limit 10m -v",
         ],
-        "fundq pending": ["fundq pending list --older-than 1h", "fundq pending show paypal 1234.1"],
+        "fundq pending": ["fundq pending list --older-than 1h", "fundq pending show GATEWAY 1234.1"],
         "fundq pending list": [
-            "fundq pending list --gateway paypal --older-than 6h",
+            "fundq pending list --gateway GATEWAY --older-than 6h",
             "fundq pending list --needs-review --json",
             "fundq pending list --all --limit 1000",
         ],
-        "fundq pending show": ["fundq pending show paypal 1234.1", "fundq pending show globalcollect 5678 --show-personal-data"],
+        "fundq pending show": ["fundq pending show GATEWAY 1234.1", "fundq pending show GATEWAY 5678 --show-personal-data"],
         "fundq damaged": ["fundq damaged list --queue donations", "fundq damaged show 42"],
         "fundq damaged list": ["fundq damaged list --queue donations --limit 20", "fundq damaged list --json"],
         "fundq damaged show": ["fundq damaged show 42", "fundq damaged show 42 --json --show-personal-data"],
         "fundq rectify": [
-            "fundq rectify --dry-run --processor paypal",
+            "fundq rectify --dry-run --processor NAME",
             "fundq rectify --daemon --interval 5m",
             "fundq rectify log --since 1h",
         ],
         "fundq rectify run": ["fundq rectify run --dry-run --limit 50", "fundq rectify run --daemon --interval 5m --workers 8"],
         "fundq rectify log": ["fundq rectify log --since 6h", "fundq rectify log --order 1234.1 --json"],
-        "fundq processor": ["fundq processor list", "fundq processor paypal status EC-123 --json", "fundq processor check --all"],
+        "fundq processor": ["fundq processor list", "fundq processor NAME status PAYMENT-ID --json", "fundq processor check --all"],
         "fundq db": ["fundq db status", "fundq db migrate --db-url mysql://fundq@db:3306/fundq"],
         "fundq db status": ["fundq db status", "FUNDQ_DB_URL_FILE=/run/secrets/db-url fundq db status"],
         "fundq db migrate": ["fundq db migrate", "fundq db migrate --db-url mysql://fundq@db:3306/fundq"],
