@@ -15,9 +15,11 @@ struct DatabaseDown: Error, CustomStringConvertible {
 /// ahead is SIGKILLed mid-run in TrackingPropertyTests, exact counts asserted.)
 @Suite("Queue consumer claiming ahead")
 struct ClaimAheadTests {
-    func consumer(_ f: QueueFixture, _ s: Storage, outage: Bool = false) throws -> QueueConsumer {
+    func consumer(_ f: QueueFixture, _ s: Storage, outage: Bool = false, acknowledgement: AcknowledgementTiming = .withNextClaim,
+                  lease: Duration? = nil) throws -> QueueConsumer {
         let url = try #require(try f.configuration.redisURL())
-        var policy = ConsumerPolicy(acknowledgement: .withNextClaim)
+        var policy = ConsumerPolicy(acknowledgement: acknowledgement)
+        if let lease { policy.lease = lease }
         if outage { policy.classify = { _ in .outage } }
         let consumer = QueueConsumer(queue: s.queue, damaged: s.damaged, policy: policy)
         consumer.claimAhead = ClaimAhead(open: { RedisQueue(url: url) })
@@ -64,12 +66,8 @@ struct ClaimAheadTests {
         let f = try QueueFixture(.redis)
         let s = try f.open()
         try push(6, f, s)
-        let url = try #require(try f.configuration.redisURL())
         // Acknowledged at once: the first batch is settled before the wait, whatever the timing.
-        var policy = ConsumerPolicy(acknowledgement: .immediately)
-        policy.lease = .seconds(2)
-        let consumer = QueueConsumer(queue: s.queue, damaged: s.damaged, policy: policy)
-        consumer.claimAhead = ClaimAhead(open: { RedisQueue(url: url) })
+        let consumer = try consumer(f, s, acknowledgement: .immediately, lease: .seconds(2))
         var seen: [Int] = []
         func pop() throws -> PopSummary {
             try consumer.popAtomicBatch(from: f.queueName, maximum: 3) { batch in

@@ -11,42 +11,8 @@ import Testing
 /// each test waits for a condition with a generous timeout.
 @Suite("IPN listener limits")
 struct IPNListenerLimitsTests {
-    struct Listener {
-        let fixture: SandboxFixture
-        let directory: TemporaryDirectory
-        let process: SpawnedProcess
-        let port: Int
-
-        /// Waits until a GET is answered 405 (the listener serves).
-        func serves(timeout: Double = 60) -> Bool {
-            eventually(timeout: timeout, poll: 0.1) {
-                guard let c = try? RawHTTPConnection(port: port),
-                      (try? c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
-                return c.answer(timeout: 10)?.status == 405
-            }
-        }
-
-        /// A genuine notification is verified, pushed and answered 200.
-        func acceptsAGenuineNotification(_ id: String) throws -> Bool {
-            let body = fixture.sandbox.issueIPN([("txn_type", "web_accept"), ("txn_id", id), ("mc_gross", "5.00"), ("mc_currency", "EUR"),
-                                                 ("payment_status", "Completed")])
-            let client = try HTTPClient()
-            return try client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/ipn", body: body)).status == 200
-        }
-    }
-
-    func startListener(_ flags: [String], fileDescriptorLimit: Int? = nil) throws -> Listener {
-        let f = try SandboxFixture()
-        let dir = try TemporaryDirectory()
-        let port = try FreePort.find()
-        var env = f.environment()
-        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
-        env["FUNDQ_DATA_DIR"] = dir.path
-        let args = ["ipn", "--processor", "paypal-recurring", "--port", String(port)] + flags
-        let process = try fileDescriptorLimit.map { try FundqProcess.spawn(args, fileDescriptorLimit: $0, environment: env, outputIn: dir) }
-            ?? FundqProcess.spawn(args, environment: env, outputIn: dir)
-        return Listener(fixture: f, directory: dir, process: process, port: port)
-    }
+    /// The processor whose notifications the listener serves.
+    static let processor = "paypal-recurring"
 
     /// Sends `request` on a fresh connection and returns the answer and whether the server then closed.
     func exchange(_ port: Int, _ request: String) throws -> (status: Int?, closed: Bool) {
@@ -57,7 +23,7 @@ struct IPNListenerLimitsTests {
     }
 
     @Test func everyRefusalIsAnsweredWithItsStatusThenClosed() throws {
-        let l = try startListener([])
+        let l = try NotificationListener.start(processor: Self.processor)
         #expect(l.serves())
         let hugeHeader = "GET /ipn HTTP/1.1\r\nHost: x\r\nX-Padding: \(String(repeating: "a", count: 70_000))\r\n\r\n"
         let cases: [(String, String, Int)] = [
@@ -102,7 +68,7 @@ struct IPNListenerLimitsTests {
     }
 
     @Test func aSlowClientIsAnswered408AnIdleOneIsClosedAndNeitherHoldsUpOthers() throws {
-        let l = try startListener(["--request-timeout", "1s", "--idle-timeout", "1s"])
+        let l = try NotificationListener.start(processor: Self.processor, ["--request-timeout", "1s", "--idle-timeout", "1s"])
         #expect(l.serves())
         let idle = try RawHTTPConnection(port: l.port)
         let slow = try RawHTTPConnection(port: l.port)
@@ -128,7 +94,7 @@ struct IPNListenerLimitsTests {
     /// so it never completes. The read timeout cuts it while a genuine
     /// notification on another connection is answered 200.
     @Test func aHeaderSentOneBytePerSecondIsCutByTheReadTimeoutWhileOthersAreServed() throws {
-        let l = try startListener(["--request-timeout", "20s", "--idle-timeout", "20s"])
+        let l = try NotificationListener.start(processor: Self.processor, ["--request-timeout", "20s", "--idle-timeout", "20s"])
         #expect(l.serves())
         let slow = try RawHTTPConnection(port: l.port)
         let header = Array("POST /ipn HTTP/1.1\r\nHost: x\r\nX-Slow: \(String(repeating: "a", count: 200))\r\n".utf8)
@@ -162,7 +128,8 @@ struct IPNListenerLimitsTests {
     /// event loops, so the listener's threads do not grow with them, its
     /// memory stays bounded, and a genuine notification is answered meanwhile.
     @Test func fiveHundredConnectionsAtOnceAreBoundedAndTheListenerServesAfterwards() throws {
-        let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"])
+        let l = try NotificationListener.start(processor: Self.processor,
+                                               ["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"])
         #expect(l.serves())
         let baselineThreads = try #require(l.process.threadCount)
         let baselineKiB = try #require(l.process.residentKiB)
@@ -191,7 +158,8 @@ struct IPNListenerLimitsTests {
 
     /// Beyond --max-connections a client waits to be accepted; it is served once a held connection closes.
     @Test func beyondTheConnectionCapAClientWaitsUntilOneCloses() throws {
-        let l = try startListener(["--max-connections", "2", "--request-timeout", "10m", "--idle-timeout", "10m"])
+        let l = try NotificationListener.start(processor: Self.processor,
+                                               ["--max-connections", "2", "--request-timeout", "10m", "--idle-timeout", "10m"])
         #expect(l.serves())
         var held = try (0..<2).map { _ in try RawHTTPConnection(port: l.port) }
         for c in held {  // each is accepted and answered, then kept open (keep-alive)
@@ -225,8 +193,9 @@ struct IPNListenerLimitsTests {
     }
 
     @Test func outOfFileDescriptorsTheListenerStaysUpAndAcceptsAgainOnceSomeAreFree() throws {
-        let l = try startListener(["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
-                                  fileDescriptorLimit: 64)
+        let l = try NotificationListener.start(processor: Self.processor,
+                                               ["--max-connections", "1000", "--request-timeout", "10m", "--idle-timeout", "10m"],
+                                               fileDescriptorLimit: 64)
         // The descriptors are taken the moment the port accepts, not after a first answer: a listener that
         // still needed one to finish starting (it registered its heartbeat after listening) exited with status 1.
         var connections: [RawHTTPConnection] = []
@@ -240,5 +209,24 @@ struct IPNListenerLimitsTests {
         l.process.send(SIGTERM)
         let end = l.process.wait()
         #expect(end.status == 0, "\(end.stderr)")
+    }
+}
+
+extension NotificationListener {
+    /// Waits until a GET is answered 405 (the listener serves).
+    func serves(timeout: Double = 60) -> Bool {
+        eventually(timeout: timeout, poll: 0.1) {
+            guard let c = try? RawHTTPConnection(port: port),
+                  (try? c.send("GET /ipn HTTP/1.1\r\nHost: x\r\n\r\n")) != nil else { return false }
+            return c.answer(timeout: 10)?.status == 405
+        }
+    }
+
+    /// A genuine notification is verified, pushed and answered 200.
+    func acceptsAGenuineNotification(_ id: String) throws -> Bool {
+        let body = fixture.sandbox.issueIPN([("txn_type", "web_accept"), ("txn_id", id), ("mc_gross", "5.00"), ("mc_currency", "EUR"),
+                                             ("payment_status", "Completed")])
+        let client = try HTTPClient()
+        return try client.send(HTTPRequest(url: url, body: body)).status == 200
     }
 }

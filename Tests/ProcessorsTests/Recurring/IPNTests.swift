@@ -59,16 +59,9 @@ struct IPNTests {
     }
 
     @Test func theListenerVerifiesPushesAndAnswersSoThatPayPalResendsWhatIsNotSafe() throws {
-        let f = try SandboxFixture()
-        let dir = try TemporaryDirectory()
-        let port = try FreePort.find()
-        var env = f.environment()
-        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
-        env["FUNDQ_DATA_DIR"] = dir.path
-        let listener = try FundqProcess.spawn(["ipn", "--processor", "paypal-recurring", "--port", String(port)], environment: env,
-                                              outputIn: dir)
+        let started = try NotificationListener.start(processor: "paypal-recurring")
+        let (f, dir, listener, url) = (started.fixture, started.directory, started.process, started.url)
         let client = try HTTPClient()
-        let url = "http://127.0.0.1:\(port)/ipn"
         #expect(eventually { (try? client.send(HTTPRequest(method: "GET", url: url)))?.status == 405 })
         func post(_ body: [UInt8]) throws -> Int { try client.send(HTTPRequest(url: url, body: body)).status }
 
@@ -102,17 +95,11 @@ struct IPNTests {
     }
 
     @Test func whenPayPalCannotBeAskedTheListenerAnswers403AndStoresNothing() throws {
-        let f = try SandboxFixture()
-        let dir = try TemporaryDirectory()
-        let port = try FreePort.find()
         let verifyEndpoint = "http://127.0.0.1:\(try FreePort.find())/cgi-bin/webscr"
-        var env = f.environment(["FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": verifyEndpoint])
-        env["FUNDQ_PROCESSORS_DIR"] = RepositoryPaths.processors
-        env["FUNDQ_DATA_DIR"] = dir.path
-        let listener = try FundqProcess.spawn(["ipn", "--processor", "paypal-recurring", "--port", String(port)], environment: env,
-                                              outputIn: dir)
+        let started = try NotificationListener.start(processor: "paypal-recurring",
+                                                     settings: ["FUNDQ_PAYPAL_RECURRING_SETTINGS_IPN_VERIFY_ENDPOINT": verifyEndpoint])
+        let (f, dir, listener, url) = (started.fixture, started.directory, started.process, started.url)
         let client = try HTTPClient()
-        let url = "http://127.0.0.1:\(port)/ipn"
         #expect(eventually { (try? client.send(HTTPRequest(method: "GET", url: url)))?.status == 405 })
         let body = f.sandbox.issueIPN([("txn_type", "recurring_payment"), ("txn_id", "T-9"), ("mc_gross", "5.00"), ("mc_currency", "EUR")])
         #expect(try client.send(HTTPRequest(url: url, body: body)).status == 403)
