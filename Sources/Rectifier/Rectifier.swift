@@ -36,9 +36,9 @@ public struct RectifierOptions: Sendable {
     public var turnBudget: Duration
 
     /// Options; the defaults suit the daemon.
-    public init(dryRun: Bool = false, limit: Int? = nil, timeLimit: Duration? = nil, batchSize: Int = 50, lease: Duration = .seconds(300),
+    public init(dryRun: Bool = false, limit: Int? = nil, timeLimit: Duration? = nil, batchSize: Int = 100, lease: Duration = .seconds(300),
                 breakerThreshold: Int = 5, breakerCooldown: Duration = .seconds(60), turnBudget: Duration = .seconds(5),
-                writeBatchSize: Int = 50) {
+                writeBatchSize: Int = 100) {
         self.writeBatchSize = max(1, writeBatchSize)
         self.dryRun = dryRun
         self.limit = limit
@@ -278,7 +278,7 @@ public final class Rectifier {
     }
 
     /// Rows whose intents are committed together, at most.
-    static let intentsPerTransaction = 8
+    static let intentsPerTransaction = 16
 
     /// A row part-way through its plan.
     struct RowInProgress {

@@ -93,20 +93,28 @@ public final class Sandbox: Sendable {
         var state: String
     }
 
-    struct State: Sendable {
-        /// Ledger → payment id → order.
-        var orders: [String: [String: Order]] = [:]
-        var captures: [SandboxCapture] = []
-        /// Each simulator's own state (``SimulatorState``), by its type.
-        var simulatorStates: [ObjectIdentifier: any SimulatorState] = [:]
-        var requests = 0
+    /// One simulator's scripted payments, under their own lock: a
+    /// simulator's requests never wait for another's.
+    final class Ledger: Sendable {
+        /// Payment id → order.
+        let orders = Mutex<[String: Order]>([:])
     }
 
-    private let state = Mutex(State())
+    /// The registered simulators, each once.
+    private let simulators: [any ProcessorSimulator.Type]
+    /// Ledger name → its orders.
+    private let ledgers: [String: Ledger]
+    private let captureLog = Mutex<[SandboxCapture]>([])
+    /// Each simulator's own state (``SimulatorState``), by its type.
+    private let simulatorStates = Mutex<[ObjectIdentifier: any SimulatorState]>([:])
+    private let requests = Atomic<Int>(0)
     private let server = Mutex<LoopbackHTTPServer?>(nil)
 
     /// A sandbox, not yet listening.
-    public init() {}
+    public init() {
+        simulators = Simulators.distinct
+        ledgers = Dictionary(uniqueKeysWithValues: simulators.map { ($0.ledger, Ledger()) })
+    }
 
     /// Starts listening on 127.0.0.1:`port` (0 picks a free one); returns the port.
     @discardableResult
@@ -145,20 +153,20 @@ public final class Sandbox: Sendable {
         }
         let simulator = adapter.simulator
         let order = Order(outcome: outcome, amount: amount, currency: currency, state: simulator.initialState(for: outcome))
-        state.withLock { $0.orders[simulator.ledger, default: [:]][id] = order }
+        ledgers[simulator.ledger]?.orders.withLock { $0[id] = order }
     }
 
     /// The scripted payment `id` in `ledger`.
     func order(_ ledger: String, _ id: String) -> Order? {
-        state.withLock { $0.orders[ledger]?[id] }
+        ledgers[ledger]?.orders.withLock { $0[id] }
     }
 
     /// Changes the scripted payment `id` in `ledger`.
     func update(_ ledger: String, _ id: String, _ change: (inout Order) -> Void) {
-        state.withLock { state in
-            if var order = state.orders[ledger]?[id] {
+        ledgers[ledger]?.orders.withLock { orders in
+            if var order = orders[id] {
                 change(&order)
-                state.orders[ledger]?[id] = order
+                orders[id] = order
             }
         }
     }
@@ -166,35 +174,33 @@ public final class Sandbox: Sendable {
     /// Records a money-moving call on `id`; `counts` false for an answered
     /// duplicate (logged as an attempt on the order, not as a capture).
     func recordCapture(_ ledger: String, id: String, action: String, amount: String, counts: Bool) {
-        state.withLock { state in
-            if counts { state.captures.append(SandboxCapture(processor: ledger, id: id, action: action, amount: amount)) }
-            state.orders[ledger]?[id]?.captures += 1
-        }
+        if counts { captureLog.withLock { $0.append(SandboxCapture(processor: ledger, id: id, action: action, amount: amount)) } }
+        ledgers[ledger]?.orders.withLock { $0[id]?.captures += 1 }
     }
 
     /// Reads or changes a simulator's own state of type `S` (created empty
-    /// on first use), under the sandbox's lock.
+    /// on first use), under the lock of the simulators' states.
     func withSimulatorState<S: SimulatorState, T>(_ type: S.Type, _ body: (inout S) -> T) -> T {
-        state.withLock { state in
+        simulatorStates.withLock { states in
             let key = ObjectIdentifier(type)
             // Taken out of the table while it changes, so that its storage is not copied on every change.
-            var value = state.simulatorStates.removeValue(forKey: key) as? S ?? S()
+            var value = states.removeValue(forKey: key) as? S ?? S()
             let result = body(&value)
-            state.simulatorStates[key] = value
+            states[key] = value
             return result
         }
     }
 
     /// Every capture performed so far.
-    public var captures: [SandboxCapture] { state.withLock { $0.captures } }
+    public var captures: [SandboxCapture] { captureLog.withLock { $0 } }
 
     /// Requests served so far.
-    public var requestCount: Int { state.withLock { $0.requests } }
+    public var requestCount: Int { requests.load(ordering: .relaxed) }
 
     /// Answers one request: the sandbox's own endpoints, else the
     /// registered simulator whose route matches.
     public func handle(_ request: HTTPServerRequest) -> HTTPServerReply {
-        state.withLock { $0.requests += 1 }
+        requests.add(1, ordering: .relaxed)
         switch (request.method, request.path) {
         case ("POST", "/_sandbox/orders"): return control(request)
         case ("GET", "/_sandbox/captures"):
@@ -205,7 +211,7 @@ public final class Sandbox: Sendable {
             return .ok(list.serialized(), contentType: "application/json")
         case ("GET", "/health"): return .ok("ok\n", contentType: "text/plain")
         default:
-            let simulator = Simulators.distinct.first { simulator in
+            let simulator = simulators.first { simulator in
                 simulator.routes.contains { $0.method == request.method && request.path.hasPrefix($0.pathPrefix) }
             }
             if let simulator { return simulator.answer(request, sandbox: self) }

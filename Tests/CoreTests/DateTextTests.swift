@@ -40,4 +40,20 @@ struct DateTextTests {
         row.firstEventAt = 946_684_800_000_000
         #expect(row.legacyTimestamp == "20000101000000")
     }
+
+    @Test func httpDateIsTheDateFormatterForm() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        var dates = [0, -1, 0.999, 951_782_400.5, 1_402_061_983, 1_764_547_199.999, 253_402_300_799, -12_212_553_600]
+            .map(Date.init(timeIntervalSince1970:))
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for _ in 0..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            dates.append(Date(timeIntervalSince1970: Double(Int64(state >> 20) % 253_402_300_799) + Double(state % 1_000) / 1e3))
+        }
+        for date in dates { #expect(HTTPDate.text(date) == formatter.string(from: date), "\(date.timeIntervalSince1970)") }
+        #expect(HTTPDate.text(Date(timeIntervalSince1970: 1_402_061_983)) == "Fri, 06 Jun 2014 13:39:43 GMT")
+    }
 }

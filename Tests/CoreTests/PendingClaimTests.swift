@@ -73,6 +73,37 @@ struct PendingClaimTests {
         }
     }
 
+    /// MariaDB: a claim still being made (its transaction open, its rows
+    /// locked) costs other claimers nothing but its own rows. Its `UPDATE …
+    /// WHERE id IN (…)` on this small table was planned as a scan and locked
+    /// every row it passed, so the others, passing over locked rows, found
+    /// none and their sweeps ended with rows left (the pool test's second
+    /// run examined 100–350 of 450 rows).
+    @Test func aClaimInProgressLocksOnlyItsOwnGatewaysRows() throws {
+        let db = try DatabaseFixture(.mariadb)
+        let a = PendingStore(connection: try db.openDatabase())
+        let b = PendingStore(connection: try db.openDatabase())
+        let date = Int(Date().timeIntervalSince1970) - 3600
+        try a.connection.transaction {
+            for i in 0..<400 {
+                let gateway = i % 2 == 0 ? "paypal" : "globalcollect"
+                try a.store(try PendingMessage(members: try JSONParser().parse(
+                    #"{"gateway":"\#(gateway)","order_id":"g-\#(i)","date":\#(date),"gross":"1.00","currency":"EUR"}"#).objectValue!))
+            }
+        }
+        let now = Date()
+        func claim(_ store: PendingStore, _ gateway: String, _ worker: String) throws -> Int {
+            try store.claimDue(gateway: gateway, olderThan: now, newerThan: now.addingTimeInterval(-86_400), now: now,
+                               worker: worker, lease: .seconds(300), limit: 100).count
+        }
+        let counts = try a.connection.transaction {
+            [try claim(a, "paypal", "a"), try claim(b, "globalcollect", "b"), try claim(b, "paypal", "b")]
+        }
+        #expect(counts[0] == 100)
+        #expect(counts[1] == 100, "the other gateway's rows were locked by a claim of paypal's")
+        #expect(counts[2] == 100, "paypal's rows not being claimed are free")
+    }
+
     @Test(arguments: DatabaseKind.allCases)
     func intentsOfSeveralRowsAreRecordedInOneStatementOnlyWhereTheClaimIsStillHeld(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)

@@ -339,13 +339,18 @@ public final class PendingStore {
         // MariaDB (no RETURNING on UPDATE): the due rows locked, passing over
         // rows another transaction holds (a claim or a batch of decisions
         // being written) instead of waiting for it, then claimed and read by id.
+        // Both statements name their index: a locking read or an UPDATE locks
+        // every row it passes, and a plan over the whole table (the optimizer
+        // chose one for the UPDATE on a small table) locked every other
+        // claimer out, each finding no row and ending its sweep with rows left.
         return try connection.transaction {
             let ids = try connection.query("""
-                SELECT id FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
+                SELECT id FROM pending FORCE INDEX (pending_by_gateway_date)
+                WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
                 """, parameters + [.int(limit)]).compactMap { $0[0].int64 }
             guard !ids.isEmpty else { return [] }
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            try connection.execute("UPDATE pending SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
+            try connection.execute("UPDATE pending\(d.byPrimaryKey) SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
                                    [.text(worker), until] + ids.map { .integer($0) })
             return try connection.query("SELECT \(Self.columns) FROM pending WHERE id IN (\(marks)) ORDER BY date, id",
                                         ids.map { .integer($0) }).map(record)
@@ -373,7 +378,7 @@ public final class PendingStore {
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let held = "id IN (\(marks)) AND claimed_by = ? AND claim_until > ? AND resolution IS NULL"
         let heldParameters = ids.map { SQLValue.integer($0) } + [.text(worker), d.value(now)]
-        let set = "UPDATE pending SET \(intent.column) = ?, claim_until = ?"
+        let set = "UPDATE pending\(d.byPrimaryKey) SET \(intent.column) = ?, claim_until = ?"
         let setParameters = [d.value(now), d.value(now.addingTimeInterval(lease.seconds))]
         if d == .sqlite {
             return Set(try connection.query("\(set) WHERE \(held) RETURNING id", setParameters + heldParameters).compactMap { $0[0].int64 })
@@ -381,7 +386,8 @@ public final class PendingStore {
         // In a transaction of its own when the caller has none (inside one, this joins it), so that no claim is
         // lost between the locking read and the update.
         return try connection.transaction {
-            let holding = try connection.query("SELECT id FROM pending WHERE \(held) FOR UPDATE", heldParameters).compactMap { $0[0].int64 }
+            let holding = try connection.query("SELECT id FROM pending\(d.byPrimaryKey) WHERE \(held) FOR UPDATE", heldParameters)
+                .compactMap { $0[0].int64 }
             guard !holding.isEmpty else { return [] }
             // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose
             // values changed, so its count is not checked).
@@ -445,7 +451,7 @@ public final class PendingStore {
         while start < ids.count {
             let chunk = ids[start..<min(start + 500, ids.count)]
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            try connection.execute("UPDATE pending SET claimed_by = NULL, claim_until = NULL "
+            try connection.execute("UPDATE pending\(connection.dialect.byPrimaryKey) SET claimed_by = NULL, claim_until = NULL "
                                     + "WHERE claimed_by = ? AND id IN (\(placeholders))",
                                    [.text(worker)] + chunk.map { .integer($0) })
             start += chunk.count

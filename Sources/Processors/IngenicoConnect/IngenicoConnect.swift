@@ -30,7 +30,7 @@ public final class IngenicoConnect: PaymentProcessor {
         http = try ProcessorHTTP(processor: Self.name, configuration: configuration, credentials: credentials)
         let keyID = credentials["api_key_id"], secret = credentials["secret_api_key"]
         http.signer = { request, call in
-            let date = Self.httpDate(Date())
+            let date = HTTPDate.text(Date())
             request.headers["Date"] = date
             let path = URLComponents(string: request.url)?.percentEncodedPath ?? call.path
             request.headers["Authorization"] = Self.authorization(method: request.method, contentType: call.contentType ?? "",
@@ -49,15 +49,6 @@ public final class IngenicoConnect: PaymentProcessor {
         let text = "\(method)\n\(contentType)\n\(date)\n\(path)\n"
         let code = HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: SymmetricKey(data: Array(secret.utf8)))
         return Data(code).base64EncodedString()
-    }
-
-    /// An RFC 1123 date, as the `Date` header carries it.
-    public static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
     }
 
     /// `status` → normalized status, as docs/processors/ingenicoconnect.md lists it.
