@@ -113,7 +113,7 @@ let package = Package(
         ),
         .target(
             name: "Impressions",
-            dependencies: ["Core", "MariaDBDriver", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Core", "MariaDBDriver", "SQLiteDriver", "CRdKafka", "CZlib", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // Operating fundq: status, metrics and health endpoints (the one network server library lives here).

@@ -16,8 +16,15 @@ struct ByteSpan {
         count = text.utf8CodeUnitCount
     }
 
+    /// Compared inline, a byte at a time: the texts compared are a few bytes
+    /// long and most differ at the first, where a call to `memcmp` per key
+    /// of every event cost more than the comparison.
+    @inline(__always)
     func equals(_ text: StaticString) -> Bool {
-        count == text.utf8CodeUnitCount && memcmp(base, text.utf8Start, count) == 0
+        guard count == text.utf8CodeUnitCount else { return false }
+        let other = text.utf8Start
+        for i in 0..<count where base[i] != other[i] { return false }
+        return true
     }
 
     var string: String { String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self) }
@@ -251,7 +258,7 @@ struct EventCursor {
 
     mutating func literal(_ word: StaticString) -> Bool {
         let n = word.utf8CodeUnitCount
-        guard end - index >= n, memcmp(base + index, word.utf8Start, n) == 0 else { return false }
+        guard end - index >= n, ByteSpan(base + index, n).equals(word) else { return false }
         index += n
         return true
     }

@@ -47,7 +47,7 @@ final class KeyCounter {
         withUnsafeBytes(of: &minute) { UnsafeMutableRawPointer(scratch).copyMemory(from: $0.baseAddress!, byteCount: 8) }
         func put(_ span: ByteSpan) {
             scratch[n] = UInt8(span.count)
-            (scratch + n + 1).update(from: span.base, count: span.count)
+            KeyCounter.copy(span.base, to: scratch + n + 1, count: span.count)
             n += 1 + span.count
         }
         put(f.banner)
@@ -65,7 +65,7 @@ final class KeyCounter {
         while true {
             let slot = slots[i]
             if slot.offset < 0 { break }
-            if slot.hash == hash, slot.length == length, memcmp(arena + slot.offset, key, length) == 0 {
+            if slot.hash == hash, slot.length == length, KeyCounter.same(arena + slot.offset, key, length) {
                 slots[i].count += weight
                 return
             }
@@ -75,6 +75,39 @@ final class KeyCounter {
         slots[i] = Slot(hash: hash, offset: offset, length: length, count: weight)
         count += 1
         if count * 2 > capacity { grow() }
+    }
+
+    /// Copies a field of a key (a few bytes: inline, eight at a time,
+    /// instead of a call to `memmove` per field).
+    @inline(__always)
+    static func copy(_ from: UnsafePointer<UInt8>, to: UnsafeMutablePointer<UInt8>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(to + i).storeBytes(of: UnsafeRawPointer(from + i).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            i += 8
+        }
+        while i < count {
+            to[i] = from[i]
+            i += 1
+        }
+    }
+
+    /// Whether two keys of `length` bytes are equal, eight bytes at a time
+    /// inline (a call to `memcmp` per event was a twentieth of the reading thread).
+    @inline(__always)
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        var i = 0
+        while i + 8 <= length {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            i += 8
+        }
+        while i < length {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     private func store(_ key: UnsafePointer<UInt8>, _ length: Int) -> Int {
@@ -131,15 +164,14 @@ final class KeyCounter {
     }
 
     static func unpack(_ p: UnsafePointer<UInt8>) -> ImpressionKey {
-        var minute: Int64 = 0
-        withUnsafeMutableBytes(of: &minute) { $0.copyMemory(from: UnsafeRawBufferPointer(start: p, count: 8)) }
+        let minute = PackedCounts.minute(p)
         var at = 8
         func field() -> String {
             let n = Int(p[at])
             defer { at += 1 + n }
             return String(decoding: UnsafeBufferPointer(start: p + at + 1, count: n), as: UTF8.self)
         }
-        return ImpressionKey(minute: Int64(littleEndian: minute), banner: field(), campaign: field(), project: field(),
+        return ImpressionKey(minute: minute, banner: field(), campaign: field(), project: field(),
                              language: field(), country: field(), device: field())
     }
 
@@ -190,9 +222,28 @@ struct PackedCounts: Sendable {
     func rows() -> [(key: ImpressionKey, count: Int64)] {
         arena.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress, !entries.isEmpty else { return [] }
-            return entries.sorted { PackedCounts.precedes($0, $1, in: base) }
-                .map { (key: KeyCounter.unpack(base + $0.offset), count: $0.count) }
+            return sortedEntries().map { (key: KeyCounter.unpack(base + $0.offset), count: $0.count) }
         }
+    }
+
+    /// The entries in the order of ``rows()``.
+    func sortedEntries() -> [Entry] {
+        arena.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, !entries.isEmpty else { return [] }
+            return entries.sorted { PackedCounts.precedes($0, $1, in: base) }
+        }
+    }
+
+    /// The minute of the packed key at `key`.
+    static func minute(_ key: UnsafePointer<UInt8>) -> Int64 {
+        Int64(littleEndian: UnsafeRawPointer(key).loadUnaligned(as: Int64.self))
+    }
+
+    /// Field `index` (0 banner, 1 campaign, 2 project, 3 language, 4 country, 5 device) of the packed key at `key`.
+    static func field(_ key: UnsafePointer<UInt8>, _ index: Int) -> UnsafeBufferPointer<UInt8> {
+        var at = 8
+        for _ in 0..<index { at += 1 + Int(key[at]) }
+        return UnsafeBufferPointer(start: key + at + 1, count: Int(key[at]))
     }
 
     /// Whether `a`'s packed bytes sort before `b`'s (as `memcmp`, then the

@@ -256,9 +256,7 @@ public final class SQLiteStatement {
             // The string's own UTF-8 (SQLite copies it): no C string made per value.
             rc = v.withUTF8 { utf8 in
                 guard let p = utf8.baseAddress, !utf8.isEmpty else { return fundq_sqlite_bind_text(stmt, position, "", 0) }
-                return p.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
-                    fundq_sqlite_bind_text(stmt, position, $0, Int32(utf8.count))
-                }
+                return bindTextCode(p, count: utf8.count, at: position)
             }
         case .blob(let v):
             rc = v.withUnsafeBytes { raw in
@@ -266,6 +264,17 @@ public final class SQLiteStatement {
             }
         }
         guard rc == SQLITE_OK else { throw database.error(rc, "binding parameter \(position) of \(sql.prefix(60))") }
+    }
+
+    /// Binds `count` bytes at `bytes`, valid UTF-8, as text (SQLite copies
+    /// them): for a caller holding its text as bytes, no String made.
+    public func bindText(_ bytes: UnsafePointer<UInt8>, count: Int, at position: Int32) throws(SQLiteError) {
+        let rc = bindTextCode(bytes, count: count, at: position)
+        guard rc == SQLITE_OK else { throw database.error(rc, "binding parameter \(position) of \(sql.prefix(60))") }
+    }
+
+    private func bindTextCode(_ bytes: UnsafePointer<UInt8>, count: Int, at position: Int32) -> Int32 {
+        bytes.withMemoryRebound(to: CChar.self, capacity: max(count, 1)) { fundq_sqlite_bind_text(stmt, position, $0, Int32(count)) }
     }
 
     /// Steps once: `true` when a row is available.

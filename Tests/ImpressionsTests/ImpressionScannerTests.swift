@@ -100,6 +100,43 @@ struct ImpressionScannerTests {
         #expect(escaped.banner == "B1")
     }
 
+    /// Strings are skipped eight bytes at a time: put the byte that stops
+    /// the skip (`"`, `\\`, a control byte, a non-ASCII byte) at every
+    /// offset of a word, in a skipped field and in a captured one.
+    @Test func stringsWhoseSpecialByteFallsAtEveryOffsetOfAWord() {
+        let s = ImpressionScanner()
+        let plain = s.countedFields(event())
+        #expect(plain != nil)
+        for n in 0..<20 {
+            let run = String(repeating: "a", count: n)
+            #expect(s.countedFields(event(extra: #","x":"\#(run)""#)) == plain, "quote after \(n)")
+            #expect(s.countedFields(event(extra: #","x":"\#(run)\"b""#)) == plain, "escape after \(n)")
+            #expect(s.countedFields(event(extra: ",\"x\":\"\(run)é€😀\"")) == plain, "UTF-8 after \(n)")
+            #expect(s.classify(event(extra: ",\"x\":\"\(run)\u{1F}\"")) == .rejected(.malformedJSON), "control after \(n)")
+            #expect(s.classify(event(extra: #","x":"\#(run)\q""#)) == .rejected(.malformedJSON), "bad escape after \(n)")
+            for bad: [UInt8] in [[0xC0, 0x80], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x80], [0xFF]] {
+                var bytes = event(extra: #","x":"\#(run)""#)
+                bytes.insert(contentsOf: bad, at: bytes.count - 3)  // before the closing `"}}`
+                #expect(s.classify(bytes) == .rejected(.malformedJSON), "invalid UTF-8 \(bad) after \(n)")
+            }
+            let name = "B" + String(repeating: "1", count: n)
+            #expect(s.countedFields(event(banner: "\"\(name)\""))?.banner == name, "banner of \(n + 1) bytes")
+            #expect(s.countedFields(event(banner: #""\#(name)\u0031""#))?.banner == name + "1", "escape in a banner after \(n + 1)")
+            #expect(s.classify(event(banner: "\"\(name)é\"")) == .rejected(.invalidBanner), "non-ASCII in a banner after \(n + 1)")
+        }
+    }
+
+    /// Every prefix of an event ends inside it (often inside a string, or
+    /// right after one): none is valid, none reads past its end.
+    @Test func everyPrefixOfAnEventIsMalformed() {
+        let s = ImpressionScanner()
+        let full = event(extra: #","x":"abcdefghijklmnopqrstuvwxyz\u00e9é","y":[1,2.5e3,true,null,{"z":"w"}]"#)
+        #expect(s.countedFields(full) != nil)
+        for cut in 0..<full.count {
+            #expect(s.classify(Array(full[0..<cut])) == .rejected(.malformedJSON), "prefix of \(cut) bytes")
+        }
+    }
+
     @Test func oversizeLinesAcrossReadChunksAreRejectedAndNeighboursSurvive() throws {
         let dir = NSTemporaryDirectory() + "fundq-scan-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -120,6 +120,38 @@ struct ImpressionStoreTests {
         #expect(staged.first?.first?.int64 == 0)
     }
 
+    /// A batch of more keys than one statement takes is written in
+    /// statements of 512 rows and then of smaller powers of two: every row
+    /// and every lookup value once, whatever the count (1, 2, …, 1,300 keys).
+    @Test(arguments: DatabaseKind.allCases)
+    func batchesOfEverySizeAreWrittenWhole(kind: DatabaseKind) throws {
+        let f = try DatabaseFixture(kind)
+        let db = try f.openDatabase()
+        let store = ImpressionStore(connection: db)
+        let all = Self.events(seed: 6, count: 10_000, poison: 0)
+        var truth = GroundTruth([])
+        var start = 0
+        for size in [1, 2, 3, 511, 512, 513, 1_300] {
+            let batch = ImpressionBatch()
+            var slice: [SyntheticImpressions.Event] = []
+            while batch.keyCount < size, start < all.count {
+                batch.add(all[start].bytes)
+                slice.append(all[start])
+                start += 1
+            }
+            #expect(batch.keyCount == size)
+            #expect(try store.commit(batch, topic: "t", progress: []))
+            for (k, v) in GroundTruth(slice).counts { truth.counts[k, default: 0] += v }
+            #expect(try store.allCounts() == truth.counts, "after a batch of \(size) keys")
+        }
+        let countries = try db.query("SELECT iso_code FROM country", []).compactMap { $0[0].string }
+        #expect(Set(countries) == Set(truth.counts.keys.map(\.country)) && countries.count == Set(countries).count)
+        let projects = try db.query("SELECT project FROM project", []).compactMap { $0[0].string }
+        #expect(Set(projects) == Set(truth.counts.keys.map(\.project)))
+        let languages = try db.query("SELECT iso_code FROM language", []).compactMap { $0[0].string }
+        #expect(Set(languages) == Set(truth.counts.keys.map(\.language)))
+    }
+
     @Test(arguments: DatabaseKind.allCases)
     func purgeDeletesOnlyOldMinutes(kind: DatabaseKind) throws {
         let f = try DatabaseFixture(kind)
