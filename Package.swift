@@ -195,7 +195,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FundqCLITests",
-            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "FundqTestSupport", "Sandbox", "fundq"],
+            dependencies: ["Core", "Backends", "RedisDriver", "SQLiteDriver", "MariaDBDriver", "FundqTestSupport", "Sandbox", "Rectifier",
+                           "fundq"],
             swiftSettings: strictSettings
         ),
     ]

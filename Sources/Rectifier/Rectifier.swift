@@ -402,13 +402,14 @@ public final class Rectifier {
     /// within the run's budget, and notes which already have a donation.
     func claimBatch(_ processor: any PaymentProcessor, options: RectifierOptions, budget: RectifierBudget, sweep: inout Sweep) throws {
         let type = type(of: processor)
-        let want = budget.take(options.batchSize)
+        let config = processor.configuration
+        let want = budget.take(Self.claimSize(batchSize: options.batchSize, ratePerSecond: config.rateLimitPerSecond,
+                                              concurrency: config.concurrency, turn: options.turnBudget))
         guard want > 0 else {
             sweep.exhausted.insert(type.name)
             return
         }
         let now = Date()
-        let config = processor.configuration
         let olderThan = now.addingTimeInterval(-config.minimumAge.seconds)
         let newerThan = now.addingTimeInterval(-config.maximumAge.seconds)
         let cursor = sweep.cursors[type.name]
@@ -423,6 +424,16 @@ public final class Rectifier {
         if let last = rows.last { sweep.cursors[type.name] = (last.date, last.id) }
         claimed[type.name, default: []] += rows.map { ClaimedRow(row: $0, claimedAt: now) }
         donationKeys.formUnion(try DonationKeys.existing(for: rows, in: storage.database))
+    }
+
+    /// Rows one claim takes: `batchSize`, but no more than one worker asks
+    /// about in one turn at its share of the processor's rate (rate × turn ÷
+    /// concurrency; at least one). Claimed rows then never wait out other
+    /// processors' turns, and the other rectifiers sharing a slow rate find
+    /// rows to work on instead of one process holding them all.
+    static func claimSize(batchSize: Int, ratePerSecond: Double, concurrency: Int, turn: Duration) -> Int {
+        let perTurn = ratePerSecond * turn.seconds / Double(max(1, concurrency))
+        return max(1, min(batchSize, perTurn.isFinite ? Int(perTurn.rounded(.down)) : batchSize))
     }
 
     /// Gives back the rows of `name` claimed but not worked on.

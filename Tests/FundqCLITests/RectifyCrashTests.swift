@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import FundqTestSupport
+import Rectifier
 import Sandbox
 import Testing
 
@@ -70,7 +71,8 @@ struct RectifyCrashTests {
         try locker.executeScript("UNLOCK TABLES")
         #expect(waiting, "the rectifier never pushed and then waited on its commit: \(killed.stderr.prefix(2000))")
         let pushedBeforeKill = try storage.queue.stats("donations").waiting
-        #expect(pushedBeforeKill > 0 && pushedBeforeKill <= 50, "one batch's donations pushed (50 decisions a batch)")
+        let batch = RectifierOptions().writeBatchSize
+        #expect(pushedBeforeKill > 0 && pushedBeforeKill <= batch, "one batch's donations pushed (\(batch) decisions a batch)")
         #expect(try storage.database.query("SELECT COUNT(*) FROM pending WHERE resolution IS NOT NULL", []).first?.first?.int64 == 0,
                 "the killed batch's commit never happened")
         Thread.sleep(forTimeInterval: 10.5)  // the dead run's claims expire

@@ -18,4 +18,17 @@ struct RateLimiterTests {
         // Another processor's schedule is its own: it starts at `now`, not after the others' slots.
         #expect(try limiter.takeSlot("third", ratePerSecond: 100, now: 1_000) == 1_000)
     }
+
+    /// A claim takes at most one turn's worth of rows at the worker's share
+    /// of the rate, so another rectifier sharing a slow rate finds rows too.
+    @Test func aClaimTakesAtMostOneTurnAtTheWorkersShareOfTheRate() {
+        func size(_ rate: Double, _ concurrency: Int) -> Int {
+            Rectifier.claimSize(batchSize: 100, ratePerSecond: rate, concurrency: concurrency, turn: .seconds(5))
+        }
+        #expect(size(10_000, 4) == 100, "a fast processor: the batch size")
+        #expect(size(40, 4) == 50, "40 calls/s over 4 workers for 5 s")
+        #expect(size(5, 4) == 6)
+        #expect(size(0.01, 4) == 1, "never less than one row")
+        #expect(size(40, 0) == 100, "no concurrency configured counts as one worker")
+    }
 }
