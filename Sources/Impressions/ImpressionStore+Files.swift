@@ -65,7 +65,7 @@ extension ImpressionStore {
         let sealed = batch.sealed()
         try retryingTransaction {
             try renew(key: fileKey, token: token, lease: lease, events: sealed.events)
-            _ = try addCounts(sealed, table: "banner_impression_file_staging", fileKey: fileKey)
+            try addCounts(sealed, table: "banner_impression_file_staging", fileKey: fileKey)
             try addRejects(sealed, table: "banner_impression_file_rejects", fileKey: fileKey)
         }
     }

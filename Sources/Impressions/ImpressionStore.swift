@@ -90,7 +90,10 @@ public final class ImpressionStore {
 
     /// Adds a batch's counts to `table` (with `fileKey` first when staging a
     /// file), in packed-key order; returns the lookup values they name.
-    /// On SQLite the packed keys' bytes are bound as they are.
+    /// On an ``SQLiteDatabase`` the packed keys' bytes are bound as they are;
+    /// any other connection (MariaDB, or a connection wrapping SQLite) takes
+    /// the path through strings.
+    @discardableResult
     func addCounts(_ batch: SealedBatch, table: String, fileKey: String? = nil) throws -> LookupValues {
         if let sqlite = connection as? SQLiteDatabase {
             return try addPackedCounts(batch.counts, database: sqlite, table: table, fileKey: fileKey)

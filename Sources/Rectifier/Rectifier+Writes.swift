@@ -30,7 +30,7 @@ extension Rectifier {
         for (resolution, ids) in resolving {
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
             let changed = try pending.connection.execute("""
-                UPDATE pending\(pending.connection.dialect.byPrimaryKey) SET resolution = ?, resolved_date = ?, claimed_by = NULL,
+                UPDATE pending\(pending.connection.dialect.forceIndex("PRIMARY")) SET resolution = ?, resolved_date = ?, claimed_by = NULL,
                   claim_until = NULL
                 WHERE id IN (\(marks)) AND resolution IS NULL AND claimed_by = ?
                 """, [.text(resolution.rawValue), pending.connection.dialect.value(now)] + ids.map { .integer($0) } + [.text(claimOwner)])
@@ -50,9 +50,9 @@ extension Rectifier {
         guard !ids.isEmpty else { return [] }
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let dialect = pending.connection.dialect
-        let lock = dialect == .mariadb ? " FOR UPDATE" : ""
+        let table = "pending" + dialect.forceIndex("PRIMARY"), lock = dialect == .mariadb ? " FOR UPDATE" : ""
         return Set(try pending.connection.query(
-            "SELECT id FROM pending\(dialect.byPrimaryKey) WHERE id IN (\(marks)) AND claimed_by = ? AND resolution IS NULL\(lock)",
+            "SELECT id FROM \(table) WHERE id IN (\(marks)) AND claimed_by = ? AND resolution IS NULL\(lock)",
             ids.map { .integer($0) } + [.text(claimOwner)]).compactMap { $0[0].int64 })
     }
 

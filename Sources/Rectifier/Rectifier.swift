@@ -343,8 +343,10 @@ public final class Rectifier {
                     try continueAfterProfiles(rows, &waiting, options: options)
                 }
                 var event = events[i]
-                // The calls go one after another: should the earlier ones have taken half the lease, the claim is renewed first.
-                if case .claim(held: true) = event, clock.now - committed > options.lease / 2 {
+                // The calls go one after another: once the earlier ones leave less of the lease than this row can take
+                // (``ProcessorConfiguration/longestRow``, plus 5 s), the claim is renewed first.
+                let left = options.lease - (clock.now - committed)
+                if case .claim(held: true) = event, left < waiting[i].processor.configuration.longestRow + .seconds(5) {
                     event = .claim(held: try pending.renewClaim(id: waiting[i].row.id, worker: claimOwner, lease: options.lease))
                 }
                 if try advance(&waiting[i], event, options: options, pausingAt: .profile) {

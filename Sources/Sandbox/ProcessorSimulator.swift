@@ -42,7 +42,7 @@ public protocol ProcessorSimulator: Sendable {
 /// What a simulator keeps besides its scripted payments (recurring
 /// profiles, the notifications it issued): declared in the simulator's own
 /// folder, one value per type in each ``Sandbox``, created empty on first use
-/// and read or changed under the sandbox's lock (`withSimulatorState`).
+/// and read or changed under the lock of the simulators' states (`withSimulatorState`).
 public protocol SimulatorState: Sendable {
     /// The state of a sandbox that has served nothing yet.
     init()

@@ -174,8 +174,11 @@ public final class Sandbox: Sendable {
     /// Records a money-moving call on `id`; `counts` false for an answered
     /// duplicate (logged as an attempt on the order, not as a capture).
     func recordCapture(_ ledger: String, id: String, action: String, amount: String, counts: Bool) {
-        if counts { captureLog.withLock { $0.append(SandboxCapture(processor: ledger, id: id, action: action, amount: amount)) } }
-        ledgers[ledger]?.orders.withLock { $0[id]?.captures += 1 }
+        // Under the ledger's lock (then the log's), so that the log and the order's count never disagree.
+        ledgers[ledger]?.orders.withLock { orders in
+            if counts { captureLog.withLock { $0.append(SandboxCapture(processor: ledger, id: id, action: action, amount: amount)) } }
+            orders[id]?.captures += 1
+        }
     }
 
     /// Reads or changes a simulator's own state of type `S` (created empty

@@ -73,13 +73,14 @@ struct PendingClaimTests {
         }
     }
 
-    /// MariaDB: a claim still being made (its transaction open, its rows
-    /// locked) costs other claimers nothing but its own rows. Its `UPDATE …
-    /// WHERE id IN (…)` on this small table was planned as a scan and locked
-    /// every row it passed, so the others, passing over locked rows, found
-    /// none and their sweeps ended with rows left (the pool test's second
-    /// run examined 100–350 of 450 rows).
-    @Test func aClaimInProgressLocksOnlyItsOwnGatewaysRows() throws {
+    /// MariaDB: a transaction claiming, recording intents on, releasing or
+    /// resolving rows by a list (its rows locked until it ends) costs other
+    /// claimers nothing but its own rows. Each of those statements was planned
+    /// as a scan of this small table and locked every row it passed, so the
+    /// others, passing over locked rows, found none and their sweeps ended
+    /// with rows left (the pool test's second run examined 100–350 of 450).
+    @Test(arguments: ListStatement.allCases)
+    func aTransactionOnListedRowsLocksOnlyThoseRows(statement: ListStatement) throws {
         let db = try DatabaseFixture(.mariadb)
         let a = PendingStore(connection: try db.openDatabase())
         let b = PendingStore(connection: try db.openDatabase())
@@ -92,16 +93,30 @@ struct PendingClaimTests {
             }
         }
         let now = Date()
-        func claim(_ store: PendingStore, _ gateway: String, _ worker: String) throws -> Int {
+        func claim(_ store: PendingStore, _ gateway: String, _ worker: String) throws -> [PendingRecord] {
             try store.claimDue(gateway: gateway, olderThan: now, newerThan: now.addingTimeInterval(-86_400), now: now,
-                               worker: worker, lease: .seconds(300), limit: 100).count
+                               worker: worker, lease: .seconds(300), limit: 100)
         }
+        // Worker "a" holds the first 100 paypal rows (claimed earlier, committed); its statement runs on them.
+        let held = try claim(a, "paypal", "a")
         let counts = try a.connection.transaction {
-            [try claim(a, "paypal", "a"), try claim(b, "globalcollect", "b"), try claim(b, "paypal", "b")]
+            switch statement {
+            case .claim: _ = try claim(a, "paypal", "a2")
+            case .intent: _ = try a.recordIntent(.finish, ids: held.map(\.id), worker: "a", lease: .seconds(300))
+            case .release: try a.release(ids: held.map(\.id), worker: "a")
+            case .resolve: _ = try a.resolve(gateway: "paypal", orderIDs: held.compactMap(\.orderID), as: .failed)
+            }
+            return [try claim(b, "globalcollect", "b").count, try claim(b, "paypal", "b").count]
         }
-        #expect(counts[0] == 100)
-        #expect(counts[1] == 100, "the other gateway's rows were locked by a claim of paypal's")
-        #expect(counts[2] == 100, "paypal's rows not being claimed are free")
+        #expect(held.count == 100)
+        #expect(counts[0] == 100, "the other gateway's rows were locked by a \(statement) of paypal's")
+        #expect(counts[1] == (statement == .claim ? 0 : 100), "paypal's rows outside the statement are free")
+    }
+
+    /// The list statements on pending rows that run beside claims.
+    enum ListStatement: String, CaseIterable, CustomStringConvertible {
+        case claim, intent, release, resolve
+        var description: String { rawValue }
     }
 
     @Test(arguments: DatabaseKind.allCases)

@@ -66,13 +66,14 @@ public enum SQLDialect: Sendable {
     /// MariaDB: dates are `DATETIME(6)` in UTC.
     case mariadb
 
-    /// The table hint that makes MariaDB read rows named by an `id IN (…)`
-    /// list through the primary key (" FORCE INDEX (PRIMARY)"; SQLite: "").
-    /// On a small table its optimizer may scan every row instead, and a
-    /// locking read or an `UPDATE` then locks every row it passed until the
-    /// transaction ends: other workers' claims, passing over locked rows,
-    /// found none.
-    public var byPrimaryKey: String { self == .mariadb ? " FORCE INDEX (PRIMARY)" : "" }
+    /// The table hint that makes MariaDB read a table through `index`
+    /// (" FORCE INDEX (index)"; SQLite: ""), for statements on rows named
+    /// by a list (`id IN (…)`, `order_id IN (…)`) inside transactions that
+    /// run beside claims. On a small table MariaDB's optimizer may scan every
+    /// row instead, and a locking read or an `UPDATE` then locks every row it
+    /// passed until the transaction ends: the claimers, passing over locked
+    /// rows, found none and ended their sweeps with rows left.
+    public func forceIndex(_ index: String) -> String { self == .mariadb ? " FORCE INDEX (\(index))" : "" }
 
     /// `date` as a parameter of this dialect.
     public func value(_ date: Date?) -> SQLValue {

@@ -345,12 +345,12 @@ public final class PendingStore {
         // claimer out, each finding no row and ending its sweep with rows left.
         return try connection.transaction {
             let ids = try connection.query("""
-                SELECT id FROM pending FORCE INDEX (pending_by_gateway_date)
+                SELECT id FROM pending\(d.forceIndex("pending_by_gateway_date"))
                 WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
                 """, parameters + [.int(limit)]).compactMap { $0[0].int64 }
             guard !ids.isEmpty else { return [] }
             let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            try connection.execute("UPDATE pending\(d.byPrimaryKey) SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
+            try connection.execute("UPDATE pending\(d.forceIndex("PRIMARY")) SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
                                    [.text(worker), until] + ids.map { .integer($0) })
             return try connection.query("SELECT \(Self.columns) FROM pending WHERE id IN (\(marks)) ORDER BY date, id",
                                         ids.map { .integer($0) }).map(record)
@@ -378,7 +378,7 @@ public final class PendingStore {
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let held = "id IN (\(marks)) AND claimed_by = ? AND claim_until > ? AND resolution IS NULL"
         let heldParameters = ids.map { SQLValue.integer($0) } + [.text(worker), d.value(now)]
-        let set = "UPDATE pending\(d.byPrimaryKey) SET \(intent.column) = ?, claim_until = ?"
+        let set = "UPDATE pending\(d.forceIndex("PRIMARY")) SET \(intent.column) = ?, claim_until = ?"
         let setParameters = [d.value(now), d.value(now.addingTimeInterval(lease.seconds))]
         if d == .sqlite {
             return Set(try connection.query("\(set) WHERE \(held) RETURNING id", setParameters + heldParameters).compactMap { $0[0].int64 })
@@ -386,7 +386,7 @@ public final class PendingStore {
         // In a transaction of its own when the caller has none (inside one, this joins it), so that no claim is
         // lost between the locking read and the update.
         return try connection.transaction {
-            let holding = try connection.query("SELECT id FROM pending\(d.byPrimaryKey) WHERE \(held) FOR UPDATE", heldParameters)
+            let holding = try connection.query("SELECT id FROM pending\(d.forceIndex("PRIMARY")) WHERE \(held) FOR UPDATE", heldParameters)
                 .compactMap { $0[0].int64 }
             guard !holding.isEmpty else { return [] }
             // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose
@@ -451,7 +451,7 @@ public final class PendingStore {
         while start < ids.count {
             let chunk = ids[start..<min(start + 500, ids.count)]
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            try connection.execute("UPDATE pending\(connection.dialect.byPrimaryKey) SET claimed_by = NULL, claim_until = NULL "
+            try connection.execute("UPDATE pending\(connection.dialect.forceIndex("PRIMARY")) SET claimed_by = NULL, claim_until = NULL "
                                     + "WHERE claimed_by = ? AND id IN (\(placeholders))",
                                    [.text(worker)] + chunk.map { .integer($0) })
             start += chunk.count
@@ -501,7 +501,8 @@ public final class PendingStore {
             let chunk = unique[start..<min(start + 500, unique.count)]
             let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             resolved += try connection.execute("""
-                UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
+                UPDATE pending\(connection.dialect.forceIndex("pending_by_order"))
+                SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
                 WHERE gateway = ? AND order_id IN (\(placeholders)) AND resolution IS NULL
                 """, [.text(resolution.rawValue), connection.dialect.value(now), .text(gateway)] + chunk.map { .text($0) })
             start += chunk.count

@@ -12,12 +12,17 @@ public enum HTTPDate {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func digits(_ value: Int32, _ width: Int) -> String {
-            let text = String(max(0, value))
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var bytes = Array((weekdays[Int(parts.tm_wday)] + ", ").utf8)
+        bytes.reserveCapacity(29)
+        func field(_ value: Int32, _ width: Int, then separator: String) {
+            UTCDigits.append(Int(value), width: width, to: &bytes)
+            bytes += separator.utf8
         }
-        return weekdays[Int(parts.tm_wday)] + ", " + digits(parts.tm_mday, 2) + " " + months[Int(parts.tm_mon)] + " "
-            + digits(parts.tm_year + 1900, 4) + " " + digits(parts.tm_hour, 2) + ":" + digits(parts.tm_min, 2) + ":"
-            + digits(parts.tm_sec, 2) + " GMT"
+        field(parts.tm_mday, 2, then: " " + months[Int(parts.tm_mon)] + " ")
+        field(parts.tm_year + 1900, 4, then: " ")
+        field(parts.tm_hour, 2, then: ":")
+        field(parts.tm_min, 2, then: ":")
+        field(parts.tm_sec, 2, then: " GMT")
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

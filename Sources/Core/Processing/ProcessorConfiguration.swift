@@ -51,6 +51,14 @@ public struct ProcessorConfiguration: Sendable {
                                 proxy: proxy)
     }
 
+    /// The longest one row can take at this processor: up to three calls
+    /// (status, finish, status again), each with its attempts, timeouts and
+    /// back-off, at the configured rate. A rectifier's claim must outlast it,
+    /// or another rectifier could take the row mid-capture.
+    public var longestRow: Duration {
+        .milliseconds(Int64((Double(retryAttempts) * (totalTimeout.seconds + retryBackoff.seconds) * 3 + 3 / rateLimitPerSecond) * 1000))
+    }
+
     /// Reads `directory/NAME.yaml` and applies the environment's overrides.
     public static func load(name: String, directory: String,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessorConfiguration {

@@ -41,7 +41,7 @@ enum UTCDigits {
     }
 
     /// `value` (not negative) zero-padded to `width` digits, as `%0*d` does.
-    private static func append(_ value: Int, width: Int, to bytes: inout [UInt8]) {
+    static func append(_ value: Int, width: Int, to bytes: inout [UInt8]) {
         var divisor = 1
         for _ in 1..<width { divisor *= 10 }
         var rest = max(0, value)

@@ -86,12 +86,7 @@ struct RectifyRunCommand: ParsableCommand {
         // Fail fast on configuration: every processor's file and credentials, and the database's schema.
         let adapters = try names.map { try processorOptions.make($0) }
         _ = try Storage(storage.configuration)
-        // One row makes up to three calls (status, finish, status again), each with its retries:
-        // the claim must outlast that, or another rectifier could take the row mid-capture.
-        let worst = adapters.map { a -> Double in
-            let c = a.configuration
-            return Double(c.retryAttempts) * (c.totalTimeout.seconds + c.retryBackoff.seconds) * 3 + 1 / c.rateLimitPerSecond * 3
-        }.max() ?? 0
+        let worst = adapters.map { $0.configuration.longestRow.seconds }.max() ?? 0
         guard lease >= worst + 5 else {
             throw ValidationError("--lease \(Int(lease)) s is shorter than one row can take with these processors' timeouts and retries "
                 + "(\(Int(worst)) s, plus 5 s): another rectifier could take a row mid-capture")
