@@ -370,6 +370,13 @@ public final class Rectifier {
         }
     }
 
+    /// Writes a created recurring profile's id into its row's message (`subscr_id`).
+    func writeProfile(_ profile: String, of row: PendingRecord) throws {
+        var message = row.message
+        message["subscr_id"] = .string(profile)
+        try pending.updateMessage(id: row.id, message: message)
+    }
+
     /// Writes the created profiles' ids into their rows' messages, in one
     /// transaction (a crash before it leaves those rows with a recorded
     /// profile-creation intent and no profile id: the next run sends them to
@@ -378,11 +385,7 @@ public final class Rectifier {
     /// refusal costs no other row its id.
     func recordProfiles(_ rows: [RowInProgress]) throws -> [RectifierEvent] {
         guard !rows.isEmpty else { return [] }
-        func write(_ work: RowInProgress) throws {
-            var message = work.row.message
-            message["subscr_id"] = .string(work.profile!)
-            try pending.updateMessage(id: work.row.id, message: message)
-        }
+        func write(_ work: RowInProgress) throws { try writeProfile(work.profile!, of: work.row) }
         do {
             try Rectifier.retryingTransient { try storage.database.transaction { for work in rows { try write(work) } } }
             return Array(repeating: .written, count: rows.count)
@@ -500,9 +503,7 @@ public final class Rectifier {
                 noteSuccess(name)
                 return .status(answer)
             case .recordProfile(let profile):
-                var message = row.message
-                message["subscr_id"] = .string(profile)
-                try pending.updateMessage(id: row.id, message: message)
+                try writeProfile(profile, of: row)
                 return .written
             case .done:
                 return .failed("the plan was already done")
