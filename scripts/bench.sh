@@ -6,11 +6,12 @@
 # - consumers: `fundq bench consume` from Redis into MariaDB and into SQLite;
 # - processors: `fundq bench processor NAME` against the in-process sandbox;
 # - the rectifier: `fundq bench rectify` on scratch SQLite and MariaDB databases,
-#   each beside status calls 16 at once to the same sandbox in the same run.
+#   each beside status calls 16 at once to the same sandbox in the same run (three rounds of the pair, the
+#   median round in the table, every round's ratio below it).
 # - contribution tracking: `fundq bench tracking` (track() on Redis, then Redis → MariaDB and Redis → SQLite,
 #   the consumer claiming in line and claiming ahead, with its wall time per phase).
 # - impressions: `fundq bench impressions` from a file (beside JSONDecoder) and
-#   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic.
+#   from Kafka (Tansu) beside a consume-only librdkafka loop on the same topic (three rounds, the median shown).
 # - the embedded file giving space back: `fundq bench reclaim` (push latency during a reclaim beside none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +87,7 @@ for p in open(f"{work}/processors.txt").read().split():
     for run in r["runs"]:
         print(f"| {p} | {run['name']} | {float(run['calls_per_second']):.0f} | {float(run['p50_ms']):.3f} | "
               f"{float(run['p99_ms']):.3f} | {float(run['ratio_to_baseline']):.2f}× |")
+rounds = []
 print("\n| database | run | orphans | seconds | orphans/s | vs baseline | vs status calls, 16 at once (same run) |")
 print("|---|---|---:|---:|---:|---:|---:|")
 for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis", "mariadb + redis queues")]:
@@ -96,6 +98,10 @@ for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis",
     for run in r["runs"]:
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
               f"{float(run['ratio_to_baseline']):.2f}× | {float(run['ratio_to_status_calls']):.2f}× |")
+    rounds.append((db, r["rounds"]))
+print("\nrectifier rounds (orphans/s vs status calls/s, the median round is in the table): " + "; ".join(
+    f"{db} " + ", ".join(f"{float(x['orphans_per_second']):.0f}/{float(x['status_calls_per_second']):.0f} = "
+                         f"{float(x['ratio_to_status_calls']):.2f}×" for x in rs) for db, rs in rounds))
 print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline | CPU s / wall s |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 tracks, phases = [], []
@@ -123,10 +129,13 @@ for p in json.load(open(f"{work}/reclaim.json"))["phases"]:
           f"{float(ratio):.2f}× | {p['pages_reclaimed']} | {float(p['reclaim_seconds']):.2f} |")
 print("\n| impressions run | events | seconds | events/s | events per CPU-second | ratio |")
 print("|---|---:|---:|---:|---:|---:|")
-for run in json.load(open(f"{work}/impressions.json"))["runs"]:
+impressions = json.load(open(f"{work}/impressions.json"))
+for run in impressions["runs"]:
     ratio = run["ratio"]
     against = "the consume-only loop" if run["name"].startswith("kafka") else "JSONDecoder"
     shown = f"{float(ratio):.2f}× {against}" if ratio is not None else "-"
     print(f"| {run['name']} | {run['events']} | {float(run['seconds']):.2f} | {float(run['events_per_second']):.0f} | "
           f"{float(run['events_per_cpu_second']):.0f} | {shown} |")
+print("\nkafka rounds (consume-only loop, then the loader; the median round is in the table): "
+      + ", ".join(f"{float(r['ratio']):.2f}×" for r in impressions["kafka_rounds"]))
 PY

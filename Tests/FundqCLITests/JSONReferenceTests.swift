@@ -192,7 +192,7 @@ struct JSONReferenceTests {
             try Self.check(heading, value, shapes: shapes)
         }
         try checkOperations(storage: storage, run: { try run($0, stdin: $1) }, check: { _ = try check($0, $1) }, checkValue: checkValue)
-        try checkBenchmarks(check: { _ = try check($0, $1) })
+        try checkBenchmarks(check: { try check($0, $1) })
         let notRun = try Self.headingsNotRun()
         for heading in shapes.keys.sorted() where !checked.contains(heading) && !notRun.contains(heading) {
             Issue.record("docs/json-reference.md documents `\(heading)`, which this test does not run")
@@ -228,17 +228,36 @@ struct JSONReferenceTests {
     }
 
     /// Every benchmark, with tiny sizes (their figures are not looked at, only their shape).
-    func checkBenchmarks(check: (String, [String]) throws -> Void) throws {
-        try check("fundq bench queue --json", ["bench", "queue", "--messages", "20", "--batch", "5", "--json"])
-        try check("fundq bench consume --json", ["bench", "consume", "--messages", "20", "--baseline-messages", "10", "--batch", "5",
-                                                 "--json"])
-        try check("fundq bench tracking --json", ["bench", "tracking", "--events", "20", "--baseline-events", "10", "--batch", "5",
-                                                  "--json"])
-        try check("fundq bench reclaim --json", ["bench", "reclaim", "--messages", "20", "--push-interval-ms", "0", "--json"])
-        try check("fundq bench impressions --json", ["bench", "impressions", "--events", "100", "--baseline-events", "50", "--json"])
-        try check("fundq bench processor NAME --json", ["bench", "processor", "paypal", "--requests", "10", "--json"])
-        try check("fundq bench rectify --json", ["bench", "rectify", "--orphans", "10", "--baseline-orphans", "5", "--status-calls", "10",
-                                                 "--json"])
+    func checkBenchmarks(check: (String, [String]) throws -> JSONValue) throws {
+        _ = try check("fundq bench queue --json", ["bench", "queue", "--messages", "20", "--batch", "5", "--json"])
+        _ = try check("fundq bench consume --json", ["bench", "consume", "--messages", "20", "--baseline-messages", "10", "--batch", "5",
+                                                     "--json"])
+        _ = try check("fundq bench tracking --json", ["bench", "tracking", "--events", "20", "--baseline-events", "10", "--batch", "5",
+                                                      "--json"])
+        _ = try check("fundq bench reclaim --json", ["bench", "reclaim", "--messages", "20", "--push-interval-ms", "0", "--json"])
+        let kafka = try KafkaFixture(), topic = "json-reference-\(UUID().uuidString.prefix(8))"
+        try kafka.createTopic(topic, partitions: 1)
+        let impressions = try check("fundq bench impressions --json", [
+            "bench", "impressions", "--events", "100", "--baseline-events", "50", "--brokers", kafka.brokers, "--topic", topic,
+            "--kafka-events", "20", "--kafka-rounds", "2", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--json"])
+        // The loader's run is one of the rounds' (the median), not a mix of them.
+        #expect(Self.ratios(impressions, "kafka_rounds", "ratio").count == 2)
+        #expect(Self.ratios(impressions, "kafka_rounds", "ratio").contains(Self.ratios(impressions, "runs", "ratio").last ?? "none"))
+        _ = try check("fundq bench processor NAME --json", ["bench", "processor", "paypal", "--requests", "10", "--json"])
+        let rectify = try check("fundq bench rectify --json", ["bench", "rectify", "--orphans", "10", "--baseline-orphans", "5",
+                                                               "--status-calls", "10", "--json"])
+        #expect(Self.ratios(rectify, "rounds", "ratio_to_status_calls").count == 3)
+        #expect(Self.ratios(rectify, "rounds", "ratio_to_status_calls")
+            .contains(Self.ratios(rectify, "runs", "ratio_to_status_calls").last ?? "none"))
+    }
+
+    /// The number texts of `key` in each object of the array `array` of `value`.
+    static func ratios(_ value: JSONValue, _ array: String, _ key: String) -> [String] {
+        guard case .array(let items)? = value.objectValue?[array] else { return [] }
+        return items.compactMap { item in
+            if case .number(let text)? = item.objectValue?[key] { return text }
+            return nil
+        }
     }
 
     /// Headings whose section says the test does not run them (they need a broker).

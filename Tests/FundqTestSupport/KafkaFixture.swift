@@ -1,14 +1,15 @@
 import Foundation
-import FundqTestSupport
 
 /// The Kafka-compatible broker started by scripts/test.sh (Tansu), and
 /// topics made for one test.
-struct KafkaFixture {
+public struct KafkaFixture {
     /// `HOST:PORT`.
-    let brokers: String
-    let tansu: String
+    public let brokers: String
+    /// The Tansu binary (topics are made with it).
+    public let tansu: String
 
-    init() throws {
+    /// The broker scripts/test.sh started; throws when it started none.
+    public init() throws {
         let env = ProcessInfo.processInfo.environment
         guard let brokers = env["FUNDQ_TEST_KAFKA_BROKERS"], !brokers.isEmpty, let tansu = env["FUNDQ_TEST_TANSU"], !tansu.isEmpty else {
             throw TestSetupError("FUNDQ_TEST_KAFKA_BROKERS / FUNDQ_TEST_TANSU are not set: "
@@ -19,7 +20,7 @@ struct KafkaFixture {
     }
 
     /// Creates `name` with `partitions` partitions.
-    func createTopic(_ name: String, partitions: Int) throws {
+    public func createTopic(_ name: String, partitions: Int) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tansu)
         p.arguments = ["topic", "create", name, "--partitions", String(partitions), "--broker", "tcp://\(brokers)"]
