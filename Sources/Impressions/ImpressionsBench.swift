@@ -122,12 +122,12 @@ extension ImpressionsBench {
         }
     }
 
-    /// The broker's ceiling: a librdkafka consumer in its own group that only
-    /// reads `count` messages (touching each payload), timed from the first
-    /// message to the last.
-    public static func consumeOnly(count: Int, brokers: String, topic: String, settings: [String: String]) throws -> Run {
+    /// The broker's ceiling: a librdkafka consumer in a group of its own
+    /// (`round` tells one round's from another's) that only reads `count`
+    /// messages (touching each payload), timed from the first message to the last.
+    public static func consumeOnly(count: Int, brokers: String, topic: String, settings: [String: String], round: Int = 1) throws -> Run {
         let handler = FromTheBeginning()
-        let consumer = try KafkaConsumer(brokers: brokers, group: "fundq-bench-raw-\(getpid())", topic: topic,
+        let consumer = try KafkaConsumer(brokers: brokers, group: "fundq-bench-raw-\(getpid())-\(round)", topic: topic,
                                          settings: settings, handler: handler)
         defer { consumer.close() }
         let clock = ContinuousClock()
