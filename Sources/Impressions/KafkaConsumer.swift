@@ -68,8 +68,7 @@ final class KafkaConsumer {
             "client.id": "fundq-impressions-\(getpid())", "enable.partition.eof": "false",
         ]
         for (k, v) in settings { properties[k] = v }
-        try KafkaConfiguration.apply(properties, to: conf)
-        KafkaConfiguration.applyWhereKnown(Self.tuning.filter { settings[$0.key] == nil }, to: conf)
+        try KafkaConfiguration.apply(properties, whereKnown: Self.tuning, to: conf)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(context).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
             guard let rk, let partitions, let opaque else { return }
@@ -231,18 +230,14 @@ final class KafkaConsumer {
 
 /// Setting librdkafka properties with their errors reported.
 enum KafkaConfiguration {
-    /// Sets each of `properties` that this librdkafka accepts, leaving out the others (properties it does not know).
-    static func applyWhereKnown(_ properties: [String: String], to conf: OpaquePointer?) {
+    /// Sets `properties`, and those of `optional` this librdkafka knows (one
+    /// it does not is left out; a value it refuses is an error like any other).
+    static func apply(_ properties: [String: String], whereKnown optional: [String: String] = [:], to conf: OpaquePointer?) throws {
         var errstr = [CChar](repeating: 0, count: 512)
-        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
-            _ = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
-        }
-    }
-
-    static func apply(_ properties: [String: String], to conf: OpaquePointer?) throws {
-        var errstr = [CChar](repeating: 0, count: 512)
-        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
-            guard rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) == RD_KAFKA_CONF_OK else {
+        for (key, value) in properties.merging(optional, uniquingKeysWith: { given, _ in given }).sorted(by: { $0.key < $1.key }) {
+            let result = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
+            if result == RD_KAFKA_CONF_UNKNOWN && properties[key] == nil { continue }
+            guard result == RD_KAFKA_CONF_OK else {
                 rd_kafka_conf_destroy(conf)
                 throw ImpressionsError("Kafka setting \(key): \(String(cString: errstr))")
             }

@@ -87,8 +87,7 @@ struct BenchImpressionsCommand: ParsableCommand {
             for round in 1...kafkaRounds {
                 rounds.append(try kafkaRound(round, brokers: brokers, topic: topic, settings: settings, directory: dir))
             }
-            // The median round (of an even number, the higher of the middle two).
-            let medianRound = rounds.sorted { $0.ratio < $1.ratio }[rounds.count / 2]
+            let medianRound = rounds.medianRound
             runs.append(("kafka: consume-only librdkafka loop (ceiling)", medianRound.ceiling))
             runs.append(("kafka: loader into SQLite", medianRound.load))
         }
@@ -98,7 +97,7 @@ struct BenchImpressionsCommand: ParsableCommand {
     /// One consume-only loop and one loader over the whole topic: the loader
     /// in a group and a scratch SQLite file of its own (it starts from the
     /// offsets stored there).
-    struct KafkaRound {
+    struct KafkaRound: BenchRound {
         let ceiling: ImpressionsBench.Run
         let load: ImpressionsBench.Run
         var ratio: Double { ceiling.perSecond > 0 ? load.perSecond / ceiling.perSecond : 0 }

@@ -125,7 +125,7 @@ struct BenchRectifyCommand: ParsableCommand {
 
     /// Prints the baseline and the median round (its concurrent run and its reference), then every round's ratio.
     func report(baseline: RectifyRun, rounds: [RectifyRound], stores: String, sandbox: Sandbox) throws {
-        let medianRound = rounds.sorted { $0.ratio < $1.ratio }[rounds.count / 2]
+        let medianRound = rounds.medianRound
         let reference = medianRound.reference
         let runs = [baseline, medianRound.run]
         if json {
@@ -166,7 +166,7 @@ struct RectifyRun {
 }
 
 /// One round: the rectifier with the configured concurrency, then the reference.
-struct RectifyRound {
+struct RectifyRound: BenchRound {
     let run: RectifyRun
     let reference: (seconds: Double, rate: Double)
     var ratio: Double { run.rate / reference.rate }
