@@ -96,13 +96,16 @@ public final class Storage: OpenedStores {
     /// (run `fundq db migrate`). With `readOnly` (commands that only look),
     /// nothing is created, migrated or written: a missing embedded file is an
     /// error naming the path looked at, and the file is opened read-only.
-    public init(_ configuration: StorageConfiguration, readOnly: Bool = false) throws {
+    /// Storages opened with one `sqliteWriteGate` take turns at writing the
+    /// embedded file inside the process (see ``SQLiteWriteGate``); MariaDB
+    /// and Redis ignore it.
+    public init(_ configuration: StorageConfiguration, readOnly: Bool = false, sqliteWriteGate: SQLiteWriteGate? = nil) throws {
         // Both URLs are checked before anything is opened.
         let mariaDBURL = try configuration.mariaDBURL(), redisURL = try configuration.redisURL()
         var sqlite: SQLiteDatabase? = nil
         func embedded() throws -> SQLiteDatabase {
             if let sqlite { return sqlite }
-            let db = try Storage.openEmbedded(configuration, readOnly: readOnly)
+            let db = try Storage.openEmbedded(configuration, readOnly: readOnly, writeGate: sqliteWriteGate)
             sqlite = db
             return db
         }
@@ -127,7 +130,8 @@ public final class Storage: OpenedStores {
 
     /// Opens (creating and migrating) the embedded SQLite file; with
     /// `readOnly`, opens an existing one for reading and checks its schema.
-    public static func openEmbedded(_ configuration: StorageConfiguration, readOnly: Bool = false) throws -> SQLiteDatabase {
+    public static func openEmbedded(_ configuration: StorageConfiguration, readOnly: Bool = false,
+                                    writeGate: SQLiteWriteGate? = nil) throws -> SQLiteDatabase {
         if readOnly {
             let db = try openExisting(configuration)
             try SchemaMigrator.check(db)
@@ -138,7 +142,7 @@ public final class Storage: OpenedStores {
         } catch {
             throw ConfigurationError("cannot create the data directory \(configuration.dataDirectory): \(error.localizedDescription)")
         }
-        let db = try SQLiteDatabase(path: configuration.sqlitePath)
+        let db = try SQLiteDatabase(path: configuration.sqlitePath, writeGate: writeGate)
         try SchemaMigrator.migrate(db)
         return db
     }

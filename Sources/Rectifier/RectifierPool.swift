@@ -3,6 +3,7 @@ public import Core
 import Foundation
 public import Logging
 import RedisDriver
+import SQLiteDriver
 import Synchronization
 
 /// The rectifier's worker pool: one run id for everything it does, each
@@ -21,6 +22,10 @@ public final class RectifierPool: Sendable {
     public let workers: Int
     let makeProcessor: @Sendable (String) throws -> any PaymentProcessor
     let limiter: ProcessorRateLimiter
+    /// The workers' connections to the embedded file take turns at writing
+    /// it instead of polling SQLite's lock (16 writers polled about once per
+    /// orphan, each poll a sleep and a retry).
+    let sqliteWriteGate = SQLiteWriteGate()
 
     /// A pool over the stores `storage` names, for the processors
     /// configured in `processors` (their adapters made by `makeProcessor`),
@@ -80,7 +85,8 @@ public final class RectifierPool: Sendable {
                     var logger = Logger(label: "fundq.rectifier")
                     logger.logLevel = logLevel
                     let adapters = try mine.map { try makeProcessor($0) }
-                    let rectifier = Rectifier(storage: try Storage(storage), processors: adapters, runID: runID,
+                    let stores = try Storage(storage, sqliteWriteGate: sqliteWriteGate)
+                    let rectifier = Rectifier(storage: stores, processors: adapters, runID: runID,
                                               claimOwner: "\(runID)/\(index)", logger: logger, limiter: limiter, budget: budget)
                     let report = try rectifier.run(options, shouldStop: shouldStop)
                     reports.withLock { $0.append(report) }

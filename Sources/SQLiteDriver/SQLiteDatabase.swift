@@ -15,15 +15,21 @@ public final class SQLiteDatabase: SQLConnection {
     private var transactionDepth = 0
     /// The busy handler's state (its context pointer; lives as long as the connection).
     private let lockWait: LockWait
+    /// Shared with the process's other connections to this file that take turns at writing (``transaction(_:)``).
+    private let writeGate: SQLiteWriteGate?
 
     /// Opens (creating if needed) the database at `path` in WAL mode with
     /// `synchronous=FULL`, so a committed write survives a crash of the
     /// process or of the machine, and several processes can share the file.
     /// With `readOnly`, opens an existing file for reading only: nothing is
     /// created and no pragma writes (the file keeps its journal mode), so a
-    /// user who may only read the file can look at it.
-    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000) throws(SQLiteError) {
+    /// user who may only read the file can look at it. Connections given one
+    /// `writeGate` take turns at transactions inside the process instead of
+    /// polling SQLite's lock (see ``SQLiteWriteGate``).
+    public init(path: String, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = 30_000,
+                writeGate: SQLiteWriteGate? = nil) throws(SQLiteError) {
         self.path = path
+        self.writeGate = writeGate
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         handle = try Self.open(path, path: path, flags: flags)
         lockWait = LockWait(timeout: .milliseconds(max(0, busyTimeoutMilliseconds)))
@@ -146,10 +152,16 @@ public final class SQLiteDatabase: SQLConnection {
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT` (taking the write lock
     /// up front, so concurrent writers wait instead of failing half-way);
     /// rolls back if `body` throws. Nested calls join the outer transaction.
+    /// With a write gate, the transaction first waits for its turn.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             return try body()
         }
+        guard let writeGate else { return try outermostTransaction(body) }
+        return try writeGate.taking { try outermostTransaction(body) }
+    }
+
+    private func outermostTransaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE", context: "starting a transaction on \(path)")
         transactionDepth += 1
         defer { transactionDepth -= 1 }

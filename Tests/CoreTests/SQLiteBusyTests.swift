@@ -46,4 +46,44 @@ struct SQLiteBusyTests {
         #expect(error?.isTransient == true)
         #expect(ContinuousClock.now - started >= .milliseconds(200), "it waited for the busy timeout first")
     }
+
+    /// A writer that may not wait for SQLite's lock at all (busy timeout 0)
+    /// starts its transaction while another connection's is open: with no
+    /// gate it fails at once with BUSY; with a shared gate it waits for its
+    /// turn inside the process and writes after the holder.
+    @Test(arguments: [false, true])
+    func connectionsSharingAWriteGateTakeTurnsInsteadOfMeetingTheLock(gated: Bool) throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("gate.sqlite")
+        try SQLiteDatabase(path: path).execute("CREATE TABLE t (v INTEGER)", [])
+        let gate: SQLiteWriteGate? = gated ? SQLiteWriteGate() : nil
+        let inTransaction = DispatchSemaphore(value: 0), waiterDone = DispatchSemaphore(value: 0)
+        let holderDone = DispatchSemaphore(value: 0)
+        // Opened first: opening writes pragmas, which would meet the holder's lock.
+        let waiter = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 0, writeGate: gate)
+        Thread {
+            defer { holderDone.signal() }
+            guard let holder = try? SQLiteDatabase(path: path, writeGate: gate) else {
+                inTransaction.signal()
+                return
+            }
+            _ = try? holder.transaction {
+                try holder.execute("INSERT INTO t (v) VALUES (0)", [])
+                inTransaction.signal()
+                // Ungated, the waiter fails at once and says so; gated, it cannot finish before this commits.
+                _ = waiterDone.wait(timeout: .now() + 0.3)
+            }
+        }.start()
+        inTransaction.wait()
+        let result = Result { try waiter.transaction { try waiter.execute("INSERT INTO t (v) VALUES (1)", []) } }
+        waiterDone.signal()
+        holderDone.wait()
+        if gated {
+            #expect(try result.get() == 1)
+            #expect(try waiter.query("SELECT v FROM t ORDER BY rowid", []).map { $0[0].int64 } == [0, 1], "the holder wrote first")
+        } else {
+            #expect(throws: SQLiteError.self) { try result.get() }
+            #expect(try waiter.query("SELECT v FROM t ORDER BY rowid", []).map { $0[0].int64 } == [0])
+        }
+    }
 }
