@@ -22,9 +22,15 @@ enum WriteResult: Sendable {
 
 /// Writes batches on its own thread and database connection, so that the
 /// consumer keeps reading while a transaction (and its fsync) is under way.
-/// At most one batch waits while another is written. The store is opened
-/// on the writer thread and never leaves it.
+/// Up to ``maximumWaiting`` batches wait while another is written, and the
+/// writer takes every batch waiting into its next transaction: when commits
+/// get slow (a disk whose flushes take 100 ms instead of 20), batches are
+/// written several to a commit instead of the reader stopping for each.
+/// The store is opened on the writer thread and never leaves it.
 final class BatchWriter: Sendable {
+    /// Batches that may wait for the writer before ``submit(_:)`` waits.
+    static let maximumWaiting = 8
+
     private struct State {
         var queue: [PendingWrite] = []
         var busy = false
@@ -44,19 +50,20 @@ final class BatchWriter: Sendable {
             var store: ImpressionStore?
             while true {
                 wake.wait()
-                let next: PendingWrite? = state.withLock { s in
-                    if s.queue.isEmpty { return nil }
-                    s.busy = true
-                    return s.queue.removeFirst()
+                let group: [PendingWrite] = state.withLock { s in
+                    let taken = BatchWriter.nextGroup(s.queue)
+                    s.queue.removeFirst(taken.count)
+                    s.busy = !taken.isEmpty
+                    return taken
                 }
-                guard let write = next else {
+                guard !group.isEmpty else {
                     if state.withLock({ $0.stopping }) { return }
                     continue
                 }
-                let result = BatchWriter.write(write, topic: topic, store: &store, open: open, logger: logger)
+                let results = BatchWriter.write(group, topic: topic, store: &store, open: open, logger: logger)
                 state.withLock { s in
                     s.busy = false
-                    s.results.append(result)
+                    s.results += results
                 }
                 progress.signal()
             }
@@ -65,31 +72,49 @@ final class BatchWriter: Sendable {
         thread.start()
     }
 
-    private static func write(_ write: PendingWrite, topic: String, store: inout ImpressionStore?,
-                              open: () throws -> ImpressionStore, logger: Logger) -> WriteResult {
+    /// The batches the next transaction takes: the first waiting and those
+    /// after it of the same generation whose offsets follow on from it (a
+    /// batch of a later generation was read after a restart, and is written
+    /// on its own commit).
+    static func nextGroup(_ queue: [PendingWrite]) -> [PendingWrite] {
+        guard let first = queue.first else { return [] }
+        var count = 1
+        while count < queue.count, queue[count].generation == first.generation,
+              PartitionProgress.joined(queue[...count].map(\.progress)) != nil {
+            count += 1
+        }
+        return Array(queue.prefix(count))
+    }
+
+    /// Writes `group` (consecutive batches) in one transaction; one result per batch.
+    private static func write(_ group: [PendingWrite], topic: String, store: inout ImpressionStore?,
+                              open: () throws -> ImpressionStore, logger: Logger) -> [WriteResult] {
+        let progress = PartitionProgress.joined(group.map(\.progress)) ?? group[0].progress
         var attempt = 0
         while true {
             do {
                 let s = try store ?? open()
                 store = s
                 let began = ContinuousClock().now
-                guard try s.commit(write.batch, topic: topic, progress: write.progress) else {
-                    return .conflict(generation: write.generation)
+                guard try s.commit(group.map(\.batch), topic: topic, progress: progress) else {
+                    return group.map { .conflict(generation: $0.generation) }
                 }
                 let at = ContinuousClock().now
-                return .committed(write, seconds: (at - began).seconds, at: at)
+                // The transaction's seconds are counted once, with its first batch.
+                return group.enumerated().map { .committed($1, seconds: $0 == 0 ? (at - began).seconds : 0, at: at) }
             } catch {
                 attempt += 1
-                guard attempt < 60 else { return .failed("\(error)") }
-                logger.error("impressions: cannot write a batch of \(write.batch.events) events (attempt \(attempt)), retrying: \(error)")
+                guard attempt < 60 else { return group.map { _ in .failed("\(error)") } }
+                let events = group.reduce(0) { $0 + $1.batch.events }
+                logger.error("impressions: cannot write \(group.count) batches of \(events) events (attempt \(attempt)), retrying: \(error)")
                 Thread.sleep(forTimeInterval: min(5, 0.2 * Double(attempt)))
             }
         }
     }
 
-    /// Queues `write`; waits first while another batch is already waiting.
+    /// Queues `write`; waits first while ``maximumWaiting`` batches already wait.
     func submit(_ write: PendingWrite) {
-        while state.withLock({ $0.queue.count >= 1 }) { progress.wait() }
+        while state.withLock({ $0.queue.count >= Self.maximumWaiting }) { progress.wait() }
         state.withLock { $0.queue.append(write) }
         wake.signal()
     }

@@ -57,7 +57,7 @@ public struct KafkaLoaderSummary: Sendable {
     public var readSeconds = 0.0
     /// Seconds spent writing batches (inside ``ImpressionStore/commit(_:topic:progress:)``).
     public var commitSeconds = 0.0
-    /// Seconds the consumer waited for the writer (a batch already waiting).
+    /// Seconds the consumer waited for the writer (``BatchWriter/maximumWaiting`` batches already waiting).
     public var waitSeconds = 0.0
     /// Seconds spent sealing batches (copying the counts out, in key order).
     public var sealSeconds = 0.0
@@ -170,8 +170,8 @@ public final class ImpressionKafkaLoader: RebalanceHandler {
     }
 
     /// Seals what is due after a poll; returns whether it sealed. A batch
-    /// holding its whole minute goes at once (waiting if another batch
-    /// already waits for the writer). Otherwise everything in hand
+    /// holding its whole minute goes at once (waiting only while
+    /// ``BatchWriter/maximumWaiting`` batches wait for the writer). Otherwise everything in hand
     /// goes at the size or age limit, or as soon as the writer is free —
     /// except while reading a backlog (the batch's minute is over on the
     /// clock and the broker has more messages for a partition the minute

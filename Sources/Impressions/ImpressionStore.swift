@@ -19,6 +19,25 @@ public struct PartitionProgress: Sendable, Equatable {
         self.from = from
         self.to = to
     }
+
+    /// The progress of consecutive batches written as one: each partition
+    /// from where the first batch holding it starts to where the last one
+    /// ends. Nil when a partition's ranges do not follow on from each other
+    /// (then the batches are not consecutive and must be written one by one).
+    public static func joined(_ batches: [[PartitionProgress]]) -> [PartitionProgress]? {
+        var joined: [Int32: PartitionProgress] = [:]
+        for progress in batches {
+            for p in progress {
+                if let earlier = joined[p.partition] {
+                    guard p.from == earlier.to else { return nil }
+                    joined[p.partition]?.to = p.to
+                } else {
+                    joined[p.partition] = p
+                }
+            }
+        }
+        return joined.values.sorted { $0.partition < $1.partition }
+    }
 }
 
 /// The impressions tables on SQLite or MariaDB: increments (never
@@ -240,13 +259,23 @@ public final class ImpressionStore {
 
     /// ``commit(_:topic:progress:)`` for a batch already copied out.
     public func commit(_ batch: SealedBatch, topic: String, progress: [PartitionProgress]) throws -> Bool {
+        try commit([batch], topic: topic, progress: progress)
+    }
+
+    /// ``commit(_:topic:progress:)`` for consecutive batches in one
+    /// transaction (one commit, and one fsync, for all of them); `progress`
+    /// is theirs joined (``PartitionProgress/joined(_:)``).
+    public func commit(_ batches: [SealedBatch], topic: String, progress: [PartitionProgress]) throws -> Bool {
         do {
             let lookups = try retryingTransaction { () throws -> Set<String> in
                 for p in progress.sorted(by: { $0.partition < $1.partition }) {
                     try advance(topic: topic, p)
                 }
-                let values = try addCounts(batch, table: "banner_impressions_minute")
-                try addRejects(batch, table: "banner_impression_rejects")
+                var values = LookupValues()
+                for batch in batches {
+                    values.formUnion(try addCounts(batch, table: "banner_impressions_minute"))
+                    try addRejects(batch, table: "banner_impression_rejects")
+                }
                 return try addLookups(values)
             }
             remember(lookups)
@@ -280,6 +309,13 @@ struct LookupValues {
     var projects = Set<String>()
 
     init() {}
+
+    /// Adds `other`'s values.
+    mutating func formUnion(_ other: LookupValues) {
+        countries.formUnion(other.countries)
+        languages.formUnion(other.languages)
+        projects.formUnion(other.projects)
+    }
 
     init(_ rows: [(key: ImpressionKey, count: Int64)]) {
         for row in rows {

@@ -21,6 +21,27 @@ struct ImpressionStoreTests {
         return (0..<count).map { _ in g.event() }
     }
 
+    /// Several batches in one transaction count what they count one by one,
+    /// and move the offsets as far; a conflict on any partition writes none of them.
+    @Test(arguments: DatabaseKind.allCases)
+    func batchesCommittedTogetherCountAsOneByOne(kind: DatabaseKind) throws {
+        let f = try DatabaseFixture(kind)
+        let store = ImpressionStore(connection: try f.openDatabase())
+        let events = Self.events(seed: 7, count: 900)
+        let slices = [Array(events[0..<300]), Array(events[300..<600]), Array(events[600...])]
+        let progress = [[PartitionProgress(partition: 0, from: nil, to: 300)],
+                        [PartitionProgress(partition: 0, from: 300, to: 600), PartitionProgress(partition: 1, from: nil, to: 7)],
+                        [PartitionProgress(partition: 0, from: 600, to: 900)]]
+        let joined = try #require(PartitionProgress.joined(progress))
+        let stale = [PartitionProgress(partition: 0, from: 900, to: 950), PartitionProgress(partition: 1, from: 3, to: 9)]
+        #expect(try store.commit(slices.map { Self.batch($0).sealed() }, topic: "t", progress: joined))
+        #expect(try !store.commit(slices.map { Self.batch($0).sealed() }, topic: "t", progress: stale))
+        #expect(try store.storedOffsets(topic: "t") == [0: 900, 1: 7])
+        let truth = GroundTruth(events)
+        #expect(try store.allCounts() == truth.counts)
+        #expect(try GroundTruth.rejectCounts(store) == truth.rejects)
+    }
+
     @Test(arguments: DatabaseKind.allCases)
     func offsetsMoveOnlyFromWhereTheBatchStarted(kind: DatabaseKind) throws {
         let f = try DatabaseFixture(kind)

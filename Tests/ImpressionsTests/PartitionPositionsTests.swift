@@ -116,4 +116,27 @@ struct PartitionPositionsTests {
             }
         }
     }
+
+    @Test func consecutiveBatchesJoinTheirProgressAndAGapKeepsThemApart() {
+        func p(_ partition: Int32, _ from: Int64?, _ to: Int64) -> PartitionProgress {
+            PartitionProgress(partition: partition, from: from, to: to)
+        }
+        // Partition 2 is only in the second batch; partition 0 runs through both.
+        #expect(PartitionProgress.joined([[p(0, nil, 5), p(1, 10, 12)], [p(0, 5, 9), p(2, 3, 4)], [p(1, 12, 20)]])
+                == [p(0, nil, 9), p(1, 10, 20), p(2, 3, 4)])
+        #expect(PartitionProgress.joined([[p(0, 0, 5)], [p(0, 6, 9)]]) == nil, "offset 5 would be skipped")
+        #expect(PartitionProgress.joined([[p(0, 0, 5)], [p(0, nil, 9)]]) == nil)
+    }
+
+    @Test func theWriterTakesTheWaitingBatchesOfOneGenerationThatFollowOn() {
+        func write(_ generation: Int, _ from: Int64, _ to: Int64) -> PendingWrite {
+            PendingWrite(batch: ImpressionBatch().sealed(), progress: [PartitionProgress(partition: 0, from: from, to: to)],
+                         generation: generation)
+        }
+        let queue = [write(1, 0, 5), write(1, 5, 9), write(1, 9, 12), write(2, 3, 4), write(2, 4, 6)]
+        #expect(BatchWriter.nextGroup(queue).map(\.progress[0].to) == [5, 9, 12])
+        #expect(BatchWriter.nextGroup(Array(queue.dropFirst(3))).map(\.progress[0].to) == [4, 6])
+        #expect(BatchWriter.nextGroup([write(1, 0, 5), write(1, 7, 9)]).count == 1, "not consecutive: one at a time")
+        #expect(BatchWriter.nextGroup([]).isEmpty)
+    }
 }
