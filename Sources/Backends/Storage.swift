@@ -150,11 +150,12 @@ public final class Storage: OpenedStores {
     /// Opens the configured database without checking its schema (for
     /// `fundq db migrate`; with `readOnly`, for `fundq db status`: an
     /// embedded file must exist and is only read).
-    public static func openDatabase(_ configuration: StorageConfiguration, readOnly: Bool = false) throws -> any SQLConnection {
+    public static func openDatabase(_ configuration: StorageConfiguration, readOnly: Bool = false,
+                                    writeGate: SQLiteWriteGate? = nil) throws -> any SQLConnection {
         if let url = try configuration.mariaDBURL() {
             return MariaDBConnection(url: url)
         }
-        return readOnly ? try openExisting(configuration) : try openEmbedded(configuration)
+        return readOnly ? try openExisting(configuration) : try openEmbedded(configuration, writeGate: writeGate)
     }
 
     /// The embedded file opened read-only; an error naming the path when there is none.

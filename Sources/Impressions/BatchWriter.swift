@@ -22,7 +22,8 @@ enum WriteResult: Sendable {
 
 /// Writes batches on its own thread and database connection, so that the
 /// consumer keeps reading while a transaction (and its fsync) is under way.
-/// Up to ``maximumWaiting`` batches wait while another is written, and the
+/// Up to ``maximumWaiting`` batches wait while others are written (so at
+/// most twice that many are sealed and not yet committed), and the
 /// writer takes every batch waiting into its next transaction: when commits
 /// get slow (a disk whose flushes take 100 ms instead of 20), batches are
 /// written several to a commit instead of the reader stopping for each.
@@ -60,6 +61,8 @@ final class BatchWriter: Sendable {
                     if state.withLock({ $0.stopping }) { return }
                     continue
                 }
+                // The queue has room again: a reader waiting to submit goes on while this group is written.
+                progress.signal()
                 let results = BatchWriter.write(group, topic: topic, store: &store, open: open, logger: logger)
                 state.withLock { s in
                     s.busy = false
@@ -89,7 +92,10 @@ final class BatchWriter: Sendable {
     /// Writes `group` (consecutive batches) in one transaction; one result per batch.
     private static func write(_ group: [PendingWrite], topic: String, store: inout ImpressionStore?,
                               open: () throws -> ImpressionStore, logger: Logger) -> [WriteResult] {
-        let progress = PartitionProgress.joined(group.map(\.progress)) ?? group[0].progress
+        // ``nextGroup`` takes only batches whose offsets follow on; writing several with the first one's offsets would count twice.
+        guard let progress = PartitionProgress.joined(group.map(\.progress)) else {
+            preconditionFailure("a group of batches whose offsets do not follow on")
+        }
         var attempt = 0
         while true {
             do {

@@ -41,9 +41,9 @@ public struct KafkaLoaderSummary: Sendable {
     public var events = 0
     /// Messages in committed batches.
     public var committedEvents = 0
-    /// Transactions committed.
+    /// Batches committed (several may share a transaction when commits are slow).
     public var batches = 0
-    /// Rows of counts those transactions added to or created (a key counted
+    /// Rows of counts those batches added to or created (a key counted
     /// in two batches is two rows).
     public var rows = 0
     /// Batches dropped because another consumer had moved the offsets.

@@ -25,7 +25,7 @@ public final class RectifierPool: Sendable {
     /// The workers' connections to the embedded file take turns at writing
     /// it instead of polling SQLite's lock (16 writers polled about once per
     /// orphan, each poll a sleep and a retry).
-    let sqliteWriteGate = SQLiteWriteGate()
+    let sqliteWriteGate: SQLiteWriteGate
 
     /// A pool over the stores `storage` names, for the processors
     /// configured in `processors` (their adapters made by `makeProcessor`),
@@ -41,7 +41,9 @@ public final class RectifierPool: Sendable {
         self.workers = max(1, workers ?? processors.map(\.concurrency).reduce(0, +))
         self.runID = runID
         self.makeProcessor = makeProcessor
-        limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage) : LocalCallSlots(),
+        let gate = SQLiteWriteGate()
+        sqliteWriteGate = gate
+        limiter = ProcessorRateLimiter(store: sharedRates ? try Self.sharedSlots(storage, sqliteWriteGate: gate) : LocalCallSlots(),
                                        processors: processors.map { $0.name })
     }
 
@@ -62,9 +64,11 @@ public final class RectifierPool: Sendable {
         return assigned
     }
 
-    static func sharedSlots(_ storage: StorageConfiguration) throws -> any CallSlotStore {
+    /// Where call slots are reserved: Redis with the queues, else the
+    /// database (on the embedded file, taking turns with the workers' writes).
+    static func sharedSlots(_ storage: StorageConfiguration, sqliteWriteGate: SQLiteWriteGate) throws -> any CallSlotStore {
         if let url = storage.queueURL { return RedisCallSlots(connection: RedisConnection(url: try RedisURL(parsing: url))) }
-        return DatabaseCallSlots(connection: try Storage.openDatabase(storage))
+        return DatabaseCallSlots(connection: try Storage.openDatabase(storage, writeGate: sqliteWriteGate))
     }
 
     /// One run over every worker (a dry run uses one: it claims nothing, so

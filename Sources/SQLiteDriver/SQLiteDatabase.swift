@@ -186,17 +186,33 @@ public final class SQLiteDatabase: SQLConnection {
 
     @discardableResult
     public func execute(_ sql: String, _ parameters: [SQLValue]) throws -> Int {
-        try prepare(sql).bind(parameters).run()
-        return changes
+        let statement = try prepare(sql)
+        return try inTurn(statement) {
+            try statement.bind(parameters).run()
+            return changes
+        }
     }
 
     public func insert(_ sql: String, _ parameters: [SQLValue]) throws -> Int64 {
-        try prepare(sql).bind(parameters).run()
-        return lastInsertRowID
+        let statement = try prepare(sql)
+        return try inTurn(statement) {
+            try statement.bind(parameters).run()
+            return lastInsertRowID
+        }
     }
 
     public func query(_ sql: String, _ parameters: [SQLValue]) throws -> [[SQLValue]] {
-        try prepare(sql).bind(parameters).rows { $0.values() }
+        let statement = try prepare(sql)
+        return try inTurn(statement) { try statement.bind(parameters).rows { $0.values() } }
+    }
+
+    /// Runs `body`, a writing statement's, in the write gate's turn when it
+    /// is outside a transaction (a claim's `UPDATE … RETURNING`, say), so
+    /// that it does not have to slip in between the gated transactions at
+    /// SQLite's lock; a read never waits for the gate.
+    private func inTurn<T>(_ statement: SQLiteStatement, _ body: () throws -> T) throws -> T {
+        guard transactionDepth == 0, let writeGate, !statement.isReadOnly else { return try body() }
+        return try writeGate.taking(body)
     }
 
     public func executeScript(_ sql: String) throws {
@@ -215,6 +231,9 @@ public final class SQLiteStatement {
     private let stmt: OpaquePointer
     private unowned let database: SQLiteDatabase
     private let sql: String
+
+    /// Whether the statement writes nothing (`sqlite3_stmt_readonly`).
+    var isReadOnly: Bool { sqlite3_stmt_readonly(stmt) != 0 }
 
     init(_ stmt: OpaquePointer, database: SQLiteDatabase, sql: String) {
         self.stmt = stmt

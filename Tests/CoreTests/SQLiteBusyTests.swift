@@ -48,11 +48,12 @@ struct SQLiteBusyTests {
     }
 
     /// A writer that may not wait for SQLite's lock at all (busy timeout 0)
-    /// starts its transaction while another connection's is open: with no
-    /// gate it fails at once with BUSY; with a shared gate it waits for its
-    /// turn inside the process and writes after the holder.
-    @Test(arguments: [false, true])
-    func connectionsSharingAWriteGateTakeTurnsInsteadOfMeetingTheLock(gated: Bool) throws {
+    /// writes, in a transaction or with a lone statement, while another
+    /// connection's transaction is open: with no gate it fails at once with
+    /// BUSY; with a shared gate it waits for its turn inside the process and
+    /// writes after the holder.
+    @Test(arguments: [false, true], [false, true])
+    func connectionsSharingAWriteGateTakeTurnsInsteadOfMeetingTheLock(gated: Bool, inTransaction wrapped: Bool) throws {
         let dir = try TemporaryDirectory()
         let path = dir.file("gate.sqlite")
         try SQLiteDatabase(path: path).execute("CREATE TABLE t (v INTEGER)", [])
@@ -70,12 +71,19 @@ struct SQLiteBusyTests {
             _ = try? holder.transaction {
                 try holder.execute("INSERT INTO t (v) VALUES (0)", [])
                 inTransaction.signal()
-                // Ungated, the waiter fails at once and says so; gated, it cannot finish before this commits.
-                _ = waiterDone.wait(timeout: .now() + 0.3)
+                if let gate {
+                    // Gated, the waiter cannot finish before this commits: commit once it waits for its turn
+                    // (or once it has finished: the gate did not hold it, and the expectations below fail).
+                    while gate.waitingWriters == 0, waiterDone.wait(timeout: .now() + 0.001) == .timedOut {}
+                } else {
+                    // Ungated, the waiter fails at once and says so.
+                    waiterDone.wait()
+                }
             }
         }.start()
         inTransaction.wait()
-        let result = Result { try waiter.transaction { try waiter.execute("INSERT INTO t (v) VALUES (1)", []) } }
+        let insert = { try waiter.execute("INSERT INTO t (v) VALUES (1)", []) }
+        let result = Result { wrapped ? try waiter.transaction(insert) : try insert() }
         waiterDone.signal()
         holderDone.wait()
         if gated {
