@@ -111,8 +111,8 @@ final class BatchWriter: Sendable {
             } catch {
                 attempt += 1
                 guard attempt < 60 else { return group.map { _ in .failed("\(error)") } }
-                let events = group.reduce(0) { $0 + $1.batch.events }
-                logger.error("impressions: cannot write \(group.count) batches of \(events) events (attempt \(attempt)), retrying: \(error)")
+                let what = "\(group.count) batches of \(group.reduce(0) { $0 + $1.batch.events }) events"
+                logger.error("impressions: cannot write \(what) (attempt \(attempt)), retrying: \(error)")
                 Thread.sleep(forTimeInterval: min(5, 0.2 * Double(attempt)))
             }
         }
