@@ -51,13 +51,13 @@ final class BatchWriter: Sendable {
             var store: ImpressionStore?
             while true {
                 wake.wait()
-                let group: [PendingWrite] = state.withLock { s in
+                let group: WriteGroup? = state.withLock { s in
                     let taken = BatchWriter.nextGroup(s.queue)
-                    s.queue.removeFirst(taken.count)
-                    s.busy = !taken.isEmpty
+                    s.queue.removeFirst(taken?.writes.count ?? 0)
+                    s.busy = taken != nil
                     return taken
                 }
-                guard !group.isEmpty else {
+                guard let group else {
                     if state.withLock({ $0.stopping }) { return }
                     continue
                 }
@@ -75,27 +75,31 @@ final class BatchWriter: Sendable {
         thread.start()
     }
 
-    /// The batches the next transaction takes: the first waiting and those
-    /// after it of the same generation whose offsets follow on from it (a
-    /// batch of a later generation was read after a restart, and is written
-    /// on its own commit).
-    static func nextGroup(_ queue: [PendingWrite]) -> [PendingWrite] {
-        guard let first = queue.first else { return [] }
-        var count = 1
-        while count < queue.count, queue[count].generation == first.generation,
-              PartitionProgress.joined(queue[...count].map(\.progress)) != nil {
-            count += 1
-        }
-        return Array(queue.prefix(count))
+    /// Batches written in one transaction, and their offsets joined (``PartitionProgress/joined(_:)``).
+    struct WriteGroup {
+        var writes: [PendingWrite]
+        var progress: [PartitionProgress]
     }
 
-    /// Writes `group` (consecutive batches) in one transaction; one result per batch.
-    private static func write(_ group: [PendingWrite], topic: String, store: inout ImpressionStore?,
-                              open: () throws -> ImpressionStore, logger: Logger) -> [WriteResult] {
-        // ``nextGroup`` takes only batches whose offsets follow on; writing several with the first one's offsets would count twice.
-        guard let progress = PartitionProgress.joined(group.map(\.progress)) else {
-            preconditionFailure("a group of batches whose offsets do not follow on")
+    /// The batches the next transaction takes (nil: none waits): the first
+    /// waiting and those after it of the same generation whose offsets
+    /// follow on from it (a batch of a later generation was read after a
+    /// restart, and is written on its own commit).
+    static func nextGroup(_ queue: [PendingWrite]) -> WriteGroup? {
+        guard let first = queue.first else { return nil }
+        var group = WriteGroup(writes: [first], progress: first.progress)
+        for next in queue.dropFirst() {
+            guard next.generation == first.generation, let joined = PartitionProgress.joined([group.progress, next.progress]) else { break }
+            group.writes.append(next)
+            group.progress = joined
         }
+        return group
+    }
+
+    /// Writes `group` in one transaction; one result per batch.
+    private static func write(_ taken: WriteGroup, topic: String, store: inout ImpressionStore?,
+                              open: () throws -> ImpressionStore, logger: Logger) -> [WriteResult] {
+        let group = taken.writes, progress = taken.progress
         var attempt = 0
         while true {
             do {

@@ -15,7 +15,7 @@ public final class SQLiteDatabase: SQLConnection {
     private var transactionDepth = 0
     /// The busy handler's state (its context pointer; lives as long as the connection).
     private let lockWait: LockWait
-    /// Shared with the process's other connections to this file that take turns at writing (``transaction(_:)``).
+    /// Shared with the process's other connections to this file that take turns at writing (transactions and writing statements).
     private let writeGate: SQLiteWriteGate?
 
     /// Opens (creating if needed) the database at `path` in WAL mode with
