@@ -93,6 +93,8 @@ public struct RectifierReport: Sendable {
     /// Processors whose circuit was open when the run ended (transport
     /// failures in a row: not asked until the cooldown has passed).
     public var openCircuits: Set<String> = []
+    /// Workers whose reports this is (a pool's run: every worker it started; 0 for one rectifier's own).
+    public var workers = 0
 
     /// An empty report.
     public init() {}
@@ -106,6 +108,7 @@ public struct RectifierReport: Sendable {
     public mutating func add(_ other: RectifierReport) {
         decisions += other.decisions
         openCircuits.formUnion(other.openCircuits)
+        workers += other.workers
         for (name, c) in other.counts { counts[name, default: RectifierCounts()].add(c) }
     }
 }

@@ -13,32 +13,46 @@ import Synchronization
 /// `rate_limit_per_second` for every process sharing the slot store (Redis
 /// when the queues are there, else the database), and a run's `limit` for
 /// all its workers together.
+///
+/// Unless told how many workers to run, the pool is elastic: a run starts
+/// one worker per processor and adds one at a time, up to each processor's
+/// `concurrency`, while the machine's CPU stays idle (the workers wait on
+/// slow processors or the disk); see ``WorkerGrowth``.
 public final class RectifierPool: Sendable {
     /// The run id of everything this pool does (`rectify log` shows it).
     public let runID: String
     let storage: StorageConfiguration
     let processors: [ProcessorConfiguration]
-    /// Workers when not a dry run.
+    /// Workers when not a dry run: the most an elastic pool starts, the number a fixed one starts.
     public let workers: Int
+    /// Whether a run starts one worker per processor and adds more while the machine idles
+    /// (no worker count given), or starts `workers` at once.
+    public let elastic: Bool
     let makeProcessor: @Sendable (String) throws -> any PaymentProcessor
     let limiter: ProcessorRateLimiter
     /// The workers' connections to the embedded file take turns at writing
     /// it instead of polling SQLite's lock (16 writers polled about once per
     /// orphan, each poll a sleep and a retry).
     let sqliteWriteGate: SQLiteWriteGate
+    /// Makes each elastic run's reader of the machine's idle CPU.
+    let idleSampler: @Sendable () -> any IdleSampling
 
     /// A pool over the stores `storage` names, for the processors
     /// configured in `processors` (their adapters made by `makeProcessor`),
-    /// with `workers` workers (default: one per processor's concurrency slot,
-    /// the sum of the configured concurrencies).
+    /// with `workers` workers (default: elastic, up to one per processor's
+    /// concurrency slot, the sum of the configured concurrencies).
     /// With `sharedRates`, call slots live in Redis or the database; without,
-    /// in this process only.
+    /// in this process only. An elastic run reads the machine's idle CPU
+    /// from `idleSampler` (default: `/proc/stat`).
     public init(storage: StorageConfiguration, processors: [ProcessorConfiguration], workers: Int? = nil,
                 runID: String = Rectifier.newRunID(), sharedRates: Bool = true,
+                idleSampler: @escaping @Sendable () -> any IdleSampling = { MachineIdleSampler() },
                 makeProcessor: @escaping @Sendable (String) throws -> any PaymentProcessor) throws {
+        self.idleSampler = idleSampler
         self.storage = storage
         self.processors = processors
         self.workers = max(1, workers ?? processors.map(\.concurrency).reduce(0, +))
+        elastic = workers == nil
         self.runID = runID
         self.makeProcessor = makeProcessor
         let gate = SQLiteWriteGate()
@@ -75,36 +89,78 @@ public final class RectifierPool: Sendable {
     /// two would ask about the same rows); returns the counts and decisions of all.
     public func run(_ options: RectifierOptions, logLevel: Logger.Level = .info,
                     shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> RectifierReport {
-        let budget = RectifierBudget(limit: options.limit)
         let started = ContinuousClock.now
-        let reports = Mutex<[RectifierReport]>([])
-        let failures = Mutex<[String]>([])
-        let group = DispatchGroup()
-        let assignment = Self.assignment(processors, workers: options.dryRun ? 1 : workers)
-        for (index, mine) in assignment.enumerated() where !mine.isEmpty {
-            group.enter()
-            Thread { [self] in
-                defer { group.leave() }
-                do {
-                    var logger = Logger(label: "fundq.rectifier")
-                    logger.logLevel = logLevel
-                    let adapters = try mine.map { try makeProcessor($0) }
-                    let stores = try Storage(storage, sqliteWriteGate: sqliteWriteGate)
-                    let rectifier = Rectifier(storage: stores, processors: adapters, runID: runID,
-                                              claimOwner: "\(runID)/\(index)", logger: logger, limiter: limiter, budget: budget)
-                    let report = try rectifier.run(options, shouldStop: shouldStop)
-                    reports.withLock { $0.append(report) }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
-                }
-            }.start()
+        let run = PoolRun(budget: RectifierBudget(limit: options.limit))
+        let growing = elastic && !options.dryRun
+        let assignment = growing ? processors.filter { $0.concurrency > 0 }.map { [$0.name] }
+            : Self.assignment(processors, workers: options.dryRun ? 1 : workers)
+        var index = 0
+        for mine in assignment where !mine.isEmpty {
+            start(mine, index: index, run: run, options: options, logLevel: logLevel, shouldStop: shouldStop)
+            index += 1
         }
-        group.wait()
-        if let first = failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
+        var growth = WorkerGrowth(), sampler = idleSampler()
+        while run.group.wait(timeout: .now() + .milliseconds(Self.growthTick)) == .timedOut {
+            guard growing, !shouldStop(), run.failures.withLock({ $0.isEmpty }) else { continue }
+            let counts = run.workers.withLock { $0 }
+            let workers = processors.map { p in
+                WorkerGrowth.Workers(name: p.name, started: counts[p.name]?.started ?? 0, finished: counts[p.name]?.finished ?? 0,
+                                     limit: p.concurrency)
+            }
+            for name in growth.next(idle: sampler.sample(), processors: workers) {
+                start([name], index: index, run: run, options: options, logLevel: logLevel, shouldStop: shouldStop)
+                index += 1
+            }
+        }
+        if let first = run.failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
         var total = RectifierReport()
-        for report in reports.withLock({ $0 }) { total.add(report) }
+        let reports = run.reports.withLock { $0 }
+        for report in reports { total.add(report) }
+        total.workers = reports.count
         logPass(total, seconds: (ContinuousClock.now - started).seconds, options: options, logLevel: logLevel)
         return total
+    }
+
+    /// How often an elastic run looks at the machine's idle CPU, in milliseconds.
+    static let growthTick = 200
+
+    /// What a run's workers share: its budget, their reports and failures,
+    /// how many each processor has (started, and ended), and the group the run waits on.
+    final class PoolRun: Sendable {
+        let budget: RectifierBudget
+        let reports = Mutex<[RectifierReport]>([])
+        let failures = Mutex<[String]>([])
+        let workers = Mutex<[String: (started: Int, finished: Int)]>([:])
+        let group = DispatchGroup()
+
+        init(budget: RectifierBudget) {
+            self.budget = budget
+        }
+    }
+
+    /// Starts worker number `index` on its own thread, asking the processors named `mine`.
+    func start(_ mine: [String], index: Int, run: PoolRun, options: RectifierOptions, logLevel: Logger.Level,
+               shouldStop: @escaping @Sendable () -> Bool) {
+        run.group.enter()
+        run.workers.withLock { for name in mine { $0[name, default: (0, 0)].started += 1 } }
+        Thread { [self] in
+            defer {
+                run.workers.withLock { for name in mine { $0[name, default: (0, 0)].finished += 1 } }
+                run.group.leave()
+            }
+            do {
+                var logger = Logger(label: "fundq.rectifier")
+                logger.logLevel = logLevel
+                let adapters = try mine.map { try makeProcessor($0) }
+                let stores = try Storage(storage, sqliteWriteGate: sqliteWriteGate)
+                let rectifier = Rectifier(storage: stores, processors: adapters, runID: runID,
+                                          claimOwner: "\(runID)/\(index)", logger: logger, limiter: limiter, budget: run.budget)
+                let report = try rectifier.run(options, shouldStop: shouldStop)
+                run.reports.withLock { $0.append(report) }
+            } catch {
+                run.failures.withLock { $0.append("\(error)") }
+            }
+        }.start()
     }
 
     /// One info line per pass: its counts over every processor and its rate
@@ -117,7 +173,7 @@ public final class RectifierPool: Sendable {
         logger.info("pass", metadata: [
             "run": "\(runID)", "dry_run": "\(options.dryRun)", "examined": "\(c.examined)", "completed": "\(c.completed)",
             "captured": "\(c.captured)", "failed": "\(c.failed)", "duplicates": "\(c.duplicates)", "left": "\(c.left)",
-            "needs_review": "\(c.needsReview)", "errors": "\(c.errors)", "skipped": "\(c.skipped)",
+            "needs_review": "\(c.needsReview)", "errors": "\(c.errors)", "skipped": "\(c.skipped)", "workers": "\(report.workers)",
             "seconds": "\(String(format: "%.3f", seconds))",
             "per_second": "\(seconds > 0 ? String(format: "%.1f", Double(c.examined) / seconds) : "-")",
         ])

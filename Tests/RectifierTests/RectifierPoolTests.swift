@@ -12,7 +12,8 @@ import Testing
 /// id, one limit, dry runs that count like real runs, intents in columns.
 @Suite("Rectifier pool")
 struct RectifierPoolTests {
-    static func pool(_ db: DatabaseFixture, _ f: SandboxFixture, workers: Int) throws -> RectifierPool {
+    static func pool(_ db: DatabaseFixture, _ f: SandboxFixture, workers: Int?, only: [String]? = nil,
+                     idle: Double? = nil) throws -> RectifierPool {
         var environment = f.environment()
         for type in Processors.all {
             let upper = type.name.uppercased().replacingOccurrences(of: "-", with: "_")
@@ -20,10 +21,11 @@ struct RectifierPoolTests {
             environment["FUNDQ_\(upper)_RATE_LIMIT_PER_SECOND"] = "10000"
         }
         let env = environment
-        let configurations = try Processors.all.map {
-            try ProcessorConfiguration.load(name: $0.name, directory: RepositoryPaths.processors, environment: env)
+        let configurations = try (only ?? Processors.all.map { $0.name }).map {
+            try ProcessorConfiguration.load(name: $0, directory: RepositoryPaths.processors, environment: env)
         }
-        return try RectifierPool(storage: db.configuration, processors: configurations, workers: workers) {
+        let sampler: @Sendable () -> any IdleSampling = { idle.map { FixedIdle(share: $0) } ?? MachineIdleSampler() }
+        return try RectifierPool(storage: db.configuration, processors: configurations, workers: workers, idleSampler: sampler) {
             try Processors.make($0, directory: RepositoryPaths.processors, environment: env)
         }
     }
@@ -50,6 +52,37 @@ struct RectifierPoolTests {
         // The next run takes the rest.
         let rest = try pool.run(RectifierOptions(), logLevel: .critical)
         #expect(rest.total.examined == 450, "\(rest.counts.mapValues(\.examined))")
+    }
+
+    @Test func anElasticPoolOnABusyMachineKeepsOneWorkerPerProcessor() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        try seed(OrphanScenario(count: 80), into: storage, sandbox: f.sandbox)
+        let pool = try Self.pool(db, f, workers: nil, idle: 0)
+        #expect(pool.elastic)
+        let report = try pool.run(RectifierOptions(batchSize: 5), logLevel: .critical)
+        #expect(report.total.examined == 80)
+        #expect(report.workers == Processors.all.count, "no worker was added while the CPU was busy")
+    }
+
+    @Test func anElasticPoolAddsWorkersWhileTheProcessorKeepsThemWaitingUpToItsConcurrency() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        var scenario = OrphanScenario(count: 0)
+        // GlobalCollect answers each of these 2 s late: one worker would take 24 s; growth needs a few 200 ms ticks.
+        for i in 0..<12 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
+        try seed(scenario, into: storage, sandbox: f.sandbox)
+        let pool = try Self.pool(db, f, workers: nil, only: ["globalcollect"], idle: 1)
+        let report = try pool.run(RectifierOptions(batchSize: 1), logLevel: .critical)
+        #expect(report.counts["globalcollect"]?.completed == 12)
+        let concurrency = try ProcessorConfiguration.load(name: "globalcollect", directory: RepositoryPaths.processors,
+                                                          environment: f.environment()).concurrency
+        #expect(report.workers > 1, "the pool grew while its worker waited")
+        #expect(report.workers <= concurrency, "never more workers than the processor's concurrency")
+        let owners = try storage.database.query("SELECT COUNT(DISTINCT claimed_by) FROM pending", []).first?.first?.int64
+        #expect(owners == 0, "every claim was given back or resolved")
     }
 
     @Test func aDryRunCountsTheRowsLikeTheRealRunAndNamesTheRealRows() throws {
@@ -127,4 +160,11 @@ struct RectifierPoolTests {
             == PendingIntents(profileRequestedAt: Date(timeIntervalSince1970: 1_764_000_100)))
         #expect(try store.fetch(gateway: "paypal", orderID: "o-none")?.intents == PendingIntents())
     }
+}
+
+/// An idle share that never changes: an elastic pool's growth without the machine's load in it.
+struct FixedIdle: IdleSampling {
+    let share: Double
+
+    mutating func sample() -> Double? { share }
 }

@@ -9,7 +9,7 @@ import Sandbox
 import Synchronization
 
 /// `fundq bench rectify`: orphans resolved per second against the sandbox,
-/// with the configured concurrency, beside one rectifier working one row at
+/// by the default (elastic) pool up to the configured concurrency, beside one rectifier working one row at
 /// a time and beside status calls 16 at once (the rectifier's goal is half
 /// that rate), measured in the same run on a scratch database: rounds of the
 /// rectifier and the status calls one after the other, the round with the
@@ -18,10 +18,11 @@ import Synchronization
 struct BenchRectifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rectify",
-        abstract: "Measure the rectifier against the in-process sandbox: default concurrency vs one at a time.",
+        abstract: "Measure the rectifier against the in-process sandbox: the default pool vs one at a time.",
         discussion: """
             Uses scratch SQLite files in a temporary folder (one per round) unless --db-url names a scratch MariaDB database. \
-            The one-at-a-time baseline is measured once; then --rounds times the configured concurrency on new orphans and \
+            The one-at-a-time baseline is measured once; then --rounds times the default pool (elastic: one worker per \
+            processor, more while the machine idles, up to the configured concurrency) on new orphans and \
             the 16-at-once status calls, and the round with the median ratio is shown, every round's ratio beside it. \
             The processors' rate limits are lifted for the sandbox (it is not a real processor); their concurrency is the configured one.
             """)
@@ -81,8 +82,8 @@ struct BenchRectifyCommand: ParsableCommand {
         let tag = "bench\(ProcessInfo.processInfo.processIdentifier)"
         let directory = processors.directory
         let adapterEnvironment = environment
-        func measure(_ label: String, workers: Int, count: Int, round: Int) throws -> RectifyRun {
-            try seed(count, prefix: "\(tag)-\(workers)-\(round)", storage: storage(round), sandbox: sandbox)
+        func measure(_ label: String, workers: Int?, count: Int, round: Int) throws -> RectifyRun {
+            try seed(count, prefix: "\(tag)-\(workers ?? 0)-\(round)", storage: storage(round), sandbox: sandbox)
             let pool = try RectifierPool(storage: storage(round), processors: configurations, workers: workers,
                                          makeProcessor: { try Processors.make($0, directory: directory, environment: adapterEnvironment) })
             let start = ContinuousClock.now
@@ -90,13 +91,13 @@ struct BenchRectifyCommand: ParsableCommand {
             let elapsed = ContinuousClock.now - start
             let done = report.counts.values.reduce(0) { $0 + $1.examined }
             guard done == count else { throw ConfigurationError("the rectifier examined \(done) of \(count) orphans") }
-            return RectifyRun(label: label, orphans: count, seconds: elapsed.seconds)
+            return RectifyRun(label: label, orphans: count, seconds: elapsed.seconds, workers: report.workers)
         }
 
         let baseline = try measure("one at a time (1 rectifier)", workers: 1, count: baselineOrphans, round: 0)
         var measuredRounds: [RectifyRound] = []
         for round in 1...rounds {
-            let concurrent = try measure("configured concurrency (\(concurrency) rectifiers)", workers: concurrency, count: orphans,
+            let concurrent = try measure("configured concurrency (elastic, up to \(concurrency) workers)", workers: nil, count: orphans,
                                          round: round)
             let reference = try StatusCallReference.measure(names: names, calls: statusCalls, threads: 16, sandbox: sandbox,
                                                             directory: directory, environment: environment, idPrefix: "REF\(round)")
@@ -105,7 +106,10 @@ struct BenchRectifyCommand: ParsableCommand {
         try report(baseline: baseline, rounds: measuredRounds, stores: stores, sandbox: sandbox)
     }
 
-    /// Seeds `count` orphans (the processors and the scripted outcomes taking turns) into `storage`.
+    /// Seeds `count` orphans (the processors and the scripted outcomes taking
+    /// turns) into `storage`, a second apart and the newest an hour old, as
+    /// donations arrive (all in one second, every claim read its processor's
+    /// rows from the first again: its sweep's cursor could not skip them).
     func seed(_ count: Int, prefix: String, storage configuration: StorageConfiguration, sandbox: Sandbox) throws {
         let outcomes: [SandboxOutcome] = [.pendingPoke, .complete, .abandoned, .failed]
         let storage = try Storage(configuration)
@@ -117,7 +121,8 @@ struct BenchRectifyCommand: ParsableCommand {
                 let id = "\(prefix)-\(i)"
                 try sandbox.script(type.name, id: id, outcome: outcomes[(i / Processors.all.count) % outcomes.count])
                 let named = type.paymentIdentity.jsonMembers(id)
-                let text = #"{"gateway":"\#(type.gateway)","order_id":"\#(id)","date":\#(date),"gross":"10.00","currency":"EUR""#
+                let text = #"{"gateway":"\#(type.gateway)","order_id":"\#(id)","date":\#(date - (count - i)),"#
+                    + #""gross":"10.00","currency":"EUR""#
                 try store.store(try PendingMessage(members: try JSONParser().parse(text + named + "}").objectValue!))
             }
         }
@@ -135,10 +140,11 @@ struct BenchRectifyCommand: ParsableCommand {
                                                     "calls_per_second": Output.number(reference.rate)]),
                 "rounds": .array(rounds.map { r in
                     .object(["orphans_per_second": Output.number(r.run.rate), "status_calls_per_second": Output.number(r.reference.rate),
-                             "ratio_to_status_calls": Output.number(r.ratio)])
+                             "ratio_to_status_calls": Output.number(r.ratio), "workers": Output.number(r.run.workers)])
                 }),
                 "runs": .array(runs.map { r in
                     .object(["name": .string(r.label), "orphans": Output.number(r.orphans), "seconds": Output.number(r.seconds),
+                             "workers": Output.number(r.workers),
                              "orphans_per_second": Output.number(r.rate), "ratio_to_baseline": Output.number(r.rate / baseline.rate),
                              "ratio_to_status_calls": Output.number(r.rate / reference.rate)])
                 }),
@@ -146,13 +152,14 @@ struct BenchRectifyCommand: ParsableCommand {
             return
         }
         try Output.line("fundq bench rectify against the sandbox on \(sandbox.baseURL), \(stores)")
-        try Output.line(Output.table(["RUN", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE", "VS STATUS CALLS"], runs.map { r in
-            [r.label, String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", r.rate),
+        let columns = ["RUN", "WORKERS", "ORPHANS", "SECONDS", "ORPHANS/S", "VS BASELINE", "VS STATUS CALLS"]
+        try Output.line(Output.table(columns, runs.map { r in
+            [r.label, String(r.workers), String(r.orphans), String(format: "%.2f", r.seconds), String(format: "%.0f", r.rate),
              String(format: "%.2f×", r.rate / baseline.rate), String(format: "%.2f×", r.rate / reference.rate)]
         }))
         try Output.line(String(format: "reference: %.0f status calls/s, 16 at once, every processor in turn, same sandbox", reference.rate))
         try Output.line("rounds (the concurrent run, then the reference), vs status calls: "
-                        + rounds.map { String(format: "%.2f×", $0.ratio) }.joined(separator: ", ")
+                        + rounds.map { String(format: "%.2f× (%d workers)", $0.ratio, $0.run.workers) }.joined(separator: ", ")
                         + "; the median round is above (the baseline was measured once, before the rounds)")
     }
 }
@@ -162,6 +169,8 @@ struct RectifyRun {
     let label: String
     let orphans: Int
     let seconds: Double
+    /// Workers the run started.
+    let workers: Int
     var rate: Double { Double(orphans) / seconds }
 }
 
@@ -206,3 +215,4 @@ enum StatusCallReference {
         return (seconds, Double(calls) / seconds)
     }
 }
+
