@@ -99,9 +99,9 @@ for name, db in [("sqlite", "sqlite"), ("mariadb", "mariadb"), ("mariadb-redis",
         print(f"| {db} | {run['name']} | {run['orphans']} | {float(run['seconds']):.2f} | {float(run['orphans_per_second']):.0f} | "
               f"{float(run['ratio_to_baseline']):.2f}× | {float(run['ratio_to_status_calls']):.2f}× |")
     rounds.append((db, r["rounds"]))
-print("\nrectifier rounds (orphans/s vs status calls/s, the median round is in the table): " + "; ".join(
+print("\nrectifier rounds (orphans/s vs status calls/s, workers started; the median round is in the table): " + "; ".join(
     f"{db} " + ", ".join(f"{float(x['orphans_per_second']):.0f}/{float(x['status_calls_per_second']):.0f} = "
-                         f"{float(x['ratio_to_status_calls']):.2f}×" for x in rs) for db, rs in rounds))
+                         f"{float(x['ratio_to_status_calls']):.2f}× ({x['workers']} workers)" for x in rs) for db, rs in rounds))
 print("\n| tracking: queue → database | run | events | events/s | batch p50 ms | batch p99 ms | vs baseline | CPU s / wall s |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 tracks, phases = [], []

@@ -101,14 +101,19 @@ public final class RectifierPool: Sendable {
         }
         var growth = WorkerGrowth(), sampler = idleSampler()
         while run.group.wait(timeout: .now() + .milliseconds(Self.growthTick)) == .timedOut {
-            guard growing, !shouldStop(), run.failures.withLock({ $0.isEmpty }) else { continue }
+            // A worker added later gets what is left of the run's time limit, and none is added once it is spent.
+            var later = options
+            later.timeLimit = options.timeLimit.map { $0 - (ContinuousClock.now - started) }
+            guard growing, !shouldStop(), later.timeLimit.map({ $0 > .zero }) ?? true, run.failures.withLock({ $0.isEmpty }) else {
+                continue
+            }
             let counts = run.workers.withLock { $0 }
             let workers = processors.map { p in
                 WorkerGrowth.Workers(name: p.name, started: counts[p.name]?.started ?? 0, finished: counts[p.name]?.finished ?? 0,
                                      limit: p.concurrency)
             }
             for name in growth.next(idle: sampler.sample(), processors: workers) {
-                start([name], index: index, run: run, options: options, logLevel: logLevel, shouldStop: shouldStop)
+                start([name], index: index, run: run, options: later, logLevel: logLevel, shouldStop: shouldStop)
                 index += 1
             }
         }
