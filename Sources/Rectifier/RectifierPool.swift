@@ -8,16 +8,16 @@ import Synchronization
 
 /// The rectifier's worker pool: one run id for everything it does, each
 /// worker a ``Rectifier`` on its own thread with its own connections and
-/// adapters. Each processor's `concurrency` holds for the process (its
-/// slots are dealt over the workers, so at most that many workers ask it), its
+/// adapters. Each processor's `concurrency` holds for the process (at most
+/// that many workers ask it), its
 /// `rate_limit_per_second` for every process sharing the slot store (Redis
 /// when the queues are there, else the database), and a run's `limit` for
 /// all its workers together.
 ///
 /// Unless told how many workers to run, the pool is elastic: a run starts
-/// one worker per processor and adds one at a time, up to each processor's
-/// `concurrency`, while the machine's CPU stays idle (the workers wait on
-/// slow processors or the disk); see ``WorkerGrowth``.
+/// one worker per processor and, while the process leaves at least half the
+/// CPU unused (its workers wait on slow processors), gives every processor
+/// with rows left one more per step, up to its `concurrency`; see ``WorkerGrowth``.
 public final class RectifierPool: Sendable {
     /// The run id of everything this pool does (`rectify log` shows it).
     public let runID: String
@@ -25,7 +25,7 @@ public final class RectifierPool: Sendable {
     let processors: [ProcessorConfiguration]
     /// Workers when not a dry run: the most an elastic pool starts, the number a fixed one starts.
     public let workers: Int
-    /// Whether a run starts one worker per processor and adds more while the machine idles
+    /// Whether a run starts one worker per processor and adds more while the process leaves the CPU unused
     /// (no worker count given), or starts `workers` at once.
     public let elastic: Bool
     let makeProcessor: @Sendable (String) throws -> any PaymentProcessor
@@ -34,7 +34,7 @@ public final class RectifierPool: Sendable {
     /// it instead of polling SQLite's lock (16 writers polled about once per
     /// orphan, each poll a sleep and a retry).
     let sqliteWriteGate: SQLiteWriteGate
-    /// Makes each elastic run's reader of the machine's idle CPU.
+    /// Makes each elastic run's reader of the CPU its process left unused.
     let idleSampler: @Sendable () -> any IdleSampling
 
     /// A pool over the stores `storage` names, for the processors
@@ -42,11 +42,11 @@ public final class RectifierPool: Sendable {
     /// with `workers` workers (default: elastic, up to one per processor's
     /// concurrency slot, the sum of the configured concurrencies).
     /// With `sharedRates`, call slots live in Redis or the database; without,
-    /// in this process only. An elastic run reads the machine's idle CPU
-    /// from `idleSampler` (default: `/proc/stat`).
+    /// in this process only. An elastic run reads the CPU its process left unused
+    /// from `idleSampler` (default: ``ProcessIdleSampler``).
     public init(storage: StorageConfiguration, processors: [ProcessorConfiguration], workers: Int? = nil,
                 runID: String = Rectifier.newRunID(), sharedRates: Bool = true,
-                idleSampler: @escaping @Sendable () -> any IdleSampling = { MachineIdleSampler() },
+                idleSampler: @escaping @Sendable () -> any IdleSampling = { ProcessIdleSampler() },
                 makeProcessor: @escaping @Sendable (String) throws -> any PaymentProcessor) throws {
         self.idleSampler = idleSampler
         self.storage = storage
@@ -99,23 +99,23 @@ public final class RectifierPool: Sendable {
             start(mine, index: index, run: run, options: options, logLevel: logLevel, shouldStop: shouldStop)
             index += 1
         }
-        var growth = WorkerGrowth(), sampler = idleSampler()
-        while run.group.wait(timeout: .now() + .milliseconds(Self.growthTick)) == .timedOut {
-            // A worker added later gets what is left of the run's time limit, and none is added once it is spent.
-            var later = options
-            later.timeLimit = options.timeLimit.map { $0 - (ContinuousClock.now - started) }
-            guard growing, !shouldStop(), later.timeLimit.map({ $0 > .zero }) ?? true, run.failures.withLock({ $0.isEmpty }) else {
-                continue
+        if growing {
+            var growth = WorkerGrowth(), sampler = idleSampler()
+            while run.group.wait(timeout: .now() + .milliseconds(Self.growthTick)) == .timedOut {
+                guard !shouldStop(), run.failures.withLock({ $0.isEmpty }),
+                      let later = Self.laterWorkerOptions(options, elapsed: ContinuousClock.now - started) else { continue }
+                let counts = run.workers.withLock { $0 }
+                let status = processors.map { p in
+                    WorkerGrowth.Workers(name: p.name, started: counts[p.name]?.started ?? 0, finished: counts[p.name]?.finished ?? 0,
+                                         limit: p.concurrency)
+                }
+                for name in growth.next(idle: sampler.sample(), processors: status) {
+                    start([name], index: index, run: run, options: later, logLevel: logLevel, shouldStop: shouldStop)
+                    index += 1
+                }
             }
-            let counts = run.workers.withLock { $0 }
-            let workers = processors.map { p in
-                WorkerGrowth.Workers(name: p.name, started: counts[p.name]?.started ?? 0, finished: counts[p.name]?.finished ?? 0,
-                                     limit: p.concurrency)
-            }
-            for name in growth.next(idle: sampler.sample(), processors: workers) {
-                start([name], index: index, run: run, options: later, logLevel: logLevel, shouldStop: shouldStop)
-                index += 1
-            }
+        } else {
+            run.group.wait()
         }
         if let first = run.failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
         var total = RectifierReport()
@@ -126,8 +126,20 @@ public final class RectifierPool: Sendable {
         return total
     }
 
-    /// How often an elastic run looks at the machine's idle CPU, in milliseconds.
+    /// How often an elastic run looks at the CPU its process left unused, in milliseconds.
     static let growthTick = 200
+
+    /// The options of a worker added `elapsed` into a run: what is left of
+    /// the run's time limit; nil once less than a tick is left (no worker is
+    /// added then: one started near the end would only open its connections).
+    static func laterWorkerOptions(_ options: RectifierOptions, elapsed: Duration) -> RectifierOptions? {
+        guard let limit = options.timeLimit else { return options }
+        let left = limit - elapsed
+        guard left >= .milliseconds(growthTick) else { return nil }
+        var later = options
+        later.timeLimit = left
+        return later
+    }
 
     /// What a run's workers share: its budget, their reports and failures,
     /// how many each processor has (started, and ended), and the group the run waits on.

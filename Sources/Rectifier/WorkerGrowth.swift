@@ -1,18 +1,20 @@
+import Core
 import Foundation
 
 /// When an elastic ``RectifierPool`` starts another worker. Pure: the pool
-/// samples the machine's idle CPU every tick and asks ``next(idle:processors:)``.
+/// samples the CPU its process left unused every tick and asks ``next(idle:processors:)``.
 ///
 /// A worker is a thread that waits while its processor answers. When the
 /// processors are slow (a real one answers in 200–500 ms) the workers wait
-/// and the CPU idles: another worker adds throughput, up to each
-/// processor's `concurrency`. When they answer in a millisecond the CPU is
-/// the limit, and every worker past that point only adds its own cost: its
-/// connections, its thread's caches, its share of the database's work
-/// (`fundq bench rectify` on two cores measured 4 workers at 10% less CPU
-/// per orphan than 16). So the pool starts with one worker per processor
-/// and, while the machine stays idle, gives each processor one more at a
-/// time (up to its `concurrency`, from 1 to 4 in three steps: about 1.2 s).
+/// and the process hardly uses the CPU: another worker adds throughput, up
+/// to each processor's `concurrency`. When they answer in a millisecond the
+/// CPU is the limit, and every worker past that point only adds its own
+/// cost: its connections, its thread's caches, its share of the database's
+/// work (`fundq bench rectify` on two cores measured 4 workers at 10–15%
+/// less CPU per orphan than 16). So the pool starts with one worker per
+/// processor and, while the process leaves at least half the CPU unused,
+/// gives each processor one more per step (up to its `concurrency`: from 1
+/// to 4 in three steps of three 200 ms ticks, about 1.8 s).
 public struct WorkerGrowth: Sendable {
     /// One processor's workers, as the pool sees them.
     public struct Workers: Sendable, Equatable {
@@ -20,7 +22,8 @@ public struct WorkerGrowth: Sendable {
         public var name: String
         /// Its workers started so far.
         public var started: Int
-        /// Of those, the ones that ran out of due rows (then its rows are all taken: no worker is added).
+        /// Of those, the ones that have ended, for whatever reason (out of due rows, the limit or the time
+        /// spent, a stop, an open circuit, a failure): then no worker is added for it.
         public var finished: Int
         /// Its configured `concurrency`: workers never exceed it.
         public var limit: Int
@@ -34,22 +37,22 @@ public struct WorkerGrowth: Sendable {
         }
     }
 
-    /// The idle share of the machine's CPU (0–1) over a tick above which it counts as waiting.
+    /// The unused share of the CPU (0–1) over a tick from which the workers count as waiting.
     public let idleThreshold: Double
-    /// Ticks in a row the machine must wait before a worker is added (one
-    /// slow flush or the run's first claims are not a reason to grow).
+    /// Ticks in a row the CPU must stay unused before a worker is added (the
+    /// run's first claims, or one slow flush of half a second, are not a reason to grow).
     public let patience: Int
     private var idleTicks = 0
 
     /// Growth past `idleThreshold` idle for `patience` ticks in a row.
-    public init(idleThreshold: Double = 0.2, patience: Int = 2) {
+    public init(idleThreshold: Double = 0.5, patience: Int = 3) {
         self.idleThreshold = idleThreshold
         self.patience = max(1, patience)
     }
 
-    /// The processors to start one more worker for after a tick whose idle
-    /// share was `idle` (nil: not measurable here; then every tick grows, as
-    /// if the machine were idle): once the machine has been idle for
+    /// The processors to start one more worker for after a tick whose unused
+    /// share was `idle` (nil: not measurable; then every tick grows, as if
+    /// the CPU were unused): once it has been unused for
     /// `patience` ticks, every processor with room (fewer workers than its
     /// limit, none run out of rows), in the order given.
     public mutating func next(idle: Double?, processors: [Workers]) -> [String] {
@@ -64,38 +67,39 @@ public struct WorkerGrowth: Sendable {
     }
 }
 
-/// Where an elastic ``RectifierPool`` reads how idle the machine was over its last tick.
+/// Where an elastic ``RectifierPool`` reads how much of the CPU it left unused over its last tick.
 public protocol IdleSampling {
-    /// The idle share of the CPU (0–1) since the previous sample, or nil when it cannot be known.
+    /// The share of the CPU (0–1) left unused since the previous sample, or nil when it cannot be known.
     mutating func sample() -> Double?
 }
 
-/// The machine's idle CPU share between two samples, from `/proc/stat`;
-/// nil where there is no such file. Time waiting on the disk (`iowait`) is
-/// not idle here: a slow flush holds every worker at the database, and more
-/// workers would only wait there too.
-public struct MachineIdleSampler: IdleSampling, Sendable {
-    private var last: (idle: Double, total: Double)?
+/// The share of the machine's cores this process left unused between two
+/// samples: its CPU time (user and system) against the wall clock times the
+/// cores. The process's own figure, not the machine's: workers waiting on a
+/// real processor use almost none of it however busy the host is with other
+/// work, and workers waiting on a simulator inside the process (the
+/// sandbox) use it all. Time the process spends waiting on its disk counts
+/// as unused: a long flush can add a worker.
+public struct ProcessIdleSampler: IdleSampling, Sendable {
+    private var last: (cpu: Double, at: ContinuousClock.Instant)
+    /// The cores the share is of.
+    public let cores: Int
 
-    /// A sampler; its first ``sample()`` only takes a starting point.
-    public init() {
-        last = Self.read()
+    /// A sampler counting `cores` cores (default: the machine's); it takes its starting point now.
+    public init(cores: Int? = nil) {
+        self.cores = cores ?? ProcessInfo.processInfo.activeProcessorCount
+        last = (LatencySamples.processCPUSeconds(), ContinuousClock.now)
     }
 
-    /// The idle share since the previous sample (nil when `/proc/stat` cannot be read).
     public mutating func sample() -> Double? {
-        guard let now = Self.read() else { return nil }
+        let now = (cpu: LatencySamples.processCPUSeconds(), at: ContinuousClock.now)
         defer { last = now }
-        guard let last, now.total > last.total else { return nil }
-        return (now.idle - last.idle) / (now.total - last.total)
+        return Self.unusedShare(cpuSeconds: now.cpu - last.cpu, wallSeconds: (now.at - last.at).seconds, cores: cores)
     }
 
-    /// The first line of `/proc/stat`: `cpu user nice system idle iowait irq softirq steal …`.
-    static func read() -> (idle: Double, total: Double)? {
-        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
-        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
-        guard fields.count >= 5 else { return nil }
-        return (fields[3], fields.prefix(8).reduce(0, +))
+    /// `1 − cpuSeconds / (wallSeconds × cores)`, kept within 0–1; nil without a wall time or a core.
+    public static func unusedShare(cpuSeconds: Double, wallSeconds: Double, cores: Int) -> Double? {
+        guard wallSeconds > 0, cores > 0 else { return nil }
+        return min(1, max(0, 1 - cpuSeconds / (wallSeconds * Double(cores))))
     }
 }

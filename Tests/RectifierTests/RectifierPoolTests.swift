@@ -24,7 +24,7 @@ struct RectifierPoolTests {
         let configurations = try (only ?? Processors.all.map { $0.name }).map {
             try ProcessorConfiguration.load(name: $0, directory: RepositoryPaths.processors, environment: env)
         }
-        let sampler: @Sendable () -> any IdleSampling = { idle.map { FixedIdle(share: $0) } ?? MachineIdleSampler() }
+        let sampler: @Sendable () -> any IdleSampling = { idle.map { FixedIdle(share: $0) } ?? ProcessIdleSampler() }
         return try RectifierPool(storage: db.configuration, processors: configurations, workers: workers, idleSampler: sampler) {
             try Processors.make($0, directory: RepositoryPaths.processors, environment: env)
         }
@@ -54,16 +54,32 @@ struct RectifierPoolTests {
         #expect(rest.total.examined == 450, "\(rest.counts.mapValues(\.examined))")
     }
 
-    @Test func anElasticPoolOnABusyMachineKeepsOneWorkerPerProcessor() throws {
+    @Test func anElasticPoolWhoseCPUIsBusyKeepsOneWorkerPerProcessor() throws {
         let db = try DatabaseFixture(.sqlite)
         let f = try SandboxFixture()
         let storage = try Storage(db.configuration)
-        try seed(OrphanScenario(count: 80), into: storage, sandbox: f.sandbox)
+        var scenario = OrphanScenario(count: 0)
+        // 4 s of GlobalCollect's late answers for one worker: time for many ticks, none of which may add one.
+        for i in 0..<2 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
+        for i in 0..<2 { scenario.orphans.append(.init(processor: "paypal", id: "EC-FAST-\(i)", outcome: .complete)) }
+        try seed(scenario, into: storage, sandbox: f.sandbox)
         let pool = try Self.pool(db, f, workers: nil, idle: 0)
         #expect(pool.elastic)
-        let report = try pool.run(RectifierOptions(batchSize: 5), logLevel: .critical)
-        #expect(report.total.examined == 80)
+        let report = try pool.run(RectifierOptions(batchSize: 1), logLevel: .critical)
+        #expect(report.total.examined == 4)
         #expect(report.workers == Processors.all.count, "no worker was added while the CPU was busy")
+    }
+
+    @Test func aFixedPoolStartsItsWorkersAtOnce() throws {
+        let db = try DatabaseFixture(.sqlite)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        try seed(OrphanScenario(count: 40), into: storage, sandbox: f.sandbox)
+        let pool = try Self.pool(db, f, workers: 6, idle: 1)
+        #expect(!pool.elastic)
+        let report = try pool.run(RectifierOptions(batchSize: 5), logLevel: .critical)
+        #expect(report.total.examined == 40)
+        #expect(report.workers == 6, "--workers N starts N, however idle the CPU")
     }
 
     @Test func anElasticPoolAddsWorkersWhileTheProcessorKeepsThemWaitingUpToItsConcurrency() throws {
@@ -162,7 +178,7 @@ struct RectifierPoolTests {
     }
 }
 
-/// An idle share that never changes: an elastic pool's growth without the machine's load in it.
+/// An unused share that never changes: an elastic pool's growth without the test run's load in it.
 struct FixedIdle: IdleSampling {
     let share: Double
 

@@ -1,4 +1,5 @@
-import Rectifier
+import Foundation
+@testable import Rectifier
 import Testing
 
 /// When an elastic pool adds workers: pure decisions, no clock, no threads.
@@ -38,16 +39,29 @@ struct WorkerGrowthTests {
         #expect(growth.next(idle: nil, processors: [Self.workers(2)]) == ["paypal"])
     }
 
-    @Test func theMachineSamplerReadsAShareBetweenZeroAndOne() throws {
-        var sampler = MachineIdleSampler()
-        var burn = 0.0
-        for i in 0..<2_000_000 { burn += Double(i % 7) }
-        #expect(burn > 0)
-        #if os(Linux)
-        // /proc/stat counts in clock ticks (10 ms): the loop above spans several.
+    @Test func theUnusedShareIsTheCoresLeftOverTheWallTime() {
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0.1, wallSeconds: 0.2, cores: 2) == 0.75)
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0.4, wallSeconds: 0.2, cores: 2) == 0, "a busy process leaves nothing")
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0.5, wallSeconds: 0.2, cores: 2) == 0, "clock skew is clamped")
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0, wallSeconds: 0.2, cores: 4) == 1)
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0, wallSeconds: 0, cores: 2) == nil)
+        #expect(ProcessIdleSampler.unusedShare(cpuSeconds: 0, wallSeconds: 1, cores: 0) == nil)
+    }
+
+    @Test func theProcessSamplerGivesAShare() throws {
+        var sampler = ProcessIdleSampler()
+        Thread.sleep(forTimeInterval: 0.05)
         let sampled = sampler.sample()
         let share = try #require(sampled)
         #expect((0...1).contains(share))
-        #endif
+    }
+
+    @Test func aWorkerAddedLaterGetsWhatIsLeftOfTheTimeLimitAndNoneNearItsEnd() throws {
+        let unlimited = RectifierOptions()
+        #expect(RectifierPool.laterWorkerOptions(unlimited, elapsed: .seconds(3_600))?.timeLimit == nil)
+        let limited = RectifierOptions(timeLimit: .seconds(10))
+        #expect(RectifierPool.laterWorkerOptions(limited, elapsed: .seconds(4))?.timeLimit == .seconds(6))
+        #expect(RectifierPool.laterWorkerOptions(limited, elapsed: .milliseconds(9_900)) == nil, "less than a tick left")
+        #expect(RectifierPool.laterWorkerOptions(limited, elapsed: .seconds(11)) == nil)
     }
 }

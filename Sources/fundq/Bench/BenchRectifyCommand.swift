@@ -9,12 +9,13 @@ import Sandbox
 import Synchronization
 
 /// `fundq bench rectify`: orphans resolved per second against the sandbox,
-/// by the default (elastic) pool up to the configured concurrency, beside one rectifier working one row at
-/// a time and beside status calls 16 at once (the rectifier's goal is half
-/// that rate), measured in the same run on a scratch database: rounds of the
-/// rectifier and the status calls one after the other, the round with the
-/// median ratio reported (a status call's cost on this shared machine moves
-/// by a third from one minute to the next).
+/// by the default (elastic) pool up to the configured concurrency, beside
+/// one rectifier working one row at a time and beside status calls 16 at
+/// once (the rectifier's goal is half that rate), measured in the same run
+/// on a scratch database: rounds of the rectifier and the status calls one
+/// after the other, the round with the median ratio reported (a status
+/// call's cost on this shared machine moves by a third from one minute to
+/// the next).
 struct BenchRectifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rectify",
@@ -107,7 +108,7 @@ struct BenchRectifyCommand: ParsableCommand {
     }
 
     /// Seeds `count` orphans (the processors and the scripted outcomes taking
-    /// turns) into `storage`, a second apart and the newest an hour old, as
+    /// turns) into `storage`, a second apart and the newest over an hour old, as
     /// donations arrive (all in one second, every claim read its processor's
     /// rows from the first again: its sweep's cursor could not skip them).
     func seed(_ count: Int, prefix: String, storage configuration: StorageConfiguration, sandbox: Sandbox) throws {
@@ -215,4 +216,3 @@ enum StatusCallReference {
         return (seconds, Double(calls) / seconds)
     }
 }
-

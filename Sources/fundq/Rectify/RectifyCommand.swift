@@ -51,8 +51,8 @@ struct RectifyRunCommand: ParsableCommand {
     var interval: Double = 60
 
     @Option(help: """
-        Rectifiers working at once (default: elastic, one per processor and more while the machine's CPU \
-        idles, up to the sum of the processors' concurrency; a processor is asked by at most its concurrency).
+        Rectifiers working at once (default: elastic, one per processor and more while this process leaves the CPU \
+        unused, up to the sum of the processors' concurrency; a processor is asked by at most its concurrency).
         """)
     var workers: Int?
 
