@@ -93,7 +93,7 @@ public struct RectifierReport: Sendable {
     /// Processors whose circuit was open when the run ended (transport
     /// failures in a row: not asked until the cooldown has passed).
     public var openCircuits: Set<String> = []
-    /// Workers whose reports this is (a pool's run: every worker it started; 0 for one rectifier's own).
+    /// Workers whose reports this is (one rectifier's run: 1; a pool's: every worker it started).
     public var workers = 0
 
     /// An empty report.
@@ -200,6 +200,7 @@ public final class Rectifier {
         breakerCooldown = options.breakerCooldown
         onDecision = options.onDecision
         report = RectifierReport()
+        report.workers = 1
         claimed = [:]
         unwritten = DecisionBatch(capacity: options.writeBatchSize, maximumWait: options.lease / 2)
         let start = clock.now

@@ -119,9 +119,7 @@ public final class RectifierPool: Sendable {
         }
         if let first = run.failures.withLock({ $0.first }) { throw RectifierRunFailure(description: first) }
         var total = RectifierReport()
-        let reports = run.reports.withLock { $0 }
-        for report in reports { total.add(report) }
-        total.workers = reports.count
+        for report in run.reports.withLock({ $0 }) { total.add(report) }
         logPass(total, seconds: (ContinuousClock.now - started).seconds, options: options, logLevel: logLevel)
         return total
     }

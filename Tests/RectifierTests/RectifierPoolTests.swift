@@ -60,8 +60,8 @@ struct RectifierPoolTests {
         let storage = try Storage(db.configuration)
         var scenario = OrphanScenario(count: 0)
         // 4 s of GlobalCollect's late answers for one worker: time for many ticks, none of which may add one.
-        for i in 0..<2 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
-        for i in 0..<2 { scenario.orphans.append(.init(processor: "paypal", id: "EC-FAST-\(i)", outcome: .complete)) }
+        scenario.add(2, of: "globalcollect", ids: "GC-SLOW", outcome: .slow)
+        scenario.add(2, of: "paypal", ids: "EC-FAST", outcome: .complete)
         try seed(scenario, into: storage, sandbox: f.sandbox)
         let pool = try Self.pool(db, f, workers: nil, idle: 0)
         #expect(pool.elastic)
@@ -88,7 +88,7 @@ struct RectifierPoolTests {
         let storage = try Storage(db.configuration)
         var scenario = OrphanScenario(count: 0)
         // GlobalCollect answers each of these 2 s late: one worker would take 24 s; growth needs a few 200 ms ticks.
-        for i in 0..<12 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
+        scenario.add(12, of: "globalcollect", ids: "GC-SLOW", outcome: .slow)
         try seed(scenario, into: storage, sandbox: f.sandbox)
         let pool = try Self.pool(db, f, workers: nil, only: ["globalcollect"], idle: 1)
         let report = try pool.run(RectifierOptions(batchSize: 1), logLevel: .critical)

@@ -21,6 +21,11 @@ struct OrphanScenario {
 
     var orphans: [Orphan] = []
 
+    /// Adds `count` orphans of `processor` scripted to `outcome`, with ids `PREFIX-0`, `PREFIX-1`, …
+    mutating func add(_ count: Int, of processor: String, ids prefix: String, outcome: SandboxOutcome) {
+        orphans += (0..<count).map { Orphan(processor: processor, id: "\(prefix)-\($0)", outcome: outcome) }
+    }
+
     /// The outcomes played, each where the processor's simulator plays it.
     static let outcomes: [SandboxOutcome] = [.complete, .pendingPoke, .finish, .abandoned, .pending, .failed, .cancelled, .expired,
                                              .duplicate, .serverError, .malformed, .truncated, .html]
@@ -155,8 +160,8 @@ struct RectifierScenarioTests {
         let f = try SandboxFixture()
         let storage = try Storage(db.configuration)
         var scenario = OrphanScenario(count: 0)
-        for i in 0..<40 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-DOWN-\(i)", outcome: .serverError)) }
-        for i in 0..<20 { scenario.orphans.append(.init(processor: "paypal", id: "EC-OK-\(i)", outcome: .complete)) }
+        scenario.add(40, of: "globalcollect", ids: "GC-DOWN", outcome: .serverError)
+        scenario.add(20, of: "paypal", ids: "EC-OK", outcome: .complete)
         try seed(scenario, into: storage, sandbox: f.sandbox)
         let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger())
             .run(RectifierOptions(batchSize: 10, breakerThreshold: 5))
@@ -173,8 +178,8 @@ struct RectifierScenarioTests {
         let f = try SandboxFixture()
         let storage = try Storage(db.configuration)
         var scenario = OrphanScenario(count: 0)
-        for i in 0..<6 { scenario.orphans.append(.init(processor: "globalcollect", id: "GC-SLOW-\(i)", outcome: .slow)) }
-        for i in 0..<6 { scenario.orphans.append(.init(processor: "paypal", id: "EC-FAST-\(i)", outcome: .complete)) }
+        scenario.add(6, of: "globalcollect", ids: "GC-SLOW", outcome: .slow)
+        scenario.add(6, of: "paypal", ids: "EC-FAST", outcome: .complete)
         try seed(scenario, into: storage, sandbox: f.sandbox)
         // A 1-second turn: GlobalCollect answers in 2 s, so after its first row PayPal takes its turn.
         let report = try Rectifier(storage: storage, processors: try adapters(f), logger: quietLogger())

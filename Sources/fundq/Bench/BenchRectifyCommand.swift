@@ -23,7 +23,7 @@ struct BenchRectifyCommand: ParsableCommand {
         discussion: """
             Uses scratch SQLite files in a temporary folder (one per round) unless --db-url names a scratch MariaDB database. \
             The one-at-a-time baseline is measured once; then --rounds times the default pool (elastic: one worker per \
-            processor, more while the machine idles, up to the configured concurrency) on new orphans and \
+            processor, more while the process leaves the CPU unused, up to the configured concurrency) on new orphans and \
             the 16-at-once status calls, and the round with the median ratio is shown, every round's ratio beside it. \
             The processors' rate limits are lifted for the sandbox (it is not a real processor); their concurrency is the configured one.
             """)
