@@ -1,46 +1,53 @@
 import Core
 import Foundation
 
-/// Writing a batch of decisions: the rows this worker still holds are read
-/// (and locked, on MariaDB) in one statement, resolved with one `UPDATE` per
-/// resolution, the other writes (attempts, reviews, releases) made row by
-/// row, and every decision logged with one multi-row `INSERT`.
+/// Writing a batch of decisions: the rows of each resolution resolved with
+/// one `UPDATE` (only those this worker still holds), the other writes
+/// (attempts, reviews, releases) made row by row, each checking its claim,
+/// and every decision logged with one multi-row `INSERT`.
 extension Rectifier {
+    /// A MariaDB `UPDATE` resolved fewer of a batch's rows than it listed: a
+    /// claim was lost since the rows were decided, and MariaDB does not say
+    /// which. The batch's transaction is rolled back and written again with
+    /// its held rows read and locked first.
+    struct ClaimsMovedDuringWrite: Error {}
+
     /// The batch's writes and decision log rows, inside the caller's
     /// transaction; each outcome as it turned out (a claim lost on the way
-    /// writes nothing) and its log row's id.
-    func write(_ batch: [UnwrittenDecision]) throws -> [(RowOutcome, Int64)] {
-        let held = try heldRows(batch.map(\.row.id))
-        var resolving: [(resolution: PendingResolution, ids: [Int64])] = []
-        var written: [(RowOutcome, RectifierDecision)] = []
-        for entry in batch {
-            if let resolution = entry.outcome.write.resolution, held.contains(entry.row.id) {
-                if let i = resolving.firstIndex(where: { $0.resolution == resolution }) {
-                    resolving[i].ids.append(entry.row.id)
+    /// writes nothing) and its log row's id. `lockingFirst` (MariaDB, after
+    /// ``ClaimsMovedDuringWrite``): the rows this worker still holds are
+    /// read and locked before anything is written.
+    func write(_ batch: [UnwrittenDecision], lockingFirst: Bool = false) throws -> [(RowOutcome, Int64)] {
+        let held = lockingFirst ? try heldRows(batch.map(\.row.id)) : nil
+        var resolving: [(resolution: PendingResolution, indices: [Int])] = []
+        var written: [(RowOutcome, RectifierDecision)?] = Array(repeating: nil, count: batch.count)
+        for (i, entry) in batch.enumerated() {
+            let holding = held?.contains(entry.row.id) ?? true
+            if let resolution = entry.outcome.write.resolution, holding {
+                if let k = resolving.firstIndex(where: { $0.resolution == resolution }) {
+                    resolving[k].indices.append(i)
                 } else {
-                    resolving.append((resolution, [entry.row.id]))
+                    resolving.append((resolution, [i]))
                 }
-                written.append(settled(entry, held: true))
             } else {
-                // A release (`.nothing`) is made whether or not the claim is still held.
-                written.append(try write(entry, stillHeld: entry.outcome.write == .nothing || held.contains(entry.row.id)))
+                // A release (`.nothing`) is made whether or not the claim is still held; any other write checks it.
+                written[i] = try write(entry, stillHeld: entry.outcome.write == .nothing || holding)
             }
         }
         let now = Date()
-        for (resolution, ids) in resolving {
-            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            let changed = try pending.connection.execute("""
-                UPDATE pending\(pending.connection.dialect.forceIndex("PRIMARY")) SET resolution = ?, resolved_date = ?, claimed_by = NULL,
-                  claim_until = NULL
-                WHERE id IN (\(marks)) AND resolution IS NULL AND claimed_by = ?
-                """, [.text(resolution.rawValue), pending.connection.dialect.value(now)] + ids.map { .integer($0) } + [.text(claimOwner)])
-            // The rows were read as held (and locked) in this transaction: anything else is a store misbehaving.
-            guard changed == ids.count else {
-                throw ConfigurationError("resolving \(ids.count) held rows as \(resolution.rawValue) changed \(changed)")
+        for (resolution, indices) in resolving {
+            let ids = indices.map { batch[$0].row.id }
+            let resolved = try pending.resolve(ids: ids, as: resolution, worker: claimOwner, at: now)
+            guard let resolved else { throw ClaimsMovedDuringWrite() }
+            // Rows read as held (and locked) in this transaction: anything else is a store misbehaving.
+            guard !lockingFirst || resolved.count == ids.count else {
+                throw ConfigurationError("resolving \(ids.count) held rows as \(resolution.rawValue) changed \(resolved.count)")
             }
+            for i in indices { written[i] = settled(batch[i], held: resolved.contains(batch[i].row.id)) }
         }
-        let ids = try log.record(contentsOf: written.map(\.1))
-        return zip(written.map(\.0), ids).map { ($0, $1) }
+        let decisions = written.compactMap { $0 }
+        let ids = try log.record(contentsOf: decisions.map(\.1))
+        return zip(decisions.map(\.0), ids).map { ($0, $1) }
     }
 
     /// Of `ids`, the unresolved rows this worker still holds; on MariaDB

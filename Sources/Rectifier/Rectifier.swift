@@ -376,22 +376,29 @@ public final class Rectifier {
 
     /// Writes a created recurring profile's id into its row's message (`subscr_id`).
     func writeProfile(_ profile: String, of row: PendingRecord) throws {
-        var message = row.message
-        message["subscr_id"] = .string(profile)
-        try pending.updateMessage(id: row.id, message: message)
+        try pending.updateMessage(id: row.id, message: Self.message(of: row, profile: profile))
     }
 
-    /// Writes the created profiles' ids into their rows' messages, in one
-    /// transaction (a crash before it leaves those rows with a recorded
+    /// `row`'s message with a created recurring profile's id (`subscr_id`).
+    static func message(of row: PendingRecord, profile: String) -> [String: JSONValue] {
+        var message = row.message
+        message["subscr_id"] = .string(profile)
+        return message
+    }
+
+    /// Writes the created profiles' ids into their rows' messages, with one
+    /// statement (a crash before it leaves those rows with a recorded
     /// profile-creation intent and no profile id: the next run sends them to
     /// review, never creates a second profile). Should the database refuse
-    /// the transaction, each row is written on its own, so that one row's
-    /// refusal costs no other row its id.
+    /// it, each row is written on its own, so that one row's refusal costs
+    /// no other row its id.
     func recordProfiles(_ rows: [RowInProgress]) throws -> [RectifierEvent] {
         guard !rows.isEmpty else { return [] }
         func write(_ work: RowInProgress) throws { try writeProfile(work.profile!, of: work.row) }
         do {
-            try Rectifier.retryingTransient { try storage.database.transaction { for work in rows { try write(work) } } }
+            try Rectifier.retryingTransient {
+                try pending.updateMessages(rows.map { ($0.row.id, Self.message(of: $0.row, profile: $0.profile!)) })
+            }
             return Array(repeating: .written, count: rows.count)
         } catch where !Rectifier.isOutage(error) && rows.count > 1 {
             return try rows.map { work in
@@ -560,11 +567,18 @@ public final class Rectifier {
         let batch = toWrite.entries
         if !queueSharesDatabase { try push(toWrite.pushes) }
         let written: [(RowOutcome, Int64)]
+        func writeInOneTransaction(lockingFirst: Bool) throws -> [(RowOutcome, Int64)] {
+            try storage.database.transaction {
+                if queueSharesDatabase { try push(toWrite.pushes) }
+                return try write(batch, lockingFirst: lockingFirst)
+            }
+        }
         do {
             written = try Rectifier.retryingTransient {
-                try storage.database.transaction {
-                    if queueSharesDatabase { try push(toWrite.pushes) }
-                    return try write(batch)
+                do {
+                    return try writeInOneTransaction(lockingFirst: false)
+                } catch is ClaimsMovedDuringWrite {
+                    return try writeInOneTransaction(lockingFirst: true)
                 }
             }
         } catch where !Rectifier.isOutage(error) {

@@ -107,4 +107,30 @@ struct JSONParserTests {
         #expect(value.serialized() == #"{"a":"x\n\u0001","b":[1,{"z":null}]}"#)
         #expect(try parser.parse(value.serialized()) == value)
     }
+
+    /// Strings are escaped exactly as JSON needs, whatever surrounds the
+    /// escaped characters: a quote followed by a combining accent (one
+    /// character, two scalars), emoji, CRLF, every control character, DEL
+    /// and non-ASCII text pass through; each serialization parses back to
+    /// the same string.
+    @Test func escapesStringsWhateverSurroundsTheEscapedCharacters() throws {
+        let controls = String(String.UnicodeScalarView((0..<0x20).compactMap(Unicode.Scalar.init)))
+        let cases: [(String, String)] = [
+            ("", #""""#),
+            ("plain ascii", #""plain ascii""#),
+            ("\"\u{301}é", #""\"\#u{301}é""#),
+            ("a\\b\"c", #""a\\b\"c""#),
+            ("\r\n\t", #""\r\n\t""#),
+            ("👍🏽 \u{7F} Zoë", "\"👍🏽 \u{7F} Zoë\""),
+            ("\u{1}x\u{1F}", #""\u0001x\u001f""#),
+        ]
+        for (text, literal) in cases {
+            let serialized = JSONValue.string(text).serialized()
+            #expect(Array(serialized.utf8) == Array(literal.utf8), "\(literal)")
+            #expect(try parser.parse(serialized) == .string(text))
+        }
+        let all = JSONValue.string(controls + "\"\\").serialized()
+        #expect(all.hasPrefix(#""\u0000\u0001"#) && all.hasSuffix(#"\u001e\u001f\"\\""#) && all.contains(#"\b"#) == false)
+        #expect(try parser.parse(all) == .string(controls + "\"\\"))
+    }
 }

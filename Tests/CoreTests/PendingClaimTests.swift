@@ -148,4 +148,77 @@ struct PendingClaimTests {
                                        now: now.addingTimeInterval(700)).isEmpty)
         #expect(try store.recordIntent(.finish, ids: [], worker: "a", lease: .seconds(60)).isEmpty)
     }
+
+    /// Recording an intent again with the very same time and lease changes
+    /// no value (MariaDB then counts no changed row): the held rows are
+    /// still the ones answered, the others still not.
+    @Test(arguments: DatabaseKind.allCases)
+    func anIntentRecordedAgainWithTheSameValuesStillAnswersTheHeldRows(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: 3)
+        let rows = try claim(store, worker: "a", limit: 3)
+        try store.release(ids: [rows[1].id], worker: "a")
+        #expect(try store.claim(id: rows[1].id, worker: "b", lease: .seconds(300)))
+        let now = Date()
+        let ids = rows.map(\.id)
+        let first = try store.recordIntent(.finish, ids: ids, worker: "a", lease: .seconds(600), now: now)
+        #expect(first == [rows[0].id, rows[2].id])
+        #expect(try store.recordIntent(.finish, ids: ids, worker: "a", lease: .seconds(600), now: now) == first)
+        #expect(try store.recordIntent(.finish, ids: [rows[0].id], worker: "a", lease: .seconds(600), now: now) == [rows[0].id])
+        #expect(try store.recordIntent(.finish, ids: [rows[1].id], worker: "a", lease: .seconds(600), now: now).isEmpty)
+    }
+
+    /// One statement resolves the listed rows this worker holds. SQLite says
+    /// which it resolved; MariaDB says only how many, so it answers nil when
+    /// one listed row was not held (the caller's transaction is then rolled
+    /// back and the rows read and locked first).
+    @Test(arguments: DatabaseKind.allCases)
+    func severalHeldRowsAreResolvedInOneStatementAndALostOneIsNeverResolved(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: 6)
+        let rows = try claim(store, worker: "a", limit: 6)
+        #expect(try store.resolve(ids: rows.prefix(2).map(\.id), as: .completed, worker: "a") == Set(rows.prefix(2).map(\.id)))
+        // c-2 resolved already, c-3 taken by b once released: a holds c-4 and c-5 only.
+        #expect(try store.resolve(id: rows[2].id, as: .failed, worker: "a"))
+        try store.release(ids: [rows[3].id], worker: "a")
+        #expect(try store.claim(id: rows[3].id, worker: "b", lease: .seconds(300)))
+        struct RolledBack: Error {}
+        var answer: Set<Int64>?? = .none
+        #expect(throws: RolledBack.self) {
+            try store.connection.transaction {
+                answer = .some(try store.resolve(ids: rows.dropFirst(2).map(\.id), as: .timeout, worker: "a"))
+                throw RolledBack()
+            }
+        }
+        let expected: Set<Int64>? = database == .sqlite ? [rows[4].id, rows[5].id] : nil
+        #expect(answer == .some(expected))
+        let stored = try rows.map { try #require(try store.fetch(id: $0.id)).resolution }
+        #expect(stored == [.completed, .completed, .failed, nil, nil, nil], "the rolled back statement left nothing")
+        #expect(try store.resolve(ids: [rows[4].id, rows[5].id], as: .timeout, worker: "a") == [rows[4].id, rows[5].id])
+        #expect(try store.resolve(ids: [rows[3].id], as: .timeout, worker: "a") == (database == .sqlite ? [] : nil), "b's row")
+        #expect(try store.fetch(id: rows[3].id)?.resolution == nil)
+        #expect(try store.resolve(ids: [], as: .timeout, worker: "a") == [])
+    }
+
+    @Test(arguments: DatabaseKind.allCases)
+    func severalMessagesAreReplacedInOneStatement(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: 4)
+        let rows = try claim(store, worker: "a", limit: 4)
+        func replaced(_ row: PendingRecord) -> [String: JSONValue] {
+            var message = row.message
+            message["subscr_id"] = .string("I-\(row.orderID!) \"quoted\" é")
+            return message
+        }
+        try store.updateMessages([(rows[0].id, replaced(rows[0]))])
+        try store.updateMessages([(rows[2].id, replaced(rows[2])), (rows[3].id, replaced(rows[3]))])
+        try store.updateMessages([])
+        for (i, row) in rows.enumerated() {
+            let stored = try #require(try store.fetch(id: row.id))
+            #expect(stored.message == (i == 1 ? row.message : replaced(row)), "c-\(i)")
+        }
+    }
 }

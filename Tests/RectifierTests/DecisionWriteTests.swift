@@ -5,10 +5,12 @@ import FundqTestSupport
 import Processors
 import Rectifier
 import Sandbox
+import Synchronization
 import Testing
 
 /// Writing a batch of decisions against a real SQLite file whose queues
-/// share it (a donation's push commits with its row's resolution).
+/// share it (a donation's push commits with its row's resolution), and
+/// against MariaDB.
 @Suite("Rectifier decision writes")
 struct DecisionWriteTests {
     /// Pending rows an hour old for `ids`, each scripted at `processor`'s simulator.
@@ -83,5 +85,54 @@ struct DecisionWriteTests {
         #expect(f.sandbox.captures.count == 6, "one profile per row, none created twice")
         let again = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions())
         #expect(again.total.completed == 0 && f.sandbox.captures.count == 6, "the refused row is never given a second profile")
+    }
+
+    /// A claim lost between a row's decision and its batch's write (its
+    /// lease ran out while a later row's status call hung, and another
+    /// worker took the row): that row is left to its new owner and its
+    /// decision says so; its neighbour in the same resolution is resolved.
+    /// MariaDB's one `UPDATE` per resolution cannot say which row it
+    /// missed, so there the batch is written again with its held rows read
+    /// and locked first.
+    @Test(arguments: DatabaseKind.allCases)
+    func aClaimLostBeforeItsBatchIsWrittenLeavesThatRowToItsNewOwnerAndWritesTheOthers(database: DatabaseKind) throws {
+        let db = try DatabaseFixture(database)
+        let f = try SandboxFixture()
+        let storage = try Storage(db.configuration)
+        let store = PendingStore(connection: storage.database)
+        // Claimed and worked in this order: GC-L0 and GC-L1 answer "failed" at once; GC-L2's status call hangs
+        // until the adapter gives up after 6 s, long after the 2 s lease of all three has run out.
+        try seed(["GC-L0", "GC-L1"], processor: "globalcollect", outcome: .failed, store: store, sandbox: f.sandbox)
+        try seed(["GC-L2"], processor: "globalcollect", outcome: .stall, store: store, sandbox: f.sandbox)
+        let adapter = try f.processor("globalcollect", ["FUNDQ_GLOBALCOLLECT_RETRY_ATTEMPTS": "1",
+                                                        "FUNDQ_GLOBALCOLLECT_TIMEOUTS_TOTAL_SECONDS": "6",
+                                                        "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "10000"])
+        let l0 = try #require(try store.fetch(gateway: "globalcollect", orderID: "GC-L0")).id
+        let configuration = db.configuration
+        let stolen = Mutex(false)
+        let stealing = Thread {
+            // Takes GC-L0 as soon as its claim has run out (a claim can be taken only then).
+            guard let thief = try? PendingStore(connection: Storage.openDatabase(configuration)) else { return }
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if (try? thief.claim(id: l0, worker: "thief", lease: .seconds(300))) == true {
+                    stolen.withLock { $0 = true }
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        stealing.start()
+        let report = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions(lease: .seconds(2)))
+        #expect(stolen.withLock { $0 }, "the row was taken while the status call hung")
+        #expect(report.total.examined == 3)
+        #expect(report.total.failed == 1, "GC-L1 only")
+        let resolutions = try ["GC-L0", "GC-L1", "GC-L2"].map { try store.fetch(gateway: "globalcollect", orderID: $0)?.resolution }
+        #expect(resolutions == [nil, .failed, nil])
+        #expect(try storage.database.query("SELECT claimed_by FROM pending WHERE id = ?", [.integer(l0)]).first?.first?.string == "thief")
+        let results = try storage.database.query("SELECT order_id, result FROM rectifier_decision ORDER BY id", [])
+            .map { ($0[0].string ?? "", $0[1].string ?? "") }
+        #expect(results.map(\.0).sorted() == ["GC-L0", "GC-L1", "GC-L2"], "one decision per row")
+        #expect(results.first { $0.0 == "GC-L0" }?.1.contains("claim lost") == true, "\(results)")
     }
 }

@@ -311,9 +311,10 @@ public final class PendingStore {
     /// for `worker` until `now + lease`; returns them as they are now, oldest
     /// first. Rows another worker holds are passed over, never taken; of
     /// several concurrent claimers each row goes to exactly one. SQLite: one
-    /// `UPDATE … RETURNING`; MariaDB: one locking read that skips rows another
-    /// transaction has locked (they are due again on the next pass), then
-    /// one `UPDATE` and one read by id.
+    /// `UPDATE … RETURNING`; MariaDB: one locking read of the rows' columns
+    /// that skips rows another transaction has locked (they are due again on
+    /// the next pass), then one `UPDATE` by id (it changes no column a
+    /// ``PendingRecord`` holds, so the rows read are the rows claimed).
     public func claimDue(gateway: String, olderThan: Date, newerThan: Date, now: Date, after cursor: (date: Date, id: Int64)? = nil,
                          worker: String, lease: Duration, limit: Int) throws -> [PendingRecord] {
         guard limit > 0 else { return [] }
@@ -336,9 +337,9 @@ public final class PendingStore {
                 """, [.text(worker), until] + parameters + [.int(limit)]).map(record)
             return rows.sorted { ($0.date, $0.id) < ($1.date, $1.id) }
         }
-        // MariaDB (no RETURNING on UPDATE): the due rows locked, passing over
-        // rows another transaction holds (a claim or a batch of decisions
-        // being written) instead of waiting for it, then claimed and read by id.
+        // MariaDB (no RETURNING on UPDATE): the due rows read and locked, passing
+        // over rows another transaction holds (a claim or a batch of decisions
+        // being written) instead of waiting for it, then claimed by id.
         // The UPDATE names its index: a locking read or an UPDATE locks every
         // row it passes, and a plan over the whole table (the optimizer chose
         // one on a small table) locked every other claimer out, each finding
@@ -346,15 +347,14 @@ public final class PendingStore {
         // as well made two concurrent claimers now and then both pass over a
         // row: the pool test's run left one of three unexamined, 2 in 11 runs.)
         return try connection.transaction {
-            let ids = try connection.query("""
-                SELECT id FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
-                """, parameters + [.int(limit)]).compactMap { $0[0].int64 }
-            guard !ids.isEmpty else { return [] }
-            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            let rows = try connection.query("""
+                SELECT \(Self.columns) FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
+                """, parameters + [.int(limit)]).map(record)
+            guard !rows.isEmpty else { return [] }
+            let marks = Array(repeating: "?", count: rows.count).joined(separator: ", ")
             try connection.execute("UPDATE pending\(d.forceIndex("PRIMARY")) SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
-                                   [.text(worker), until] + ids.map { .integer($0) })
-            return try connection.query("SELECT \(Self.columns) FROM pending WHERE id IN (\(marks)) ORDER BY date, id",
-                                        ids.map { .integer($0) }).map(record)
+                                   [.text(worker), until] + rows.map { .integer($0.id) })
+            return rows
         }
     }
 
@@ -370,8 +370,10 @@ public final class PendingStore {
     /// `worker` still held (their intent is recorded and their claim
     /// extended to `now + lease`); the others are left untouched and their
     /// calls must not be made. SQLite: one `UPDATE … RETURNING`;
-    /// MariaDB: a locking read of the held rows, then one `UPDATE`, in one
-    /// transaction (the caller's, if it has one).
+    /// MariaDB: one `UPDATE` of the held rows; when it changed fewer rows
+    /// than were listed, a locking read of the rows now held with this
+    /// intent and claim says which (in one transaction, the caller's if it
+    /// has one).
     public func recordIntent(_ intent: PendingIntent, ids: [Int64], worker: String, lease: Duration,
                              now: Date = Date()) throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
@@ -384,17 +386,17 @@ public final class PendingStore {
         if d == .sqlite {
             return Set(try connection.query("\(set) WHERE \(held) RETURNING id", setParameters + heldParameters).compactMap { $0[0].int64 })
         }
-        // In a transaction of its own when the caller has none (inside one, this joins it), so that no claim is
-        // lost between the locking read and the update.
+        // MariaDB counts only the rows whose values changed. All listed: every row was held (the usual case).
+        // Fewer: a row was not held, or already had these very values; the rows now held by `worker` with
+        // this intent and this claim are exactly the held ones (a row not held has another owner, or a claim
+        // that ended before `now`), read and locked in the same transaction.
         return try connection.transaction {
-            let holding = try connection.query("SELECT id FROM pending\(d.forceIndex("PRIMARY")) WHERE \(held) FOR UPDATE", heldParameters)
-                .compactMap { $0[0].int64 }
-            guard !holding.isEmpty else { return [] }
-            // The rows are locked by this transaction: the update cannot miss one (MariaDB counts only rows whose
-            // values changed, so its count is not checked).
-            try connection.execute("\(set) WHERE id IN (\(Array(repeating: "?", count: holding.count).joined(separator: ", ")))",
-                                   setParameters + holding.map { .integer($0) })
-            return Set(holding)
+            let changed = try connection.execute("\(set) WHERE \(held)", setParameters + heldParameters)
+            if changed == ids.count { return Set(ids) }
+            let recorded = "id IN (\(marks)) AND claimed_by = ? AND claim_until = ? AND \(intent.column) = ? AND resolution IS NULL"
+            return Set(try connection.query("SELECT id FROM pending\(d.forceIndex("PRIMARY")) WHERE \(recorded) FOR UPDATE",
+                                            ids.map { .integer($0) } + [.text(worker), setParameters[1], setParameters[0]])
+                .compactMap { $0[0].int64 })
         }
     }
 
@@ -433,10 +435,24 @@ public final class PendingStore {
         return rows.map { (record(Array($0.dropLast())), $0.last?.string ?? "") }
     }
 
-    /// Replaces row `id`'s message (the rectifier records what it learned
-    /// or is about to do: a created profile's id, an intent).
+    /// Replaces row `id`'s message (the rectifier records what it learned:
+    /// a created profile's id).
     public func updateMessage(id: Int64, message: [String: JSONValue]) throws {
         try connection.execute("UPDATE pending SET message = ? WHERE id = ?", [.text(JSONValue.object(message).serialized()), .integer(id)])
+    }
+
+    /// Replaces several rows' messages with one statement.
+    public func updateMessages(_ messages: [(id: Int64, message: [String: JSONValue])]) throws {
+        guard messages.count > 1 else {
+            if let only = messages.first { try updateMessage(id: only.id, message: only.message) }
+            return
+        }
+        let cases = Array(repeating: "WHEN ? THEN ?", count: messages.count).joined(separator: " ")
+        let marks = Array(repeating: "?", count: messages.count).joined(separator: ", ")
+        let table = "pending" + connection.dialect.forceIndex("PRIMARY")
+        try connection.execute("UPDATE \(table) SET message = CASE id \(cases) END WHERE id IN (\(marks))",
+                               messages.flatMap { [SQLValue.integer($0.id), .text(JSONValue.object($0.message).serialized())] }
+                                   + messages.map { .integer($0.id) })
     }
 
     /// Gives up `worker`'s claim on row `id`.
@@ -479,6 +495,26 @@ public final class PendingStore {
             UPDATE pending SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
             WHERE id = ? AND resolution IS NULL\(worker == nil ? "" : " AND claimed_by = ?")
             """, [.text(resolution.rawValue), connection.dialect.value(now), .integer(id)] + (worker.map { [.text($0)] } ?? [])) == 1
+    }
+
+    /// Resolves, in one statement, those of `ids` that `worker` holds
+    /// (unresolved and claimed by it) as `resolution`, giving up their
+    /// claims; returns the ids resolved. SQLite says which (`RETURNING`);
+    /// MariaDB only how many: nil there when fewer rows than listed were
+    /// resolved, which ones then unknown (the caller, whose transaction is
+    /// rolled back, reads and locks the held rows first and resolves those).
+    public func resolve(ids: [Int64], as resolution: PendingResolution, worker: String, at now: Date = Date()) throws -> Set<Int64>? {
+        guard !ids.isEmpty else { return [] }
+        let d = connection.dialect
+        let sql = """
+            UPDATE pending\(d.forceIndex("PRIMARY")) SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
+            WHERE id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", "))) AND resolution IS NULL AND claimed_by = ?
+            """
+        let parameters = [.text(resolution.rawValue), d.value(now)] + ids.map { SQLValue.integer($0) } + [.text(worker)]
+        if d == .sqlite { return Set(try connection.query(sql + " RETURNING id", parameters).compactMap { $0[0].int64 }) }
+        // Resolving always changes a row (its resolution was NULL), so MariaDB's count of changed rows is the
+        // count of rows resolved.
+        return try connection.execute(sql, parameters) == ids.count ? Set(ids) : nil
     }
 
     /// Resolves the row of `(gateway, orderID)`; `false` when there is no
