@@ -37,15 +37,16 @@ extension Rectifier {
         let now = Date()
         for (resolution, indices) in resolving {
             let ids = indices.map { batch[$0].row.id }
-            let resolved = try pending.resolve(ids: ids, as: resolution, worker: claimOwner, at: now)
-            guard let resolved else { throw ClaimsMovedDuringWrite() }
+            let resolved = try pending.resolve(ids: ids, as: resolution, at: now, worker: claimOwner)
             // Rows read as held (and locked) in this transaction: anything else is a store misbehaving.
-            guard !lockingFirst || resolved.count == ids.count else {
-                throw ConfigurationError("resolving \(ids.count) held rows as \(resolution.rawValue) changed \(resolved.count)")
+            guard !lockingFirst || resolved?.count == ids.count else {
+                throw ConfigurationError("resolving \(ids.count) held rows as \(resolution.rawValue) changed \(resolved?.count ?? 0)")
             }
+            guard let resolved else { throw ClaimsMovedDuringWrite() }
             for i in indices { written[i] = settled(batch[i], held: resolved.contains(batch[i].row.id)) }
         }
-        let decisions = written.compactMap { $0 }
+        // Every entry was written above, in the batch's order (the caller pairs the results with its entries).
+        let decisions = written.map { $0! }
         let ids = try log.record(contentsOf: decisions.map(\.1))
         return zip(decisions.map(\.0), ids).map { ($0, $1) }
     }

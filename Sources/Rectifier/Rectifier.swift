@@ -578,6 +578,8 @@ public final class Rectifier {
                 do {
                     return try writeInOneTransaction(lockingFirst: false)
                 } catch is ClaimsMovedDuringWrite {
+                    logger.notice("a claim was lost since its row was decided: the batch is written again, its held rows read first",
+                                  metadata: ["rows": "\(batch.count)"])
                     return try writeInOneTransaction(lockingFirst: true)
                 }
             }

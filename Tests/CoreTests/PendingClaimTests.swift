@@ -202,6 +202,8 @@ struct PendingClaimTests {
         #expect(try store.resolve(ids: [], as: .timeout, worker: "a") == [])
     }
 
+    /// One statement replaces several rows' messages, each with its own;
+    /// a row not listed keeps its message.
     @Test(arguments: DatabaseKind.allCases)
     func severalMessagesAreReplacedInOneStatement(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)

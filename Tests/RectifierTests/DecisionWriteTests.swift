@@ -2,6 +2,7 @@ import Backends
 import Core
 import Foundation
 import FundqTestSupport
+import Logging
 import Processors
 import Rectifier
 import Sandbox
@@ -54,7 +55,7 @@ struct DecisionWriteTests {
         #expect(try store.fetch(gateway: "globalcollect", orderID: "GC-W7")?.resolution == nil, "the refused row stays for a later run")
     }
 
-    /// A group's created profile ids are written in one transaction; when the
+    /// A group's created profile ids are written with one statement; when the
     /// database refuses one row's, every other row still gets its id (each
     /// then written on its own) and completes; the refused row is left for a
     /// person (an intent with no profile id), never given a second profile.
@@ -93,38 +94,26 @@ struct DecisionWriteTests {
     /// decision says so; its neighbour in the same resolution is resolved.
     /// MariaDB's one `UPDATE` per resolution cannot say which row it
     /// missed, so there the batch is written again with its held rows read
-    /// and locked first.
+    /// and locked first (logged once; not row by row, as after a refusal).
     @Test(arguments: DatabaseKind.allCases)
     func aClaimLostBeforeItsBatchIsWrittenLeavesThatRowToItsNewOwnerAndWritesTheOthers(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)
         let f = try SandboxFixture()
         let storage = try Storage(db.configuration)
         let store = PendingStore(connection: storage.database)
-        // Claimed and worked in this order: GC-L0 and GC-L1 answer "failed" at once; GC-L2's status call hangs
-        // until the adapter gives up after 6 s, long after the 2 s lease of all three has run out.
+        // Claimed and worked in this order: GC-L0 and GC-L1 answer "failed" at once (their decisions wait for
+        // the batch: up to half the 3 s lease); GC-L2's status call hangs until the adapter gives up after
+        // 8 s, long after the lease of all three has run out.
         try seed(["GC-L0", "GC-L1"], processor: "globalcollect", outcome: .failed, store: store, sandbox: f.sandbox)
         try seed(["GC-L2"], processor: "globalcollect", outcome: .stall, store: store, sandbox: f.sandbox)
         let adapter = try f.processor("globalcollect", ["FUNDQ_GLOBALCOLLECT_RETRY_ATTEMPTS": "1",
-                                                        "FUNDQ_GLOBALCOLLECT_TIMEOUTS_TOTAL_SECONDS": "6",
+                                                        "FUNDQ_GLOBALCOLLECT_TIMEOUTS_TOTAL_SECONDS": "8",
                                                         "FUNDQ_GLOBALCOLLECT_RATE_LIMIT_PER_SECOND": "10000"])
         let l0 = try #require(try store.fetch(gateway: "globalcollect", orderID: "GC-L0")).id
-        let configuration = db.configuration
-        let stolen = Mutex(false)
-        let stealing = Thread {
-            // Takes GC-L0 as soon as its claim has run out (a claim can be taken only then).
-            guard let thief = try? PendingStore(connection: Storage.openDatabase(configuration)) else { return }
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline {
-                if (try? thief.claim(id: l0, worker: "thief", lease: .seconds(300))) == true {
-                    stolen.withLock { $0 = true }
-                    return
-                }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-        }
-        stealing.start()
-        let report = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions(lease: .seconds(2)))
-        #expect(stolen.withLock { $0 }, "the row was taken while the status call hung")
+        let thief = RowThief(configuration: db.configuration, id: l0)
+        let log = CapturedLog()
+        let report = try Rectifier(storage: storage, processors: [adapter], logger: log.logger).run(RectifierOptions(lease: .seconds(3)))
+        #expect(try thief.result() == true, "the row was taken while the status call hung")
         #expect(report.total.examined == 3)
         #expect(report.total.failed == 1, "GC-L1 only")
         let resolutions = try ["GC-L0", "GC-L1", "GC-L2"].map { try store.fetch(gateway: "globalcollect", orderID: $0)?.resolution }
@@ -134,5 +123,70 @@ struct DecisionWriteTests {
             .map { ($0[0].string ?? "", $0[1].string ?? "") }
         #expect(results.map(\.0).sorted() == ["GC-L0", "GC-L1", "GC-L2"], "one decision per row")
         #expect(results.first { $0.0 == "GC-L0" }?.1.contains("claim lost") == true, "\(results)")
+        #expect(log.count(containing: "written again") == (database == .mariadb ? 1 : 0), "\(log.lines)")
+        #expect(log.count(containing: "could not be written") == 0, "no row was written on its own")
+    }
+}
+
+/// Takes a pending row on another connection, as another worker would: once
+/// the rectifier holds it and its claim has run out (a claim can be taken
+/// only then).
+final class RowThief: Sendable {
+    private let outcome = Mutex<Result<Bool, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(configuration: StorageConfiguration, id: Int64) {
+        Thread { [self] in
+            let result = Result<Bool, any Error> {
+                let store = PendingStore(connection: try Storage.openDatabase(configuration))
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline {
+                    let owner = try store.connection.query("SELECT claimed_by FROM pending WHERE id = ?", [.integer(id)])
+                        .first?.first?.string
+                    if let owner, owner != "thief", try store.claim(id: id, worker: "thief", lease: .seconds(300)) { return true }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                return false
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }.start()
+    }
+
+    /// Whether the row was taken (waits for the thief to finish).
+    func result() throws -> Bool {
+        done.wait()
+        return try outcome.withLock { $0 }!.get()
+    }
+}
+
+/// Log lines of notice and above, kept for a test to read.
+final class CapturedLog: Sendable {
+    private let kept = Mutex<[String]>([])
+
+    /// A logger writing here.
+    var logger: Logger {
+        Logger(label: "test.captured") { [self] _ in Handler(log: self) }
+    }
+
+    /// The lines kept.
+    var lines: [String] { kept.withLock { $0 } }
+
+    /// Lines containing `text`.
+    func count(containing text: String) -> Int { lines.filter { $0.contains(text) }.count }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .notice
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            log.kept.withLock { $0.append("\(event.level) \(event.message)") }
+        }
     }
 }

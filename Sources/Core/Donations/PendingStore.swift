@@ -503,7 +503,7 @@ public final class PendingStore {
     /// MariaDB only how many: nil there when fewer rows than listed were
     /// resolved, which ones then unknown (the caller, whose transaction is
     /// rolled back, reads and locks the held rows first and resolves those).
-    public func resolve(ids: [Int64], as resolution: PendingResolution, worker: String, at now: Date = Date()) throws -> Set<Int64>? {
+    public func resolve(ids: [Int64], as resolution: PendingResolution, at now: Date = Date(), worker: String) throws -> Set<Int64>? {
         guard !ids.isEmpty else { return [] }
         let d = connection.dialect
         let sql = """
