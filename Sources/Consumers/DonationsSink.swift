@@ -129,7 +129,7 @@ public struct DonationsSink {
             var start = 0
             while start < ids.count {
                 let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                let placeholders = SQLValue.placeholders(chunk.count)
                 let rows = try donations.connection.query(
                     "SELECT gateway_txn_id FROM donations WHERE gateway = ? AND gateway_txn_id IN (\(placeholders))",
                     [.text(gateway)] + chunk.map { .text($0) })

@@ -106,7 +106,7 @@ public struct TrackingLink {
                 let rows = try connection.query(
                     "SELECT id, contribution_tracking_id, received_date, gateway_txn_id FROM donations "
                         + "WHERE gateway = ? AND gateway_txn_id IN ("
-                        + Array(repeating: "?", count: part.count).joined(separator: ", ") + ")",
+                        + SQLValue.placeholders(part.count) + ")",
                     [.text(gateway)] + part.map { .text($0) })
                 for row in rows {
                     guard let trackingID = row[1].string, let contributionID = row[0].string,

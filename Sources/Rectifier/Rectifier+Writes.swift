@@ -56,7 +56,7 @@ extension Rectifier {
     /// database's write lock).
     func heldRows(_ ids: [Int64]) throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
-        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let marks = SQLValue.placeholders(ids.count)
         let dialect = pending.connection.dialect
         let table = "pending" + dialect.forceIndex("PRIMARY"), lock = dialect == .mariadb ? " FOR UPDATE" : ""
         return Set(try pending.connection.query(

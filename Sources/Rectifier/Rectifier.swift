@@ -692,7 +692,7 @@ enum DonationKeys {
                 var start = 0
                 while start < values.count {
                     let chunk = values[start..<min(start + 400, values.count)]
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                    let marks = SQLValue.placeholders(chunk.count)
                     for r in try connection.query("SELECT \(column) FROM donations WHERE gateway = ? AND \(column) IN (\(marks))",
                                                   [.text(gateway)] + chunk.map { .text($0) }) {
                         if let value = r[0].string { found.insert("\(gateway)\u{0}\(tag)\u{0}\(value)") }

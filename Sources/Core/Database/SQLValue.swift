@@ -57,6 +57,11 @@ public enum SQLValue: Sendable, Equatable {
         default: return string.map { Array($0.utf8) }
         }
     }
+
+    /// `count` parameter marks for a list of values: `?, ?, ?`.
+    public static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
 }
 
 /// The SQL dialects fundq speaks.

@@ -351,7 +351,7 @@ public final class PendingStore {
                 SELECT \(Self.columns) FROM pending WHERE \(conditions) ORDER BY date, id LIMIT ? FOR UPDATE SKIP LOCKED
                 """, parameters + [.int(limit)]).map(record)
             guard !rows.isEmpty else { return [] }
-            let marks = Array(repeating: "?", count: rows.count).joined(separator: ", ")
+            let marks = SQLValue.placeholders(rows.count)
             try connection.execute("UPDATE pending\(d.forceIndex("PRIMARY")) SET claimed_by = ?, claim_until = ? WHERE id IN (\(marks))",
                                    [.text(worker), until] + rows.map { .integer($0.id) })
             return rows
@@ -378,7 +378,7 @@ public final class PendingStore {
                              now: Date = Date()) throws -> Set<Int64> {
         guard !ids.isEmpty else { return [] }
         let d = connection.dialect
-        let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let marks = SQLValue.placeholders(ids.count)
         let held = "id IN (\(marks)) AND claimed_by = ? AND claim_until > ? AND resolution IS NULL"
         let heldParameters = ids.map { SQLValue.integer($0) } + [.text(worker), d.value(now)]
         let set = "UPDATE pending\(d.forceIndex("PRIMARY")) SET \(intent.column) = ?, claim_until = ?"
@@ -448,7 +448,7 @@ public final class PendingStore {
             return
         }
         let cases = Array(repeating: "WHEN ? THEN ?", count: messages.count).joined(separator: " ")
-        let marks = Array(repeating: "?", count: messages.count).joined(separator: ", ")
+        let marks = SQLValue.placeholders(messages.count)
         let table = "pending" + connection.dialect.forceIndex("PRIMARY")
         try connection.execute("UPDATE \(table) SET message = CASE id \(cases) END WHERE id IN (\(marks))",
                                messages.flatMap { [SQLValue.integer($0.id), .text(JSONValue.object($0.message).serialized())] }
@@ -467,7 +467,7 @@ public final class PendingStore {
         var start = 0
         while start < ids.count {
             let chunk = ids[start..<min(start + 500, ids.count)]
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let placeholders = SQLValue.placeholders(chunk.count)
             try connection.execute("UPDATE pending\(connection.dialect.forceIndex("PRIMARY")) SET claimed_by = NULL, claim_until = NULL "
                                     + "WHERE claimed_by = ? AND id IN (\(placeholders))",
                                    [.text(worker)] + chunk.map { .integer($0) })
@@ -508,7 +508,7 @@ public final class PendingStore {
         let d = connection.dialect
         let sql = """
             UPDATE pending\(d.forceIndex("PRIMARY")) SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL
-            WHERE id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", "))) AND resolution IS NULL AND claimed_by = ?
+            WHERE id IN (\(SQLValue.placeholders(ids.count))) AND resolution IS NULL AND claimed_by = ?
             """
         let parameters = [.text(resolution.rawValue), d.value(now)] + ids.map { SQLValue.integer($0) } + [.text(worker)]
         if d == .sqlite { return Set(try connection.query(sql + " RETURNING id", parameters).compactMap { $0[0].int64 }) }
@@ -536,7 +536,7 @@ public final class PendingStore {
         let unique = Array(Set(orderIDs))
         while start < unique.count {
             let chunk = unique[start..<min(start + 500, unique.count)]
-            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let placeholders = SQLValue.placeholders(chunk.count)
             resolved += try connection.execute("""
                 UPDATE pending\(connection.dialect.forceIndex("pending_by_order"))
                 SET resolution = ?, resolved_date = ?, claimed_by = NULL, claim_until = NULL

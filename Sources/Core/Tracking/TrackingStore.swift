@@ -99,14 +99,12 @@ public final class TrackingStore {
         stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
     }
 
-    private func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
-
     /// The rows for `ids` (locked for update on MariaDB when `locking`).
     public func rows(ids: [String], locking: Bool = false) throws -> [String: TrackingRow] {
         var found: [String: TrackingRow] = [:]
         for part in chunks(ids) {
             let sql = "SELECT \(Self.rowColumns.joined(separator: ", ")) FROM contribution_tracking "
-                + "WHERE id IN (\(placeholders(part.count)))"
+                + "WHERE id IN (\(SQLValue.placeholders(part.count)))"
                 + (locking ? forUpdate : "")
             for values in try connection.query(sql, part.map { .text($0) }) {
                 let row = decode(values)
@@ -121,7 +119,7 @@ public final class TrackingStore {
         for part in chunks(ids) {
             let rows = try connection.query(
                 "SELECT contribution_tracking_id, ts, event_hash FROM contribution_tracking_event "
-                    + "WHERE contribution_tracking_id IN (\(placeholders(part.count)))",
+                    + "WHERE contribution_tracking_id IN (\(SQLValue.placeholders(part.count)))",
                 part.map { .text($0) })
             for r in rows { keys.insert(EventKey(id: r[0].string ?? "", ts: r[1].int64 ?? 0, hash: r[2].int64 ?? 0)) }
         }
@@ -132,7 +130,7 @@ public final class TrackingStore {
         var owners: [String: String] = [:]
         for part in chunks(contributionIDs) {
             let rows = try connection.query(
-                "SELECT contribution_id, id FROM contribution_tracking WHERE contribution_id IN (\(placeholders(part.count)))",
+                "SELECT contribution_id, id FROM contribution_tracking WHERE contribution_id IN (\(SQLValue.placeholders(part.count)))",
                 part.map { .text($0) })
             for r in rows { if let cid = r[0].string, let id = r[1].string { owners[cid] = id } }
         }
@@ -187,7 +185,7 @@ public final class TrackingStore {
     /// upserts keyed on the id for existing ones.
     func write(_ rows: [TrackingRow], existing: Set<String>) throws {
         let columns = Self.rowColumns.joined(separator: ", ")
-        let tuple = "(" + placeholders(Self.rowColumns.count) + ")"
+        let tuple = "(" + SQLValue.placeholders(Self.rowColumns.count) + ")"
         let updates = Self.rowColumns.dropFirst().map {
             connection.dialect == .mariadb ? "\($0) = VALUES(\($0))" : "\($0) = excluded.\($0)"
         }.joined(separator: ", ")
@@ -332,7 +330,8 @@ extension TrackingStore {
                 var events: [String: [TrackingEvent]] = [:]
                 for part in chunks(ids) {
                     let stored = try connection.query(
-                        "SELECT message FROM contribution_tracking_event WHERE contribution_tracking_id IN (\(placeholders(part.count)))",
+                        "SELECT message FROM contribution_tracking_event WHERE contribution_tracking_id IN ("
+                            + SQLValue.placeholders(part.count) + ")",
                         part.map { .text($0) })
                     for r in stored {
                         guard let members = try? JSONParser().parse(r[0].bytes ?? []).objectValue,
