@@ -382,6 +382,25 @@ public enum SchemaMigrator {
                   KEY fundq_audit_by_at (at)
                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
                 """),
+        // A claim, a dry run's sweep and the oldest and newest unresolved row
+        // of a gateway read its unresolved rows in date order. By (gateway,
+        // date) each read also passed every resolved row kept in its date
+        // range — a look-up of the row apiece and, on MariaDB, a lock held
+        // until the claim committed — so a claim cost more with every orphan
+        // resolved before it (MariaDB's CPU per orphan 183–226 µs with 190,000
+        // rows kept, 117–134 µs by this index). Every query by gateway and
+        // date asks for unresolved rows but the operator's `pending list --all`,
+        // which reads by date.
+        Migration(
+            summary: "pending: a gateway's unresolved rows in date order, passing no resolved row",
+            sqlite: """
+                DROP INDEX pending_by_gateway_date;
+                CREATE INDEX pending_by_gateway_resolution_date ON pending(gateway, resolution, date)
+                """,
+            mariadb: """
+                ALTER TABLE pending DROP KEY pending_by_gateway_date,
+                  ADD KEY pending_by_gateway_resolution_date (gateway, resolution, date)
+                """),
     ]
 
     /// The MariaDB type of an identifier column: compared byte for byte,
