@@ -499,8 +499,11 @@ public final class Rectifier {
                 current = answer
                 noteSuccess(name)
                 return .status(answer)
-            case .preview(let call):
+            case .preview(let call) where options.dryRun:
                 return .preview(try processor.preview(call, for: row, current: current))
+            case .preview(let call):
+                try processor.validate(call, for: row, current: current)
+                return .validated
             case .recordIntent(let intent):
                 return .claim(held: try pending.recordIntent(intent, id: row.id, worker: claimOwner, lease: options.lease))
             case .renewClaim:

@@ -44,7 +44,9 @@ public enum RectifierStep: Sendable, Equatable {
     case checkDonation
     /// Ask the processor (read-only). Answer a status or a processor error.
     case askStatus
-    /// Build the money call's exact request without sending it (no I/O). Answer the request text or a processor error.
+    /// Build the money call's exact request without sending it (no I/O). Answer, in a dry run, the request text
+    /// (``PaymentProcessor/preview(_:for:current:)``); in a real run ``RectifierEvent/validated``
+    /// (``PaymentProcessor/validate(_:for:current:)``: built, not rendered); or a processor error.
     case preview(ProcessorCapability)
     /// Write the intent in its column and extend the claim, in one statement. Answer ``RectifierEvent/claim(held:)``.
     case recordIntent(PendingIntent)
@@ -66,8 +68,10 @@ public enum RectifierEvent: Sendable {
     case status(ProcessorStatus)
     /// The processor call failed.
     case processorFailed(ProcessorError)
-    /// The request a money call would send.
+    /// The request a money call would send (a dry run shows it).
     case preview(String)
+    /// The money call's request can be built exactly (a real run sends it next).
+    case validated
     /// Whether the claim is still this worker's (the intent was recorded only if it is).
     case claim(held: Bool)
     /// A write was made.
@@ -201,6 +205,8 @@ public struct RowPlanner: Sendable {
             return duplicate ? duplicateFound(answer) : decide(answer)
         case (.previewing(let call), .preview(let request)?):
             return previewed(call, request)
+        case (.previewing(let call), .validated?):
+            return previewed(call, "")
         case (.claimingForMoney(let call), .claim(let held)?):
             guard held else {
                 return done(.nothing, action: .leave, "claim lost before \(Self.describe(call)); nothing sent")

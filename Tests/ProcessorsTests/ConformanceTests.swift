@@ -137,6 +137,35 @@ struct ConformanceTests {
         #expect(f.sandbox.captures.isEmpty)
     }
 
+    /// A real run validates a money call's request (built, not rendered) where
+    /// a dry run previews it: for every processor and action, on an amount
+    /// it takes and on one PayPal would round, both refuse the same requests
+    /// with the same error.
+    @Test func validateRefusesWhatPreviewRefuses() throws {
+        let f = try SandboxFixture()
+        var refused = 0
+        for name in Self.names {
+            let processor = try f.processor(name)
+            try f.sandbox.script(name, id: "CHECK", outcome: .pendingPoke, amount: "25.00", currency: "USD")
+            let approved = try processor.status(of: pendingRecord(processor: name, id: "CHECK", gross: "25.00", currency: "USD"))
+            for (gross, currency) in [("25.00", "USD"), ("1000.50", "JPY")] {
+                let r = pendingRecord(processor: name, id: "CHECK", gross: gross, currency: currency)
+                for action in ProcessorCapability.allCases {
+                    let previewed = Result { try processor.preview(action, for: r, current: approved) }
+                    let validated = Result { try processor.validate(action, for: r, current: approved) }
+                    switch (previewed, validated) {
+                    case (.success, .success): break
+                    case (.failure(let p), .failure(let v)):
+                        refused += 1
+                        #expect("\(p)" == "\(v)", "\(name) \(action) \(gross) \(currency)")
+                    default: Issue.record("\(name) \(action) \(gross) \(currency): preview \(previewed), validate \(validated)")
+                    }
+                }
+            }
+        }
+        #expect(refused > 0, "no request was refused: the comparison compared nothing but successes")
+    }
+
     /// Every processor whose finish is declared idempotent at the processor:
     /// a second finish (a crashed rectifier's retry) is complete, not paid again.
     @Test func aSecondFinishIsReportedCompleteAndCapturesNothing() throws {

@@ -138,13 +138,18 @@ struct RowPlannerTests {
 
     @Test(arguments: [("1000.50", "JPY"), ("10.50", "HUF"), ("10.125", "EUR"), ("3.001", "USD")])
     func amountsPayPalWouldRoundAreNeverSent(gross: String, currency: String) throws {
-        // The adapter's own request builder (no network: preview only formats) refuses; the planner sends nothing and asks a person.
+        // The adapter's own request builder (no network: a real run only builds the request) refuses; the planner sends
+        // nothing and asks a person. A dry run's preview refuses it too.
         let adapter = try Processors.make("paypal", directory: RepositoryPaths.processors, environment: Self.offlineEnvironment)
         let row = Self.row(gross: gross, currency: currency)
         let approved = Self.status(.pendingPoke)
+        #expect(throws: ProcessorError.self) { try adapter.preview(.finish, for: row, current: approved) }
         let (steps, outcome) = Self.drive(row, Self.paypal) { step in
             if case .preview(let call) = step {
-                do { return .preview(try adapter.preview(call, for: row, current: approved)) } catch let e as ProcessorError {
+                do {
+                    try adapter.validate(call, for: row, current: approved)
+                    return .validated
+                } catch let e as ProcessorError {
                     return .processorFailed(e)
                 } catch { return .failed("\(error)") }
             }

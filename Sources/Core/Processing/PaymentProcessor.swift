@@ -39,6 +39,13 @@ public protocol PaymentProcessor: AnyObject {
     /// The exact request `action` would send for `row`, credentials masked,
     /// for `--dry-run`.
     func preview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String
+
+    /// Checks that `action`'s request for `row` can be built exactly as it
+    /// would be sent, throwing what ``preview(_:for:current:)`` would, but
+    /// renders and masks nothing: a real run asks this before it records an
+    /// intent (a dry run shows the preview). The default renders the preview
+    /// and drops it.
+    func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws
 }
 
 extension PaymentProcessor {
@@ -53,5 +60,10 @@ extension PaymentProcessor {
     /// Adapters without cancel support.
     public func cancel(_ row: PendingRecord) throws -> ProcessorStatus {
         throw ProcessorError(.unsupported(.cancel), processor: Self.name, action: "cancel")
+    }
+
+    /// Adapters that build their requests only to render them: the preview, dropped.
+    public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
+        _ = try preview(action, for: row, current: current)
     }
 }

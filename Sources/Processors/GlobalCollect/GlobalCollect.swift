@@ -199,7 +199,16 @@ public final class GlobalCollect: PaymentProcessor {
         try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
     }
 
+    /// The request `action` would send for `row`, built but not rendered.
+    public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
+        _ = try http.maskingPreview { _ = try previewRequest(action, for: row, current: current); return "" }
+    }
+
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        "POST \(configuration.endpoint)\n" + (try previewRequest(action, for: row, current: current)).redacted().serialized()
+    }
+
+    func previewRequest(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> XMLElement {
         let xml: XMLElement
         switch action {
         case .status: xml = request("GET_ORDERSTATUS", version: "2.0", params: try statusParams(row))
@@ -215,6 +224,6 @@ public final class GlobalCollect: PaymentProcessor {
         case .createRecurringProfile:
             throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
-        return "POST \(configuration.endpoint)\n" + xml.redacted().serialized()
+        return xml
     }
 }

@@ -232,7 +232,18 @@ public final class IngenicoConnect: PaymentProcessor {
         try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
     }
 
+    /// The call `action` would make for `row`, built but not rendered.
+    public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
+        _ = try http.maskingPreview { _ = try previewCall(action, for: row, current: current); return "" }
+    }
+
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let call = try previewCall(action, for: row, current: current)
+        let auth = "Authorization: GCS v1HMAC:\(credentials["api_key_id"]):***"
+        return "\(call.method) \(configuration.endpoint)\(call.path)\n\(auth)" + (call.body.isEmpty ? "" : "\n\(call.body)")
+    }
+
+    func previewCall(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> ProcessorCall {
         let call: ProcessorCall
         switch action {
         case .status: call = statusCall(try paymentID(row, "preview"))
@@ -248,7 +259,6 @@ public final class IngenicoConnect: PaymentProcessor {
         case .createRecurringProfile:
             throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
-        let auth = "Authorization: GCS v1HMAC:\(credentials["api_key_id"]):***"
-        return "\(call.method) \(configuration.endpoint)\(call.path)\n\(auth)" + (call.body.isEmpty ? "" : "\n\(call.body)")
+        return call
     }
 }

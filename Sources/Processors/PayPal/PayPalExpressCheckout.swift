@@ -231,7 +231,19 @@ public final class PayPalExpressCheckout: PaymentProcessor {
         try http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
     }
 
+    /// The request `action` would send for `row`, built but not rendered
+    /// (the capture's amount checked: an amount PayPal would round throws).
+    public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
+        _ = try http.maskingPreview { _ = try previewFields(action, for: row, current: current); return "" }
+    }
+
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let request = try previewFields(action, for: row, current: current)
+        return "POST \(configuration.endpoint)\n"
+            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
+    }
+
+    func previewFields(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> [(String, String)] {
         let request: [(String, String)]
         switch action {
         case .status: request = fields("GetExpressCheckoutDetails", [("TOKEN", try token(of: row, action: "preview"))])
@@ -242,7 +254,6 @@ public final class PayPalExpressCheckout: PaymentProcessor {
             request = fields("DoExpressCheckoutPayment", try captureFields(row, current: current))
         default: throw ProcessorError(.unsupported(action), processor: Self.name, action: "preview")
         }
-        return "POST \(configuration.endpoint)\n"
-            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: credentials.secrets)
+        return request
     }
 }

@@ -133,7 +133,18 @@ public final class PayPalRecurring: PaymentProcessor {
         try checkout.http.maskingPreview { try unmaskedPreview(action, for: row, current: current) }
     }
 
+    /// The request `action` would send for `row`, built but not rendered.
+    public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
+        _ = try checkout.http.maskingPreview { _ = try previewFields(action, for: row, current: current); return "" }
+    }
+
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {
+        let request = try previewFields(action, for: row, current: current)
+        return "POST \(configuration.endpoint)\n"
+            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
+    }
+
+    func previewFields(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> [(String, String)] {
         let request: [(String, String)]
         switch action {
         case .status:
@@ -151,7 +162,6 @@ public final class PayPalRecurring: PaymentProcessor {
             request = checkout.fields("ManageRecurringPaymentsProfileStatus",
                                       [("PROFILEID", Self.profileID(row) ?? "?"), ("ACTION", "Cancel")])
         }
-        return "POST \(configuration.endpoint)\n"
-            + NVP.redacted(Dictionary(request, uniquingKeysWith: { $1 }), secrets: checkout.credentials.secrets)
+        return request
     }
 }
