@@ -387,8 +387,8 @@ public enum SchemaMigrator {
         // date) each read also passed every resolved row kept in its date
         // range — a look-up of the row apiece and, on MariaDB, a lock held
         // until the claim committed — so a claim cost more with every orphan
-        // resolved before it (MariaDB's CPU per orphan 183–226 µs with 190,000
-        // rows kept, 117–134 µs by this index). Every query by gateway and
+        // resolved before it (MariaDB's CPU per orphan 183–226 µs with 160,000–
+        // 240,000 rows kept, 117–134 µs by this index). Every query by gateway and
         // date asks for unresolved rows but the operator's `pending list --all`,
         // which reads by date.
         Migration(
