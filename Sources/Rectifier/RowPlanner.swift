@@ -205,7 +205,8 @@ public struct RowPlanner: Sendable {
             return duplicate ? duplicateFound(answer) : decide(answer)
         case (.previewing(let call), .preview(let request)?):
             return previewed(call, request)
-        case (.previewing(let call), .validated?):
+        case (.previewing(let call), .validated?) where !context.dryRun:
+            // A dry run shows the request: a bare "validated" there falls to "lost track" below.
             return previewed(call, "")
         case (.claimingForMoney(let call), .claim(let held)?):
             guard held else {

@@ -115,8 +115,10 @@ struct PendingClaimTests {
                                                          after: (now, 1))
             let plan = try store.connection.query("EXPLAIN QUERY PLAN SELECT id FROM pending WHERE \(conditions) ORDER BY date, id",
                                                   parameters).compactMap { $0.last?.string }
-            #expect(plan == ["SEARCH pending USING INDEX pending_by_gateway_resolution_date "
-                             + "(gateway=? AND resolution=? AND date>? AND date<?)"], "\(plan)")
+            // SQLite's wording of a plan changes between versions: the index it seeks, by which columns, and no sort.
+            #expect(plan.contains { $0.contains("USING INDEX pending_by_gateway_resolution_date (gateway=? AND resolution=? AND date>")
+            }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
         }
     }
 

@@ -231,6 +231,22 @@ struct RowPlannerTests {
         #expect(last.write == .review("no final answer after 3 attempts"))
     }
 
+    /// A real run's request is validated, not shown: "validated" moves it to
+    /// the intent. A dry run must show the request: a bare "validated" there
+    /// is a mix-up, sent to a person, never printed as an empty request.
+    @Test func aValidatedRequestGoesOnToTheIntentInARealRunOnly() {
+        let validated: (RectifierStep) -> RectifierEvent = { step in
+            step == .preview(.finish) ? .validated : Self.world(Self.status(.pendingPoke))(step)
+        }
+        let real = Self.drive(Self.row(), Self.paypal, validated)
+        #expect(real.steps.contains(.recordIntent(.finish)) && Self.sendsMoney(real.steps), "\(real.steps)")
+        var dry = Self.paypal
+        dry.dryRun = true
+        let mixedUp = Self.drive(Self.row(), dry, validated).outcome
+        #expect(mixedUp.write == .nothing && mixedUp.action == .needsReview, "\(mixedUp)")
+        #expect(mixedUp.evidence.contains("lost track") && !mixedUp.result.contains("would send"), "\(mixedUp)")
+    }
+
     @Test func aDryRunPlansAndCountsLikeARealRunAndWritesNothing() {
         var dry = Self.paypal
         dry.dryRun = true

@@ -389,8 +389,9 @@ public enum SchemaMigrator {
         // until the claim committed — so a claim cost more with every orphan
         // resolved before it (MariaDB's CPU per orphan 183–226 µs with 160,000–
         // 240,000 rows kept, 117–134 µs by this index). Every query by gateway and
-        // date asks for unresolved rows but the operator's `pending list --all`,
-        // which reads by date.
+        // date asks for unresolved rows but the operator's `pending list --all`:
+        // with `--gateway` it now reads by date and passes other gateways' rows
+        // (101 rows at most are listed).
         Migration(
             summary: "pending: a gateway's unresolved rows in date order, passing no resolved row",
             sqlite: """
