@@ -19,6 +19,13 @@ struct PendingClaimTests {
         }
     }
 
+    /// `count` new paypal rows in `db`, all claimed by worker "a".
+    func claimedRows(in db: DatabaseFixture, count: Int) throws -> (store: PendingStore, rows: [PendingRecord]) {
+        let store = PendingStore(connection: try db.openDatabase())
+        try seed(store, count: count)
+        return (store, try claim(store, worker: "a", limit: count))
+    }
+
     func claim(_ store: PendingStore, worker: String, limit: Int, now: Date = Date(),
                after cursor: (date: Date, id: Int64)? = nil) throws -> [PendingRecord] {
         try store.claimDue(gateway: "paypal", olderThan: now, newerThan: now.addingTimeInterval(-86_400), now: now, after: cursor,
@@ -171,9 +178,7 @@ struct PendingClaimTests {
     @Test(arguments: DatabaseKind.allCases)
     func intentsOfSeveralRowsAreRecordedInOneStatementOnlyWhereTheClaimIsStillHeld(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)
-        let store = PendingStore(connection: try db.openDatabase())
-        try seed(store, count: 5)
-        let rows = try claim(store, worker: "a", limit: 5)
+        let (store, rows) = try claimedRows(in: db, count: 5)
         #expect(rows.count == 5)
         // c-1 resolved, c-2 released and taken by b, c-3 released: a holds c-0 and c-4 only.
         #expect(try store.resolve(id: rows[1].id, as: .failed, worker: "a"))
@@ -204,9 +209,7 @@ struct PendingClaimTests {
     @Test(arguments: DatabaseKind.allCases)
     func anIntentRecordedAgainWithTheSameValuesStillAnswersTheHeldRows(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)
-        let store = PendingStore(connection: try db.openDatabase())
-        try seed(store, count: 3)
-        let rows = try claim(store, worker: "a", limit: 3)
+        let (store, rows) = try claimedRows(in: db, count: 3)
         try store.release(ids: [rows[1].id], worker: "a")
         #expect(try store.claim(id: rows[1].id, worker: "b", lease: .seconds(300)))
         let now = Date()
@@ -225,9 +228,7 @@ struct PendingClaimTests {
     @Test(arguments: DatabaseKind.allCases)
     func severalHeldRowsAreResolvedInOneStatementAndALostOneIsNeverResolved(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)
-        let store = PendingStore(connection: try db.openDatabase())
-        try seed(store, count: 6)
-        let rows = try claim(store, worker: "a", limit: 6)
+        let (store, rows) = try claimedRows(in: db, count: 6)
         #expect(try store.resolve(ids: rows.prefix(2).map(\.id), as: .completed, worker: "a") == Set(rows.prefix(2).map(\.id)))
         // c-2 resolved already, c-3 taken by b once released: a holds c-4 and c-5 only.
         #expect(try store.resolve(id: rows[2].id, as: .failed, worker: "a"))
@@ -256,9 +257,7 @@ struct PendingClaimTests {
     @Test(arguments: DatabaseKind.allCases)
     func severalMessagesAreReplacedInOneStatement(database: DatabaseKind) throws {
         let db = try DatabaseFixture(database)
-        let store = PendingStore(connection: try db.openDatabase())
-        try seed(store, count: 4)
-        let rows = try claim(store, worker: "a", limit: 4)
+        let (store, rows) = try claimedRows(in: db, count: 4)
         func replaced(_ row: PendingRecord) -> [String: JSONValue] {
             var message = row.message
             message["subscr_id"] = .string("I-\(row.orderID!) \"quoted\" é")

@@ -201,7 +201,7 @@ public final class GlobalCollect: PaymentProcessor {
 
     /// The request `action` would send for `row`, built but not rendered.
     public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
-        _ = try http.maskingPreview { _ = try previewRequest(action, for: row, current: current); return "" }
+        _ = try http.maskingErrors { try previewRequest(action, for: row, current: current) }
     }
 
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {

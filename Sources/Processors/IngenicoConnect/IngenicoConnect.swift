@@ -234,7 +234,7 @@ public final class IngenicoConnect: PaymentProcessor {
 
     /// The call `action` would make for `row`, built but not rendered.
     public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
-        _ = try http.maskingPreview { _ = try previewCall(action, for: row, current: current); return "" }
+        _ = try http.maskingErrors { try previewCall(action, for: row, current: current) }
     }
 
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {

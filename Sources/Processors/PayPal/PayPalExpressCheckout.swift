@@ -234,7 +234,7 @@ public final class PayPalExpressCheckout: PaymentProcessor {
     /// The request `action` would send for `row`, built but not rendered
     /// (the capture's amount checked: an amount PayPal would round throws).
     public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
-        _ = try http.maskingPreview { _ = try previewFields(action, for: row, current: current); return "" }
+        _ = try http.maskingErrors { try previewFields(action, for: row, current: current) }
     }
 
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {

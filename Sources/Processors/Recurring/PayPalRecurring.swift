@@ -135,7 +135,7 @@ public final class PayPalRecurring: PaymentProcessor {
 
     /// The request `action` would send for `row`, built but not rendered.
     public func validate(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws {
-        _ = try checkout.http.maskingPreview { _ = try previewFields(action, for: row, current: current); return "" }
+        _ = try checkout.http.maskingErrors { try previewFields(action, for: row, current: current) }
     }
 
     func unmaskedPreview(_ action: ProcessorCapability, for row: PendingRecord, current: ProcessorStatus?) throws -> String {

@@ -151,22 +151,25 @@ final class ProcessorHTTP {
     /// Runs an adapter call; the status it returns (evidence, raw answer)
     /// and any ProcessorError it throws are masked by ``answerText(_:)``.
     func masking(_ call: () throws -> ProcessorStatus) throws -> ProcessorStatus {
-        do {
-            var status = try call()
-            status.evidence = answerText(status.evidence)
-            status.raw = answerText(status.raw)
-            return status
-        } catch let error as ProcessorError {
-            throw error.masked(answerText, action: secrets.masked)
-        }
+        var status = try maskingErrors(call)
+        status.evidence = answerText(status.evidence)
+        status.raw = answerText(status.raw)
+        return status
     }
 
     /// Runs an adapter's preview: the request it returns has the credential
     /// values masked (NVP and XML masking already hide them by name), and
     /// any ProcessorError it throws is masked like a call's.
     func maskingPreview(_ call: () throws -> String) throws -> String {
+        secrets.masked(try maskingErrors(call))
+    }
+
+    /// Runs `body` (an adapter's request builder, for `validate`): what it
+    /// builds is not shown, so only a ProcessorError it throws is masked,
+    /// as a call's and a preview's are.
+    func maskingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
-            return secrets.masked(try call())
+            return try body()
         } catch let error as ProcessorError {
             throw error.masked(answerText, action: secrets.masked)
         }
