@@ -187,6 +187,16 @@ public struct RowPlanner: Sendable {
             case .processorFailed(let error): return failed(error)
             case .failed(let why):
                 errors += 1
+                if case .recordingProfile(let answer) = phase {
+                    // The profile exists at the processor; only our record of it is missing: a person books the signup.
+                    evidence += "; then its id could not be written: " + why
+                    return leave(reviewNow: "created profile \(answer.recurringProfileID ?? "?") at \(context.processor) but could "
+                                 + "not record its id (\(why)); book the signup by hand, create no other profile")
+                }
+                if case .calling(.createRecurringProfile) = phase {
+                    evidence += "; then " + why
+                    return leave(reviewNow: Self.unknownProfile(row, context) + " (\(why))")
+                }
                 status = "error"
                 evidence = why
                 return leave(reviewNow: nil)
@@ -253,8 +263,12 @@ public struct RowPlanner: Sendable {
         if case .previewing(let call) = phase {
             return leave(reviewNow: "the \(call.rawValue) request cannot be sent as it is: \(error.description)")
         }
-        if case .calling = phase {
+        if case .calling(let call) = phase {
             evidence += "; then " + error.description
+            if call == .createRecurringProfile {
+                // Creating a profile is not idempotent at the processor: an unknown outcome is never tried again by itself.
+                return leave(reviewNow: Self.unknownProfile(row, context) + " (\(error.description))")
+            }
         } else {
             status = "error"
             evidence = error.description
@@ -282,6 +296,12 @@ public struct RowPlanner: Sendable {
         // The processor's own rules for an orphan (its adapter's orphanStatus).
         let answer = context.orphanRule(first)
         if answer != first { record(answer) }
+        let recurring = context.capabilities.contains(.createRecurringProfile)
+        if recurring, row.intents.profileRequestedAt != nil, Self.profileID(row) == nil, answer.recurringProfileID == nil {
+            // Whatever the checkout now says: a profile may exist that we do not know of (booked as a one-off
+            // donation, or created twice, it would be wrong either way).
+            return leave(reviewNow: Self.unknownProfile(row, context))
+        }
         if answer.status == .timeout, let intent = row.intents.first {
             // A "never finished" after a money call is not evidence (a session token may expire, whatever happened).
             return leave(reviewNow: "\(context.processor) says the donor never finished, but fundq asked to \(Self.describe(intent)) at "
@@ -289,7 +309,8 @@ public struct RowPlanner: Sendable {
         }
         switch answer.status {
         case .complete:
-            return complete(answer, captured: false, action: .complete, profile: nil)
+            // A profile's own status names it (a row that carries it under another name is still a signup).
+            return complete(answer, captured: false, action: .complete, profile: recurring ? answer.recurringProfileID : nil)
         case .pendingPoke:
             return moneyCallNeeded()
         case .failed:
@@ -310,10 +331,6 @@ public struct RowPlanner: Sendable {
             return leave(reviewNow: "\(context.processor) cannot finish payments; a person must collect this one")
         }
         let call: ProcessorCapability = recurring ? .createRecurringProfile : .finish
-        if recurring, Self.profileID(row) == nil, row.intents.profileRequestedAt != nil {
-            return leave(reviewNow: "a profile creation was started earlier and its outcome is unknown; look for "
-                         + "the profile referencing order \(row.orderID ?? "?") at \(context.processor) before creating one")
-        }
         phase = .previewing(call)
         return .preview(call)
     }
@@ -399,6 +416,12 @@ public struct RowPlanner: Sendable {
         count(&counts)
         return .done(RowOutcome(write: context.dryRun ? .nothing : write, status: status, evidence: evidence, raw: raw, action: action,
                                 result: result, counts: counts))
+    }
+
+    /// Why a row whose profile creation was started, with no profile id recorded, goes to a person.
+    static func unknownProfile(_ row: PendingRecord, _ context: PlanContext) -> String {
+        "a profile creation was started earlier and its outcome is unknown; look for the profile referencing order "
+            + "\(row.orderID ?? "?") at \(context.processor) before booking the signup or creating one"
     }
 
     static func profileID(_ row: PendingRecord) -> String? {

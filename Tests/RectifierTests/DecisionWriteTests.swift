@@ -57,8 +57,9 @@ struct DecisionWriteTests {
 
     /// A group's created profile ids are written with one statement; when the
     /// database refuses one row's, every other row still gets its id (each
-    /// then written on its own) and completes; the refused row is left for a
-    /// person (an intent with no profile id), never given a second profile.
+    /// then written on its own) and completes; the refused row goes to a
+    /// person at once, its decision naming the profile created, and is never
+    /// given a second profile.
     @Test func oneRefusedProfileIdCostsNoOtherRowItsId() throws {
         let recurring = try #require(Processors.all.first { $0.capabilities.contains(.createRecurringProfile) })
         let db = try DatabaseFixture(.sqlite)
@@ -83,6 +84,13 @@ struct DecisionWriteTests {
                 #expect(row.resolution == .completed && row.message["subscr_id"] != nil, "\(id)")
             }
         }
+        #expect(report.total.needsReview == 1)
+        let review = try store.needingReview(gateway: recurring.gateway)
+        #expect(review.map(\.record.orderID) == ["RP-W2"])
+        #expect(review.first?.reason.contains("could not record its id") == true, "\(review)")
+        #expect(review.first?.reason.contains("refused by the test") == true)
+        let decision = try #require(report.decisions.first { $0.orderID == "RP-W2" })
+        #expect(decision.action == .needsReview && decision.evidence.contains("created profile"), "\(decision.evidence)")
         #expect(f.sandbox.captures.count == 6, "one profile per row, none created twice")
         let again = try Rectifier(storage: storage, processors: [adapter], logger: quietLogger()).run(RectifierOptions())
         #expect(again.total.completed == 0 && f.sandbox.captures.count == 6, "the refused row is never given a second profile")

@@ -97,6 +97,45 @@ struct RowPlannerTests {
         #expect(queue == "recurring" && message["subscr_id"] == .string("I-1") && message["txn_type"] == .string("subscr_signup"))
     }
 
+    /// A profile creation started earlier with no profile id recorded (a
+    /// crash after the call, a refused write): whatever the checkout now
+    /// says — PayPal reads a token with a profile made from it as completed —
+    /// a person looks; it is never booked as a one-off donation.
+    @Test(arguments: [NormalizedStatus.complete, .failed, .cancelled, .pending, .timeout])
+    func aStartedProfileWithNoIdGoesToReviewWhateverTheCheckoutSays(answer: NormalizedStatus) {
+        let started = Self.row("paypal-recurring", intents: PendingIntents(profileRequestedAt: Self.now.addingTimeInterval(-600)))
+        let (steps, outcome) = Self.drive(started, Self.recurring, Self.world(Self.status(answer, transactionID: "TX")))
+        guard case .review(let reason) = outcome.write else { Issue.record("\(answer): \(outcome.write)"); return }
+        #expect(reason.contains("outcome is unknown"), "\(reason)")
+        #expect(steps == [.checkDonation, .askStatus], "\(steps)")
+        // Its own profile's status names the profile: then it is the signup, booked to `recurring`.
+        guard answer == .complete else { return }
+        let named = Self.status(.complete, details: [ProcessorStatus.recurringProfile: "I-9"])
+        let signup = Self.drive(started, Self.recurring, Self.world(named)).outcome
+        guard case .complete(let queue, let message) = signup.write else { Issue.record("\(signup.write)"); return }
+        #expect(queue == "recurring" && message["subscr_id"] == .string("I-9"))
+    }
+
+    /// The profile creation's outcome is unknown (the call timed out) or its
+    /// id could not be recorded: to a person now, the created profile named
+    /// in the evidence — not another attempt that could create a second one.
+    @Test func aProfileCreationThatTimesOutOrIsNotRecordedGoesToReviewNow() {
+        let slow = ProcessorError(.transport(.timedOut), processor: "paypal-recurring", action: "CreateRecurringPaymentsProfile")
+        #expect(slow.isRetryable)
+        let timedOut = Self.drive(Self.row("paypal-recurring"), Self.recurring,
+                                  Self.world(Self.status(.pendingPoke), then: .processorFailed(slow))).outcome
+        guard case .review(let reason) = timedOut.write else { Issue.record("\(timedOut.write)"); return }
+        #expect(reason.contains("outcome is unknown") && reason.contains("in time"), "\(reason)")
+        let created = Self.status(.complete, "created profile I-7", details: [ProcessorStatus.recurringProfile: "I-7"])
+        let refused: (RectifierStep) -> RectifierEvent = { step in
+            step == .recordProfile("I-7") ? .failed("refused") : Self.world(Self.status(.pendingPoke), then: .status(created))(step)
+        }
+        let unrecorded = Self.drive(Self.row("paypal-recurring"), Self.recurring, refused).outcome
+        guard case .review(let why) = unrecorded.write else { Issue.record("\(unrecorded.write)"); return }
+        #expect(why.contains("created profile I-7") && why.contains("refused"), "\(why)")
+        #expect(unrecorded.evidence.contains("created profile I-7"), "\(unrecorded.evidence)")
+    }
+
     @Test func aLostClaimSendsNothing() {
         let (steps, outcome) = Self.drive(Self.row(), Self.paypal, Self.world(Self.status(.pendingPoke), claimHeld: false))
         #expect(steps == [.checkDonation, .askStatus, .preview(.finish), .recordIntent(.finish)])
