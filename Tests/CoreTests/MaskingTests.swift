@@ -120,6 +120,43 @@ struct MaskingTests {
                 == #"exit 3: {"cvv": "***","first_name":"Ada \"A\"","card_num":"****1111","gross":"1.00","nested":{"email":"x"}}"#)
     }
 
+    /// A PayPal notification kept as damaged is a form body, not JSON: masked
+    /// by its fields' names, its values percent-decoded before they are
+    /// scanned (`ada%40example.org` is an email).
+    @Test func aFormBodyIsMaskedFieldByField() {
+        let ipn = "txn_type=mass_pay&first_name=Ada&last_name=Lovelace&payer_email=ada%40example.org"
+            + "&address_street=1+Main+St&mc_gross=10.00&memo=card+4111+1111+1111+1111&receiver_email=shop%40example.org"
+        let masked = PersonalData.maskedBody(Array(ipn.utf8), showPersonalData: false)
+        #expect(masked == .string("txn_type=mass_pay&first_name=***&last_name=***&payer_email=***&address_street=***"
+                                  + "&mc_gross=10.00&memo=***&receiver_email=***%40***"), "\(masked)")
+        let shown = PersonalData.maskedBody(Array(ipn.utf8), showPersonalData: true)
+        #expect(shown == .string("txn_type=mass_pay&first_name=Ada&last_name=Lovelace&payer_email=ada%40example.org"
+                                 + "&address_street=1+Main+St&mc_gross=10.00&memo=card%20****1111"
+                                 + "&receiver_email=shop%40example.org"), "\(shown)")
+        // Free text with an equals sign is not a form body.
+        #expect(PersonalData.maskedBody(Array("a = ada@example.org".utf8), showPersonalData: false) == .string("a = ***@***"))
+    }
+
+    /// Processors' JSON names the same fields in camelCase (Ingenico:
+    /// `firstName`, `surname`, `cardholderName`, `expiryDate`): one field
+    /// whatever its case, `_` or `-`.
+    @Test func fieldNamesAreComparedWithoutCaseOrSeparators() throws {
+        let answer = #"{"customer":{"personalInformation":{"name":{"firstName":"Ada","surname":"Lovelace"}},"#
+            + #""billingAddress":{"street":"Main St","zip":"1234AB","countryCode":"NL"}},"#
+            + #""card":{"cardholderName":"A LOVELACE","cardNumber":"4111111111111111","expiryDate":"1230","cvv":"123"},"#
+            + #""paymentId":"000000850010000188180000100001","amount":1000}"#
+        let masked = PersonalData.maskedText(answer)
+        for name in ["Ada", "Lovelace", "Main St", "1234AB", "A LOVELACE", "1230", "123\""] {
+            #expect(!masked.contains(name), "\(name) in \(masked)")
+        }
+        #expect(masked.contains(#""cardNumber":"****1111""#) && masked.contains(#""countryCode":"NL""#), "\(masked)")
+        #expect(masked.contains("000000850010000188180000100001") && masked.contains(#""amount":1000"#))
+        let parsed = try JSONParser().parse(Array(answer.utf8)).objectValue!
+        let card = PersonalData.masked(parsed, showPersonalData: false)["card"]?.objectValue
+        #expect(card?["cardholderName"] == .string("***") && card?["expiryDate"] == .string("***"))
+        #expect(card?["cardNumber"] == .string("****1111") && card?["cvv"] == .string("***"))
+    }
+
     @Test func secretSettingsComeFromTheEnvironmentAFileOrTheSecretsFile() throws {
         let dir = try TemporaryDirectory()
         try "pw-from-file\n".write(toFile: dir.file("pw"), atomically: true, encoding: .utf8)
