@@ -33,6 +33,14 @@ public struct DatabaseTLS: Sendable, Equatable {
         self.clientKey = clientKey
     }
 
+    /// Whether `text` is short and made of ASCII letters, digits, `-` and `_`
+    /// only: safe to echo in an error (anything else may be part of a secret).
+    static func isPlainToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 32 && text.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == 0x2d || b == 0x5f
+        }
+    }
+
     /// The parameters this parser knows.
     static let parameterNames = ["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"]
 
@@ -43,7 +51,9 @@ public struct DatabaseTLS: Sendable, Equatable {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let name = String(pair.prefix { $0 != "=" })
             guard parameterNames.contains(name) else {
-                throw ConfigurationError("database URL '\(shown)' has an unknown parameter '\(name)' "
+                // Only a name that looks like one is echoed: a '?' in an unencoded password starts a "query" of its rest.
+                let named = isPlainToken(name) ? "'\(name)'" : "(not shown: if a password holds '?' or '@', percent-encode them)"
+                throw ConfigurationError("database URL '\(shown)' has an unknown parameter \(named) "
                     + "(known: \(parameterNames.joined(separator: ", ")))")
             }
             guard values[name] == nil else { throw ConfigurationError("database URL '\(shown)' gives \(name) twice") }
@@ -54,7 +64,7 @@ public struct DatabaseTLS: Sendable, Equatable {
         let mode = try values["ssl-mode"].map { text throws(ConfigurationError) -> Mode in
             let spelled = text.lowercased().replacingOccurrences(of: "_", with: "-")
             guard let mode = Mode(rawValue: spelled) else {
-                throw ConfigurationError("database URL '\(shown)' has an invalid ssl-mode '\(text)' "
+                throw ConfigurationError("database URL '\(shown)' has an invalid ssl-mode \(isPlainToken(text) ? "'\(text)'" : "value") "
                     + "(expected \(Mode.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             return mode
