@@ -18,7 +18,8 @@ struct TrackingCommandTests {
 
         let old = TrackingEvent.micros(Date()) - 7_200_000_000
         let input = [
-            #"{"id":"\#(id)","utm_source":"B1.lp1.cc","utm_campaign":"spring","email":"donor@example.org","first_name":"Zoë"}"#,
+            #"{"id":"\#(id)","utm_source":"B1.lp1.cc","utm_campaign":"spring","email":"donor@example.org","first_name":"Zoë","#
+                + #""note":"Zoë at donor@example.org, card 4111 1111 1111 1111"}"#,
             #"{"id":"\#(id)","ts":\#(old),"country":"DE","utm_source":"OLD.x.y"}"#,
             #"{"id":"gone","ts":\#(old),"utm_campaign":"autumn"}"#,
         ].joined(separator: "\n")
@@ -42,8 +43,14 @@ struct TrackingCommandTests {
         #expect(row["status"] == .string("started") && row["event_count"] == .number("2"))
         #expect(!r.stdout.contains("donor@example.org") && !r.stdout.contains("Zoë"))
         #expect(r.stdout.contains(#""email":"***""#))
+        #expect(row["note"] == .string("***"), "the row's note is masked as its event is: \(row)")
+        r = try FundqProcess.run(["tracking", "show", String(id)] + f.flags)
+        #expect(!r.stdout.contains("donor@example.org") && !r.stdout.contains("Zoë") && !r.stdout.contains("4111 1111"), "\(r.stdout)")
+        r = try FundqProcess.run(["tracking", "list", "--json"] + f.flags)
+        #expect(!r.stdout.contains("donor@example.org") && !r.stdout.contains("4111 1111") && r.stdout.contains(#""note":"***""#))
         r = try FundqProcess.run(["tracking", "show", String(id), "--show-personal-data"] + f.flags)
         #expect(r.stdout.contains("donor@example.org") && r.stdout.contains("Zoë"))
+        #expect(!r.stdout.contains("4111 1111 1111 1111") && r.stdout.contains("card ****1111"), "a whole card number is never shown")
         r = try FundqProcess.run(["tracking", "show", "nope"] + f.flags)
         #expect(r.status == 1)
         #expect(r.stderr == "fundq: no contribution tracking row nope\n")

@@ -12,8 +12,9 @@ struct TrackingCommand: ParsableCommand {
                       TrackingRebuildCommand.self]
     )
 
-    /// A row as JSON.
-    static func json(_ r: TrackingRow) -> JSONValue {
+    /// A row as JSON, its columns masked by the personal-data policy (`note`;
+    /// a card number in any column) unless `showPersonalData`.
+    static func json(_ r: TrackingRow, showPersonalData: Bool = false) -> JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(r.id), "contribution_id": r.contributionID.map(JSONValue.string) ?? .null, "status": .string(r.status.rawValue),
             "ts": r.legacyTimestamp.map(JSONValue.string) ?? .null, "banner": r.banner.map(JSONValue.string) ?? .null,
@@ -22,7 +23,11 @@ struct TrackingCommand: ParsableCommand {
             "last_event_at": Output.date(TrackingEvent.date(micros: r.lastEventAt)), "event_count": Output.number(r.eventCount),
             "abandoned_at": Output.date(r.abandonedAt),
         ]
-        for column in TrackingColumn.allCases { o[column.rawValue] = r.values[column].map(JSONValue.string) ?? .null }
+        for column in TrackingColumn.allCases {
+            o[column.rawValue] = r.values[column].map {
+                PersonalData.masked(.string($0), key: column.rawValue, showPersonalData: showPersonalData)
+            } ?? .null
+        }
         return .object(o)
     }
 }
@@ -121,16 +126,15 @@ struct TrackingShowCommand: ParsableCommand {
         guard let row = try store.fetch(id: id) else { throw ConfigurationError("no contribution tracking row \(id)") }
         let events: [JSONValue] = try store.events(id: id).map { e in
             var value = Output.messageValue(e.message)
-            if !showPersonalData, case .object(let members) = value {
-                value = .object(PersonalData.masked(members, showPersonalData: false))
-            }
+            // Card numbers and security codes are masked even when personal data is shown.
+            if case .object(let members) = value { value = .object(PersonalData.masked(members, showPersonalData: showPersonalData)) }
             return .object(["ts": .number(String(e.ts)), "received_at": Output.date(e.receivedAt), "event": value])
         }
         if json {
-            try Output.json(.object(["row": TrackingCommand.json(row), "events": .array(events)]))
+            try Output.json(.object(["row": TrackingCommand.json(row, showPersonalData: showPersonalData), "events": .array(events)]))
             return
         }
-        guard case .object(let fields) = TrackingCommand.json(row) else { return }
+        guard case .object(let fields) = TrackingCommand.json(row, showPersonalData: showPersonalData) else { return }
         try Output.line(Output.table(["FIELD", "VALUE"], fields.sorted { $0.key < $1.key }.map { [$0.key, $0.value.scalarText ?? "-"] }))
         try Output.line("\n\(events.count) event\(events.count == 1 ? "" : "s"), in ts order:")
         for event in events { try Output.line(event.serialized()) }
@@ -169,7 +173,7 @@ struct TrackingListCommand: ParsableCommand {
         let (rows, cut) = Output.cutSaying(try TrackingStore(connection: try storage.openReadOnly().database)
             .list(since: try sinceDate(), utmCampaign: utmCampaign, limit: limit + 1), limit: limit, what: "tracking rows")
         if format.isJSON {
-            try format.write(rows.map(TrackingCommand.json), cut: cut)
+            try format.write(rows.map { TrackingCommand.json($0) }, cut: cut)
             return
         }
         try Output.line(Output.table(
