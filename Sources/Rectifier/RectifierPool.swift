@@ -81,7 +81,8 @@ public final class RectifierPool: Sendable {
     /// Where call slots are reserved: Redis with the queues, else the
     /// database (on the embedded file, taking turns with the workers' writes).
     static func sharedSlots(_ storage: StorageConfiguration, sqliteWriteGate: SQLiteWriteGate) throws -> any CallSlotStore {
-        if let url = storage.queueURL { return RedisCallSlots(connection: RedisConnection(url: try RedisURL(parsing: url))) }
+        // The URL as the queues open it: from a flag, the environment, a file or the secrets file, with its password.
+        if let url = try storage.redisURL() { return RedisCallSlots(connection: RedisConnection(url: url)) }
         return DatabaseCallSlots(connection: try Storage.openDatabase(storage, writeGate: sqliteWriteGate))
     }
 

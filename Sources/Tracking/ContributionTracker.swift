@@ -96,8 +96,8 @@ public final class ContributionTracker {
                             envelope: MessageEnvelope = MessageEnvelope(sourceName: "fundq-tracking", sourceType: "frontend")) throws {
         let key = sequenceKey ?? ProcessInfo.processInfo.environment["FUNDQ_TRACKING_SEQUENCE_KEY"] ?? Self.defaultSequenceKey
         let ids: any TrackingIDSource
-        if let url = configuration.queueURL {
-            ids = RedisTrackingIDSource(connection: RedisConnection(url: try RedisURL(parsing: url)), key: key)
+        if let url = try configuration.redisURL() {
+            ids = RedisTrackingIDSource(connection: RedisConnection(url: url), key: key)
         } else {
             ids = SQLiteTrackingIDSource(database: try storage.sqlite ?? Storage.openEmbedded(configuration), name: key)
         }

@@ -171,7 +171,11 @@ struct SecretsTests {
                                               environment: ["FUNDQ_QUEUE_URL_FILE": dir.file("queue-url")])
         #expect(viaURLFile.status == 0, "\(viaURLFile.stderr)")
         #expect(viaURLFile.stdout.contains(#""waiting":2"#), "\(viaURLFile.stdout)")
-        for r in [refused, pushed, viaSecrets, viaURLFile] {
+        // Tracking ids come from the same Redis, reached the same way.
+        let nextID = try FundqProcess.run(["tracking", "next-id", "--queue-url", redis.url] + flags,
+                                          environment: ["FUNDQ_QUEUE_PASSWORD_FILE": dir.file("redis-password")])
+        #expect(nextID.status == 0 && Int(nextID.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) != nil, "\(nextID.stderr)")
+        for r in [refused, pushed, viaSecrets, viaURLFile, nextID] {
             #expect(!(r.stdout + r.stderr).contains(password))
         }
         try "FUNDQ_QUEUE_PASSWORD=wrong-\(password)\n".write(toFile: dir.file("wrong"), atomically: true, encoding: .utf8)

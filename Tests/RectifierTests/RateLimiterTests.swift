@@ -1,5 +1,8 @@
+import Backends
 import Foundation
+import FundqTestSupport
 @testable import Rectifier
+import SQLiteDriver
 import Testing
 
 /// Call slots: each processor's paced on its own schedule, a block reserved
@@ -7,6 +10,24 @@ import Testing
 /// the limiter was made.
 @Suite("Rectifier rate limiter")
 struct RateLimiterTests {
+    /// The pool's call slots live in the queues' Redis, reached as the queues
+    /// reach it: with the password from the environment, a file or the
+    /// secrets file (the URL alone was used, and a Redis with a password
+    /// refused every reservation).
+    @Test func theSharedSlotsReachRedisWithTheQueuesPassword() throws {
+        let password = "slots-pw-\(UUID().uuidString.prefix(8))"
+        let redis = try RedisServer(password: password)
+        let dir = try TemporaryDirectory()
+        let storage = StorageConfiguration(queueURL: redis.url, dataDirectory: dir.path, environment: ["FUNDQ_QUEUE_PASSWORD": password])
+        let slots = try RectifierPool.sharedSlots(storage, sqliteWriteGate: SQLiteWriteGate())
+        #expect(slots is RedisCallSlots)
+        #expect(try slots.reserve("paypal", count: 10, interval: 0.1, now: 100) == 100)
+        #expect(try slots.reserve("paypal", count: 1, interval: 0.1, now: 100) == 101, "the second block starts where the first ended")
+        let without = StorageConfiguration(queueURL: redis.url, dataDirectory: dir.path, environment: [:])
+        #expect(throws: (any Error).self) { try RectifierPool.sharedSlots(without, sqliteWriteGate: SQLiteWriteGate()).reserve(
+            "paypal", count: 1, interval: 0.1, now: 100) }
+    }
+
     @Test func eachProcessorTakesConsecutiveSlotsFromItsOwnReservedBlock() throws {
         let limiter = ProcessorRateLimiter(store: LocalCallSlots(), processors: ["named"])
         for name in ["named", "unnamed"] {
