@@ -73,9 +73,9 @@ public final class HTTPClient {
         errorBuffer.deallocate()
     }
 
-    /// The URL without its query string, for messages.
+    /// The URL without its query string or credentials, for messages.
     static func shown(_ url: String) -> String {
-        String(url.prefix { $0 != "?" })
+        SecretMasking.url(String(url.prefix { $0 != "?" }))
     }
 
     /// Refuses URLs that are not https, or http to a host that does not

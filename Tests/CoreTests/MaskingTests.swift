@@ -42,6 +42,21 @@ struct MaskingTests {
         #expect(out.contains("ada@example.org at 10:00:00."))
     }
 
+    /// `'(),;` end a word in a message, but not inside a URL: a password may
+    /// hold them (the part after one was shown, having no `:` of its own).
+    @Test func aPasswordHoldingPunctuationIsMaskedWhole() {
+        for password in ["Hunter2;SECRET", "Hunter2,SECRET", "Hunter2(SECRET)", "Hunter2'SECRET"] {
+            let message = "endpoint https://api:\(password)@api-3t.example.org/nvp (from FUNDQ_PAYPAL_ENDPOINT); "
+                + "proxy 'http://u:\(password)@proxy:3128', then (see https://example.org/x)."
+            let masked = SecretMasking.urls(in: message)
+            #expect(!masked.contains("SECRET") && !masked.contains("Hunter2"), "\(password): \(masked)")
+            #expect(masked == "endpoint https://***@api-3t.example.org/nvp (from FUNDQ_PAYPAL_ENDPOINT); "
+                    + "proxy 'http://***@proxy:3128', then (see https://example.org/x).", "\(masked)")
+            let unicode = SecretMasking.characterURLs(in: "é " + message)
+            #expect(unicode == "é " + masked, "\(unicode)")
+        }
+    }
+
     @Test func secretValuesAreMaskedInsideLongerTextAndInTheirEncodedForms() {
         let masker = SecretMasker(secrets: ["p&ss word+/", "ab"])
         #expect(masker.masked("PWD=p%26ss%20word%2B%2F&X=1") == "PWD=***&X=1")

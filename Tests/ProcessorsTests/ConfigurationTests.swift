@@ -71,6 +71,11 @@ struct ConfigurationTests {
             let e = error as? HTTPError
             return e?.kind == .insecureURL && e?.description.contains("secret") == false
         }
+        // Credentials in the URL itself are not shown either.
+        #expect { try client.send(HTTPRequest(url: "http://api:Hunter2;secret@example.org/x")) } throws: { error in
+            let e = error as? HTTPError
+            return e?.kind == .insecureURL && e?.description.contains("secret") == false && e?.description.contains("Hunter2") == false
+        }
         let port = try FreePort.find()
         #expect { try client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/")) } throws: { error in
             if case .connectionFailed = (error as? HTTPError)?.kind { return true }

@@ -43,7 +43,9 @@ public enum SecretMasking {
             word = ""
         }
         for character in message {
-            if character.isWhitespace || "'\"`<>(),;".contains(character) {
+            let ends = character.isWhitespace || "\"`<>".contains(character)
+                || ("'(),;".contains(character) && !startsWithScheme(word.utf8))
+            if ends {
                 flush()
                 out.append(character)
             } else {
@@ -71,6 +73,8 @@ public enum SecretMasking {
             }
         }
         for (i, byte) in bytes.enumerated() where asciiDelimiters[Int(byte)] {
+            // Within a URL, `'(),;` may be part of a password: such a word ends only at whitespace or `"`<>`.
+            if softDelimiters[Int(byte)], startsWithScheme(bytes[wordStart..<i]) { continue }
             flush(i)
             out.append(byte)
             wordStart = i + 1
@@ -84,6 +88,27 @@ public enum SecretMasking {
         guard byte < 0x80 else { return false }
         let character = Character(Unicode.Scalar(UInt8(byte)))
         return character.isWhitespace || "'\"`<>(),;".contains(character)
+    }
+
+    /// The delimiters that do not end a word that starts with a scheme: `'(),;`.
+    static let softDelimiters: [Bool] = (0..<256).map { byte in byte < 0x80 && "'(),;".utf8.contains(UInt8(byte)) }
+
+    /// Whether `word` starts with `scheme:/` (a letter, then letters, digits or `+.-`).
+    static func startsWithScheme(_ word: some Collection<UInt8>) -> Bool {
+        var seenLetter = false
+        var previous: UInt8 = 0
+        for byte in word {
+            if previous == UInt8(ascii: ":") { return seenLetter && byte == UInt8(ascii: "/") }
+            let letter = (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            if !seenLetter {
+                guard letter else { return false }
+                seenLetter = true
+            } else if byte != UInt8(ascii: ":"), !letter, !(byte >= 0x30 && byte <= 0x39), !"+.-".utf8.contains(byte) {
+                return false
+            }
+            previous = byte
+        }
+        return false
     }
 
     /// Whether `message` has an "@" or a ":/" (one pass over its bytes).
@@ -104,7 +129,7 @@ public enum SecretMasking {
     static func maskedWord(_ word: String) -> String {
         guard word.contains(":") else { return word }
         var core = Substring(word)
-        while let last = core.last, ".:!?".contains(last) { core = core.dropLast() }
+        while let last = core.last, ".:!?'(),;".contains(last) { core = core.dropLast() }
         let trailing = word[core.endIndex...]
         let hasScheme = schemePrefix(String(core)).map { core[..<$0].contains("/") } ?? false
         let colonBeforeAt = core.lastIndex(of: "@").map { core[..<$0].contains(":") } ?? false
