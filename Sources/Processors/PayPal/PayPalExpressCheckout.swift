@@ -111,6 +111,12 @@ public final class PayPalExpressCheckout: PaymentProcessor {
             }
             throw Self.error(errors, action: action)
         }
+        // PayPal sends TIMESTAMP and CORRELATIONID near the start and the amounts after PAYERID: an answer cut
+        // before its amounts may have lost the PAYERID, and would read as "never approved" (docs/processors/paypal.md).
+        guard reply["PAYMENTREQUEST_0_AMT"] != nil || reply["AMT"] != nil else {
+            throw ProcessorError(.malformedResponse("incomplete answer: no PAYMENTREQUEST_0_AMT or AMT"), processor: Self.name,
+                                 action: action)
+        }
         let checkout = reply["CHECKOUTSTATUS"] ?? ""
         let payer = reply["PAYERID"].flatMap { $0.isEmpty ? nil : $0 }
         var details = ["TOKEN": token]

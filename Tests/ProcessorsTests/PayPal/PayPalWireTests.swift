@@ -3,6 +3,7 @@ import Foundation
 import FundqTestSupport
 import Processors
 import Sandbox
+import Synchronization
 import Testing
 
 /// PayPal Express Checkout's own wire facts (docs/processors/paypal.md):
@@ -33,6 +34,29 @@ struct PayPalWireTests {
         #expect(f.sandbox.captures.count == 1)
         #expect(f.sandbox.captures.first?.amount == "25.00 USD")
         #expect(try paypal.status(of: r).status == .complete)
+    }
+
+    /// PayPal's answer puts TIMESTAMP and CORRELATIONID before the payer and
+    /// the amounts last. Cut after its envelope, it has no PAYERID: that is
+    /// not "never approved" (a timeout) but a malformed answer, asked again.
+    @Test func anAnswerCutBeforeItsAmountsIsNotANeverApproved() throws {
+        let envelope = "TOKEN=EC-CUT&CHECKOUTSTATUS=PaymentActionNotInitiated&TIMESTAMP=2026%2d12%2d03T08%3a00%3a00Z"
+            + "&CORRELATIONID=c0ffee&ACK=Success&VERSION=204&BUILD=1"
+        let whole = envelope + "&EMAIL=ada%40example.org&PAYERID=P123&FIRSTNAME=Ada&CURRENCYCODE=EUR&AMT=10.00"
+            + "&PAYMENTREQUEST_0_CURRENCYCODE=EUR&PAYMENTREQUEST_0_AMT=10.00"
+        let abandoned = envelope + "&CURRENCYCODE=EUR&AMT=10.00&PAYMENTREQUEST_0_CURRENCYCODE=EUR&PAYMENTREQUEST_0_AMT=10.00"
+        let answers = Mutex([envelope, whole, abandoned])
+        let server = try LoopbackHTTPServer { _ in .ok(answers.withLock { $0.removeFirst() }, contentType: "text/plain") }
+        defer { server.stop() }
+        let f = try SandboxFixture()
+        let paypal = try f.processor("paypal", ["FUNDQ_PAYPAL_ENDPOINT": "http://127.0.0.1:\(server.port)/nvp"])
+        let r = pendingRecord(gateway: "paypal", orderID: "o1", token: "EC-CUT")
+        #expect { try paypal.status(of: r) } throws: { error in
+            guard case .malformedResponse(let why)? = (error as? ProcessorError)?.kind else { return false }
+            return why.contains("no PAYMENTREQUEST_0_AMT")
+        }
+        #expect(try paypal.status(of: r).status == .pendingPoke, "the whole answer: approved")
+        #expect(try paypal.status(of: r).status == .timeout, "the whole answer without a payer: never approved")
     }
 
     @Test func aCaptureOfAnotherAmountIsSentToAPersonNotBooked() throws {

@@ -75,8 +75,6 @@ extension Sandbox {
         switch f["METHOD"] {
         case "GetExpressCheckoutDetails":
             if order.outcome == .expired { return failure("10411", "This Express Checkout session has expired.") }
-            var fields = [("ACK", "Success"), ("TOKEN", token), ("AMT", order.amount), ("CURRENCYCODE", order.currency),
-                          ("EMAIL", "donor@example.org"), ("FIRSTNAME", "Ada"), ("LASTNAME", "Lovelace"), ("COUNTRYCODE", "GB")]
             let checkout: String
             switch order.outcome {
             case .complete, .slow, .duplicate:
@@ -85,10 +83,15 @@ extension Sandbox {
             case .pendingPoke, .shortCapture: checkout = order.captures > 0 ? "PaymentActionCompleted" : "PaymentActionNotInitiated"
             default: checkout = "PaymentActionNotInitiated"
             }
-            fields.append(("CHECKOUTSTATUS", checkout))
+            // In PayPal's own order: the envelope first, then the payer, then the amounts.
+            var fields = [("TOKEN", token), ("CHECKOUTSTATUS", checkout), ("TIMESTAMP", "2026-11-28T00:00:00Z"),
+                          ("CORRELATIONID", "c0ffee"), ("ACK", "Success"), ("VERSION", "204"), ("BUILD", "1"),
+                          ("EMAIL", "donor@example.org")]
             if order.outcome != .abandoned && order.outcome != .cancelled { fields.append(("PAYERID", payer)) }
+            fields += [("FIRSTNAME", "Ada"), ("LASTNAME", "Lovelace"), ("COUNTRYCODE", "GB"), ("CURRENCYCODE", order.currency),
+                       ("AMT", order.amount), ("PAYMENTREQUEST_0_CURRENCYCODE", order.currency), ("PAYMENTREQUEST_0_AMT", order.amount)]
             if checkout == "PaymentActionCompleted" { fields.append(("PAYMENTREQUEST_0_TRANSACTIONID", "TX-\(token)")) }
-            return answer(fields, delay: delay)
+            return .ok(NVP.encode(fields), contentType: "text/plain", delay: delay)
         case "DoExpressCheckoutPayment":
             guard f["PAYERID"] == payer, order.outcome != .abandoned else {
                 return failure("10419", "Express Checkout PayerID is missing.")
