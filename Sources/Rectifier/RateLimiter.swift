@@ -84,7 +84,7 @@ public final class RedisCallSlots: CallSlotStore {
                                             arguments: [Array(String(format: "%.6f", now).utf8), Array(String(format: "%.6f", span).utf8)],
                                             context: "reserving call slots for \(key)")
         guard let text = reply.text, let first = Double(text) else {
-            throw ConfigurationError("Redis answered \(reply) when reserving call slots for \(key)")
+            throw ConfigurationError("Redis answered \(reply.shape) when reserving call slots for \(key)")
         }
         return first
     }

@@ -17,6 +17,30 @@ public enum RedisReply: Sendable, Equatable {
     /// An error line such as `ERR wrong number of arguments`.
     case error(String)
 
+    /// What the reply is, never what it holds (a claimed message's body is
+    /// donor data): for errors about a reply Redis should not have given.
+    public var shape: String {
+        switch self {
+        case .bulk(let bytes): return "a bulk string of \(bytes.count) bytes"
+        case .integer: return "an integer"
+        case .array(let items):
+            let kinds = items.prefix(6).map { item -> String in
+                switch item {
+                case .bulk: return "bulk"
+                case .integer: return "integer"
+                case .array(let inner): return "array(\(inner.count))"
+                case .null: return "nil"
+                case .status: return "status"
+                case .error: return "error"
+                }
+            }
+            return "an array of \(items.count) (\(kinds.joined(separator: ", "))\(items.count > 6 ? ", …" : ""))"
+        case .null: return "nil"
+        case .status: return "a status line"
+        case .error(let text): return "an error (\(text.prefix(80)))"
+        }
+    }
+
     /// The reply as text, for bulk strings and status lines.
     public var text: String? {
         switch self {

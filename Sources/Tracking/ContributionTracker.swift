@@ -27,7 +27,7 @@ public final class RedisTrackingIDSource: TrackingIDSource {
     public func nextID() throws -> Int64 {
         let reply = try connection.command([Array("INCR".utf8), Array(key.utf8)], context: "taking a contribution tracking id from \(key)")
         guard let id = reply.integer else {
-            throw ConfigurationError("INCR \(key) did not answer an integer: \(reply)")
+            throw ConfigurationError("INCR \(key) did not answer an integer: \(reply.shape)")
         }
         return id
     }

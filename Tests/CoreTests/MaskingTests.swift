@@ -2,6 +2,7 @@ import Backends
 @testable import Core
 import Foundation
 import FundqTestSupport
+import RedisDriver
 import Testing
 
 /// The masking functions: URLs of every shape, secret values in any form,
@@ -54,6 +55,18 @@ struct MaskingTests {
                     + "proxy 'http://***@proxy:3128', then (see https://example.org/x).", "\(masked)")
             let unicode = SecretMasking.characterURLs(in: "é " + message)
             #expect(unicode == "é " + masked, "\(unicode)")
+        }
+    }
+
+    /// An error about a Redis reply says what the reply was, not what it
+    /// held: a claimed message's body is donor data.
+    @Test func aRedisReplyIsDescribedByItsShapeNotItsContents() {
+        let body = Array(#"{"email":"ada@example.org","card_num":"4111111111111111"}"#.utf8)
+        let reply = RedisReply.array([.bulk(body), .integer(7), .bulk(Array("r-1".utf8))])
+        #expect(reply.shape == "an array of 3 (bulk, integer, bulk)")
+        #expect(RedisReply.bulk(body).shape == "a bulk string of \(body.count) bytes")
+        for shown in [reply.shape, RedisReply.bulk(body).shape] {
+            #expect(!shown.contains("ada") && !shown.contains("4111") && !shown.contains("123, 34"), "\(shown)")
         }
     }
 
