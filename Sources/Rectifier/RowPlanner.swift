@@ -266,8 +266,10 @@ public struct RowPlanner: Sendable {
         if case .calling(let call) = phase {
             evidence += "; then " + error.description
             if call == .createRecurringProfile {
-                // Creating a profile is not idempotent at the processor: an unknown outcome is never tried again by itself.
-                return leave(reviewNow: Self.unknownProfile(row, context) + " (\(error.description))")
+                // Creating a profile is not idempotent at the processor: it is never tried again by itself.
+                return leave(reviewNow: Self.answeredOutright(error)
+                             ? "\(context.processor) refused the profile creation (\(error.description)); look at it before creating one"
+                             : Self.unknownProfile(row, context) + " (\(error.description))")
             }
         } else {
             status = "error"
@@ -416,6 +418,17 @@ public struct RowPlanner: Sendable {
         count(&counts)
         return .done(RowOutcome(write: context.dryRun ? .nothing : write, status: status, evidence: evidence, raw: raw, action: action,
                                 result: result, counts: counts))
+    }
+
+    /// Whether the processor answered the call and refused it (an error code,
+    /// refused credentials, a 4xx): then nothing was made, unlike after a
+    /// timeout, a 5xx or an answer that does not parse.
+    static func answeredOutright(_ error: ProcessorError) -> Bool {
+        switch error.kind {
+        case .processorError, .authentication: return true
+        case .httpStatus(let status), .httpError(let status, _): return status < 500
+        default: return false
+        }
     }
 
     /// Why a row whose profile creation was started, with no profile id recorded, goes to a person.

@@ -59,7 +59,8 @@ final class EchoingProcessor {
         case "EC-NOTE":
             return answer([("ACK", "Success"), ("TOKEN", "EC-NOTE"), ("CHECKOUTSTATUS", "PaymentActionCompleted"), ("PAYERID", "P1"),
                            ("PAYMENTREQUEST_0_TRANSACTIONID", "TX-1"), ("NOTE", "write to \(email), my card is \(card)"),
-                           ("PAYMENTREQUEST_0_CUSTOM", "ref-\(signature)-x"), ("PAYMENTREQUEST_0_DESC", "paid with \(cardDashed)")])
+                           ("PAYMENTREQUEST_0_CUSTOM", "ref-\(signature)-x"), ("PAYMENTREQUEST_0_DESC", "paid with \(cardDashed)"),
+                           ("PAYMENTREQUEST_0_AMT", "10.00")])
         case "EC-GARBAGE":
             return .ok("<html>debug: \(request.text)</html>", contentType: "text/html")
         default:

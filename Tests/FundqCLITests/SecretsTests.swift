@@ -23,6 +23,8 @@ struct SecretsTests {
         // A '?' or '@' left unencoded in the password: its rest reads as a query.
         ["queue", "stats", "--db-url", "mysql://fundq:Hunter@2?\(secret)@127.0.0.1:3306/fundq"],
         ["queue", "stats", "--db-url", "mysql://fundq:pw?ssl-mode=\(secret)@127.0.0.1:3306/fundq"],
+        ["queue", "stats", "--db-url", "mysql://fundq:p@ss?\(secret)&x@127.0.0.1:3306/fundq"],
+        ["queue", "stats", "--db-url", "mysql://fundq:p@ss?\(secret)=x@127.0.0.1:3306/fundq"],
         ["queue", "stats", "--queue-url", "redis:/:\(secret)@127.0.0.1:6379"],
         ["queue", "stats", "--queue-url", "rediss://:\(secret)@127.0.0.1:6379"],
         ["queue", "stats", "--queue-url", "redis://:\(secret)@127.0.0.1:6379/\(secret)"],

@@ -126,11 +126,17 @@ struct RowPlannerTests {
                                   Self.world(Self.status(.pendingPoke), then: .processorFailed(slow))).outcome
         guard case .review(let reason) = timedOut.write else { Issue.record("\(timedOut.write)"); return }
         #expect(reason.contains("outcome is unknown") && reason.contains("in time"), "\(reason)")
+        let refusal = ProcessorError(.processorError(code: "11581", message: "Invalid amount"), processor: "paypal-recurring",
+                                     action: "CreateRecurringPaymentsProfile")
+        let refused = Self.drive(Self.row("paypal-recurring"), Self.recurring,
+                                 Self.world(Self.status(.pendingPoke), then: .processorFailed(refusal))).outcome
+        guard case .review(let refusedReason) = refused.write else { Issue.record("\(refused.write)"); return }
+        #expect(refusedReason.contains("refused the profile creation") && refusedReason.contains("11581"), "\(refusedReason)")
         let created = Self.status(.complete, "created profile I-7", details: [ProcessorStatus.recurringProfile: "I-7"])
-        let refused: (RectifierStep) -> RectifierEvent = { step in
+        let notRecorded: (RectifierStep) -> RectifierEvent = { step in
             step == .recordProfile("I-7") ? .failed("refused") : Self.world(Self.status(.pendingPoke), then: .status(created))(step)
         }
-        let unrecorded = Self.drive(Self.row("paypal-recurring"), Self.recurring, refused).outcome
+        let unrecorded = Self.drive(Self.row("paypal-recurring"), Self.recurring, notRecorded).outcome
         guard case .review(let why) = unrecorded.write else { Issue.record("\(unrecorded.write)"); return }
         #expect(why.contains("created profile I-7") && why.contains("refused"), "\(why)")
         #expect(unrecorded.evidence.contains("created profile I-7"), "\(unrecorded.evidence)")

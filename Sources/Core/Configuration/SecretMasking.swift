@@ -42,9 +42,14 @@ public enum SecretMasking {
             out += maskedWord(word)
             word = ""
         }
-        for character in message {
-            let ends = character.isWhitespace || "\"`<>".contains(character)
-                || ("'(),;".contains(character) && !startsWithScheme(word.utf8))
+        let characters = Array(message)
+        func rest(after index: Int) -> String { String(characters[(index + 1)...].prefix(64)) }
+        for (index, character) in characters.enumerated() {
+            var ends = character.isWhitespace || "\"`<>".contains(character)
+            if !ends, "'(),;".contains(character) {
+                // Within a URL these may be part of a password; a second URL joined by one starts a word of its own.
+                ends = !holdsURL(Array(word.utf8)[...]) || startsWithScheme(rest(after: index).utf8)
+            }
             if ends {
                 flush()
                 out.append(character)
@@ -74,7 +79,8 @@ public enum SecretMasking {
         }
         for (i, byte) in bytes.enumerated() where asciiDelimiters[Int(byte)] {
             // Within a URL, `'(),;` may be part of a password: such a word ends only at whitespace or `"`<>`.
-            if softDelimiters[Int(byte)], startsWithScheme(bytes[wordStart..<i]) { continue }
+            // (A second URL joined to the first by one of them still starts a word of its own.)
+            if softDelimiters[Int(byte)], holdsURL(bytes[wordStart..<i]), !startsWithScheme(bytes[(i + 1)...].prefix(64)) { continue }
             flush(i)
             out.append(byte)
             wordStart = i + 1
@@ -92,6 +98,14 @@ public enum SecretMasking {
 
     /// The delimiters that do not end a word that starts with a scheme: `'(),;`.
     static let softDelimiters: [Bool] = (0..<256).map { byte in byte < 0x80 && "'(),;".utf8.contains(UInt8(byte)) }
+
+    /// Whether `word` is a URL: it starts with `scheme:/`, or its part after
+    /// its last `=` does (`FUNDQ_QUEUE_URL=redis://…`, `--db-url=mysql://…`).
+    static func holdsURL(_ word: ArraySlice<UInt8>) -> Bool {
+        if startsWithScheme(word) { return true }
+        guard let equals = word.lastIndex(of: UInt8(ascii: "=")) else { return false }
+        return startsWithScheme(word[(equals + 1)...])
+    }
 
     /// Whether `word` starts with `scheme:/` (a letter, then letters, digits or `+.-`).
     static func startsWithScheme(_ word: some Collection<UInt8>) -> Bool {
@@ -128,6 +142,11 @@ public enum SecretMasking {
 
     static func maskedWord(_ word: String) -> String {
         guard word.contains(":") else { return word }
+        let bytes = Array(word.utf8)
+        if !startsWithScheme(bytes), holdsURL(bytes[...]), let equals = word.lastIndex(of: "=") {
+            // `NAME=URL`: the URL is masked as a word of its own.
+            return String(word[...equals]) + maskedWord(String(word[word.index(after: equals)...]))
+        }
         var core = Substring(word)
         while let last = core.last, ".:!?'(),;".contains(last) { core = core.dropLast() }
         let trailing = word[core.endIndex...]
