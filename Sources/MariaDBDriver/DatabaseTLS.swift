@@ -51,8 +51,9 @@ public struct DatabaseTLS: Sendable, Equatable {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let name = String(pair.prefix { $0 != "=" })
             guard parameterNames.contains(name) else {
-                // Only a name that looks like one is echoed: a '?' in an unencoded password starts a "query" of its rest.
-                let named = isPlainToken(name) ? "'\(name)'" : "(not shown: if a password holds '?' or '@', percent-encode them)"
+                // Only a name that looks like a TLS parameter is echoed: a '?' in an unencoded password starts a "query" of its rest.
+                let named = isPlainToken(name) && name.lowercased().hasPrefix("ssl") ? "'\(name)'"
+                    : "(not shown: if a password holds '?' or '@', percent-encode them)"
                 throw ConfigurationError("database URL '\(shown)' has an unknown parameter \(named) "
                     + "(known: \(parameterNames.joined(separator: ", ")))")
             }

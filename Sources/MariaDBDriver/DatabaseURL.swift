@@ -31,11 +31,6 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
                 + "('\(stray)=' outside it): percent-encode '@' and '?' in the password, or give it by the environment or secrets file")
         }
         if queryStart < whole.endIndex {
-            // An '@' after the '?' means the '?' was in the password (a query never holds one unencoded).
-            guard !whole[queryStart...].contains("@") else {
-                throw ConfigurationError("database URL '\(ServiceURL.masked(whole))': cannot tell where its query starts "
-                    + "('@' after '?'): percent-encode '@' and '?' in the password, or give it by the environment or secrets file")
-            }
             tls = try DatabaseTLS.parse(query: whole[whole.index(after: queryStart)...], shown: ServiceURL.masked(whole))
         }
         if text.hasPrefix("mysql+unix:") || text.hasPrefix("mariadb+unix:") {
