@@ -193,10 +193,7 @@ public struct RowPlanner: Sendable {
                     return leave(reviewNow: "created profile \(answer.recurringProfileID ?? "?") at \(context.processor) but could "
                                  + "not record its id (\(why)); book the signup by hand, create no other profile")
                 }
-                if case .calling(.createRecurringProfile) = phase {
-                    evidence += "; then " + why
-                    return leave(reviewNow: Self.unknownProfile(row, context) + " (\(why))")
-                }
+                if case .calling(.createRecurringProfile) = phase { return profileCallFailed(why, refused: false) }
                 status = "error"
                 evidence = why
                 return leave(reviewNow: nil)
@@ -264,13 +261,8 @@ public struct RowPlanner: Sendable {
             return leave(reviewNow: "the \(call.rawValue) request cannot be sent as it is: \(error.description)")
         }
         if case .calling(let call) = phase {
+            if call == .createRecurringProfile { return profileCallFailed(error.description, refused: Self.answeredOutright(error)) }
             evidence += "; then " + error.description
-            if call == .createRecurringProfile {
-                // Creating a profile is not idempotent at the processor: it is never tried again by itself.
-                return leave(reviewNow: Self.answeredOutright(error)
-                             ? "\(context.processor) refused the profile creation (\(error.description)); look at it before creating one"
-                             : Self.unknownProfile(row, context) + " (\(error.description))")
-            }
         } else {
             status = "error"
             evidence = error.description
@@ -418,6 +410,15 @@ public struct RowPlanner: Sendable {
         count(&counts)
         return .done(RowOutcome(write: context.dryRun ? .nothing : write, status: status, evidence: evidence, raw: raw, action: action,
                                 result: result, counts: counts))
+    }
+
+    /// The profile creation gave no profile (`why`): creating one is not
+    /// idempotent at the processor, so it is never tried again by itself —
+    /// a person looks, told whether the processor `refused` it outright.
+    private mutating func profileCallFailed(_ why: String, refused: Bool) -> RectifierStep {
+        evidence += "; then " + why
+        return leave(reviewNow: refused ? "\(context.processor) refused the profile creation (\(why)); look at it before creating one"
+                     : Self.unknownProfile(row, context) + " (\(why))")
     }
 
     /// Whether the processor answered the call and refused it (an error code,

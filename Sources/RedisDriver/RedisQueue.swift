@@ -85,7 +85,8 @@ public final class RedisQueue: MessageQueue {
                 RedisQueueScripts.claim, keys: [keys.list, keys.inflight, keys.leases, keys.redeliveries, keys.seq],
                 arguments: leaseArguments, context: context)
             guard case .array(let array) = reply, array.count % 3 == 0 else {
-                throw RedisError(kind: .unexpectedReply("claim returned \(reply.shape)"), endpoint: connection.url.endpoint, context: context)
+                throw RedisError(kind: .unexpectedReply("claim returned \(reply.shape)"), endpoint: connection.url.endpoint,
+                                 context: context)
             }
             items = array
         } else {
@@ -183,7 +184,8 @@ public final class RedisQueue: MessageQueue {
             let arguments = ["SCAN", cursor] + (pattern.map { ["MATCH", $0] } ?? []) + ["COUNT", "1000"]
             let reply = try connection.command(arguments.map { Array($0.utf8) }, context: context)
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text, case .array(let keys) = parts[1] else {
-                throw RedisError(kind: .unexpectedReply("SCAN returned \(reply.shape)"), endpoint: connection.url.endpoint, context: context)
+                throw RedisError(kind: .unexpectedReply("SCAN returned \(reply.shape)"), endpoint: connection.url.endpoint,
+                                 context: context)
             }
             found += keys.compactMap(\.text)
             cursor = next

@@ -290,11 +290,12 @@ public struct SecretMasker: Sendable {
         }
     }
 
-    static func percentEncoded(_ s: String, spaceAsPlus: Bool) -> String {
+    /// `s` percent-encoded: ASCII letters, digits and `unreserved` as they are.
+    static func percentEncoded(_ s: String, spaceAsPlus: Bool, unreserved: String = "-._~") -> String {
         var out = ""
         for byte in s.utf8 {
             let c = Character(Unicode.Scalar(byte))
-            if byte < 0x80, c.isLetter || c.isNumber || "-._~".contains(c) {
+            if byte < 0x80, c.isLetter || c.isNumber || unreserved.contains(c) {
                 out.append(c)
             } else if byte == 0x20, spaceAsPlus {
                 out.append("+")

@@ -22,7 +22,7 @@ public enum PersonalData {
         "state_province", "postal_code", "phone", "user_ip", "payer_email", "address_street", "address_city", "address_zip",
         "address_name", "address_state", "name", "full_name", "middle_name", "nickname", "note", "memo", "comment",
         "expiration", "card_exp", "expiry_date",
-        // As processors' JSON answers name them (Ingenico: firstName, surname, cardholderName, street, zip, …);
+        // As processors' JSON answers name them (firstName, surname, cardholderName, street, zip, …);
         // names are compared without case, `_` or `-` (``kind(ofField:)``).
         "surname", "surname_prefix", "cardholder_name", "street", "house_number", "zip", "additional_info",
         "phone_number", "mobile_phone_number", "work_phone_number", "fax_number", "email_address", "date_of_birth",
@@ -69,7 +69,7 @@ public enum PersonalData {
 
     /// A message body for a view: the masked JSON value when it parses,
     /// else the text with card numbers (and, unless asked for, emails) masked.
-    /// A form-encoded body (a PayPal notification kept as damaged) is masked
+    /// A form-encoded body (a processor's notification kept as damaged) is masked
     /// field by field, its values percent-decoded first.
     public static func maskedBody(_ body: [UInt8], showPersonalData: Bool) -> JSONValue {
         if let parsed = try? JSONParser().parse(body) { return masked(parsed, showPersonalData: showPersonalData) }
@@ -114,51 +114,12 @@ public enum PersonalData {
         for pair in trimmed.split(separator: "&", omittingEmptySubsequences: false) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.allSatisfy(isNameByte) else { return nil }
-            let value = percentDecoded(parts[1])
+            let value = ServiceURL.percentDecoded(Substring(String(parts[1].map { $0 == "+" ? " " : $0 })))
             let shown = masked(.string(value), key: String(parts[0]), showPersonalData: showPersonalData)
             guard case .string(let maskedValue) = shown, maskedValue != value else { out.append(String(pair)); continue }
-            out.append(parts[0] + "=" + percentEncoded(maskedValue))
+            out.append(parts[0] + "=" + SecretMasker.percentEncoded(maskedValue, spaceAsPlus: false, unreserved: "-._*"))
         }
         return out.joined(separator: "&")
-    }
-
-    /// A form value decoded: `+` is a space, `%XX` a byte (a malformed escape is kept as it is).
-    static func percentDecoded(_ value: Substring) -> String {
-        let bytes = Array(value.utf8)
-        func hex(_ b: UInt8) -> UInt8? {
-            switch b {
-            case 0x30...0x39: return b - 0x30
-            case 0x41...0x46: return b - 0x37
-            case 0x61...0x66: return b - 0x57
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) {
-                out.append(high << 4 | low)
-                i += 3
-            } else {
-                out.append(bytes[i] == UInt8(ascii: "+") ? UInt8(ascii: " ") : bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// A form value encoded: ASCII letters, digits and `-._*` as they are, every other byte `%XX`.
-    static func percentEncoded(_ value: String) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for b in value.utf8 {
-            if (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "-._*".utf8.contains(b) {
-                out.append(b)
-            } else {
-                out += [UInt8(ascii: "%"), digits[Int(b >> 4)], digits[Int(b & 0x0f)]]
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Free text (a processor's answer, an error, a body that is not JSON)

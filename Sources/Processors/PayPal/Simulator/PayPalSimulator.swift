@@ -50,9 +50,9 @@ enum PayPalSimulator: ProcessorSimulator {
 extension Sandbox {
     /// PayPal's NVP API: GetExpressCheckoutDetails, DoExpressCheckoutPayment.
     func paypal(_ request: HTTPServerRequest) -> HTTPServerReply {
+        let common = [("TIMESTAMP", "2026-11-28T00:00:00Z"), ("CORRELATIONID", "c0ffee"), ("VERSION", "204"), ("BUILD", "1")]
         func answer(_ fields: [(String, String)], delay: Duration = .zero) -> HTTPServerReply {
-            let common = [("TIMESTAMP", "2026-11-28T00:00:00Z"), ("CORRELATIONID", "c0ffee"), ("VERSION", "204"), ("BUILD", "1")]
-            return .ok(NVP.encode(fields + common), contentType: "text/plain", delay: delay)
+            .ok(NVP.encode(fields + common), contentType: "text/plain", delay: delay)
         }
         func failure(_ code: String, _ message: String) -> HTTPServerReply {
             answer([("ACK", "Failure"), ("L_ERRORCODE0", code), ("L_SHORTMESSAGE0", message), ("L_LONGMESSAGE0", message),
@@ -84,9 +84,7 @@ extension Sandbox {
             default: checkout = "PaymentActionNotInitiated"
             }
             // In PayPal's own order: the envelope first, then the payer, then the amounts.
-            var fields = [("TOKEN", token), ("CHECKOUTSTATUS", checkout), ("TIMESTAMP", "2026-11-28T00:00:00Z"),
-                          ("CORRELATIONID", "c0ffee"), ("ACK", "Success"), ("VERSION", "204"), ("BUILD", "1"),
-                          ("EMAIL", "donor@example.org")]
+            var fields = [("TOKEN", token), ("CHECKOUTSTATUS", checkout), ("ACK", "Success")] + common + [("EMAIL", "donor@example.org")]
             if order.outcome != .abandoned && order.outcome != .cancelled { fields.append(("PAYERID", payer)) }
             fields += [("FIRSTNAME", "Ada"), ("LASTNAME", "Lovelace"), ("COUNTRYCODE", "GB"), ("CURRENCYCODE", order.currency),
                        ("AMT", order.amount), ("PAYMENTREQUEST_0_CURRENCYCODE", order.currency), ("PAYMENTREQUEST_0_AMT", order.amount)]
